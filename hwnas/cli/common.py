@@ -1,0 +1,60 @@
+"""What every CLI command shares: one-line errors with exit code 2, JSON printing, consoles."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from hwnas.errors import HwnasError
+
+console = Console()
+err_console = Console(stderr=True)
+
+JSON_OPTION = typer.Option(False, "--json", help="Print machine-readable JSON instead of text.")
+
+
+def fail(message: str) -> None:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def guarded(func: Callable[..., Any]) -> Callable[..., Any]:
+    """Turn library errors into one line on stderr and exit code 2 (no traceback)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except HwnasError as exc:
+            fail(str(exc))
+        except KeyboardInterrupt:
+            err_console.print("interrupted: finished work is saved; rerun the same command to resume")
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+def print_json(obj: Any) -> None:
+    from hwnas.io import _jsonable
+
+    sys.stdout.write(json.dumps(_jsonable(obj), indent=2) + "\n")
+
+
+def check_out_dir(path: Path, marker: str, force: bool) -> None:
+    """Refuse to overwrite an earlier result unless ``--force``; fail early if not writable."""
+    if (path / marker).exists() and not force:
+        raise HwnasError(f"{path} already holds {marker}", "choose another --out or pass --force")
+    if path.exists() and not path.is_dir():
+        raise HwnasError(f"--out {path} is a file, not a folder", "pass a folder path")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise HwnasError(f"cannot create output folder {path}: {exc.strerror}",
+                         "pass a writable --out") from None

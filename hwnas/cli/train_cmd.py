@@ -1,0 +1,95 @@
+"""``hwnas train`` and ``hwnas demo``."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+import typer
+
+from hwnas.cli.app import app
+from hwnas.cli.common import JSON_OPTION, check_out_dir, console, guarded, print_json
+from hwnas.cli.spaces_cmd import SPACE_OPTION
+from hwnas.data import load_data
+from hwnas.errors import DataError
+from hwnas.io import save_weights, write_json
+from hwnas.nn import count_macs, count_params
+from hwnas.space import get_space
+from hwnas.train import TrainConfig, seeded, train_model
+
+
+def train_arch(space_name: str, arch_text: str, data_spec: str, config: TrainConfig,
+               out: Path | None, progress: bool = True) -> dict:
+    """Train one arch from scratch; write metrics.json and weights.pt into ``out`` if given."""
+    space = get_space(space_name)
+    arch = space.parse(arch_text)
+    data = load_data(data_spec, space.resolution, seed=0)
+    if data.num_classes > space.num_classes:
+        raise DataError(f"dataset {data.name} has {data.num_classes} classes but space "
+                        f"{space.name} has {space.num_classes} outputs",
+                        "use a space spec with enough num_classes")
+    model = seeded(config.seed, lambda: space.build(arch))
+    result = train_model(model, data, config, progress=progress, label=f"train {space.name}")
+    metrics = {
+        "space": space.name, "space_fingerprint": space.fingerprint(), "arch": str(arch),
+        "data": data_spec, "split_sizes": data.sizes(), "config": config.__dict__,
+        "params": count_params(model), "macs": count_macs(model, (3, space.resolution, space.resolution)),
+        **result.to_dict(),
+    }
+    if out is not None:
+        save_weights(out / "weights.pt", model.state_dict())
+        write_json(out / "metrics.json", metrics)
+    return metrics
+
+
+@app.command("train")
+@guarded
+def train(arch: str = typer.Argument(..., help="Canonical arch string."),
+          space: str = SPACE_OPTION,
+          data: str = typer.Option("digits", help="digits | synthetic | cifar10:PATH | imagefolder:PATH"),
+          epochs: int = typer.Option(10, min=1), batch_size: int = typer.Option(64, min=1),
+          lr: float = typer.Option(0.05, min=0.0), seed: int = typer.Option(0),
+          out: Path = typer.Option(..., help="Folder for metrics.json and weights.pt."),
+          force: bool = typer.Option(False, help="Overwrite an earlier result in --out."),
+          json_out: bool = JSON_OPTION) -> None:
+    """Train an architecture from scratch and save its metrics and weights."""
+    get_space(space).parse(arch)  # fail on a bad arch before touching the disk
+    check_out_dir(out, "metrics.json", force)
+    metrics = train_arch(space, arch, data, TrainConfig(epochs, batch_size, lr, seed=seed), out,
+                         progress=not json_out)
+    if json_out:
+        print_json({k: v for k, v in metrics.items() if k != "history"})
+        return
+    console.print(f"trained {metrics['arch']} on {data} for {epochs} epochs in "
+                  f"{metrics['wall_s']:.1f} s: val acc {metrics['val_acc']:.3f}, "
+                  f"test acc {metrics['test_acc']:.3f}", highlight=False)
+    console.print(f"wrote {out / 'metrics.json'} and {out / 'weights.pt'}", highlight=False)
+
+
+@app.command("demo")
+@guarded
+def demo(out: Path = typer.Option(Path("hwnas-demo"), help="Folder for the demo's artifacts."),
+         quick: bool = typer.Option(False, help="CI-sized run."),
+         seed: int = typer.Option(0), json_out: bool = JSON_OPTION) -> None:
+    """Run hwnas's main job on the embedded default (digits, mbconv-small)."""
+    start = time.perf_counter()
+    space = get_space("mbconv-small")
+    arch = space.sample(np.random.default_rng(seed))
+    check_out_dir(out, "demo.json", force=True)
+    epochs = 2 if quick else 8
+    metrics = train_arch(space.name, str(arch), "digits", TrainConfig(epochs=epochs, seed=seed),
+                         out / "train", progress=not json_out)
+    summary = {"space": space.name, "space_size": space.size(), "arch": str(arch),
+               "epochs": epochs, "test_acc": metrics["test_acc"], "params": metrics["params"],
+               "macs": metrics["macs"], "wall_s": time.perf_counter() - start,
+               "artifacts": str(out)}
+    write_json(out / "demo.json", summary)
+    if json_out:
+        print_json(summary)
+        return
+    console.print(f"space {space.name}: {space.size():,} architectures", highlight=False)
+    console.print(f"sampled {arch} ({metrics['params']:,} params, {metrics['macs']:,} MACs)",
+                  highlight=False)
+    console.print(f"trained {epochs} epochs on digits: test accuracy {metrics['test_acc']:.3f} "
+                  f"in {summary['wall_s']:.1f} s; artifacts in {out}", highlight=False)

@@ -1,0 +1,41 @@
+import json
+
+from typer.testing import CliRunner
+
+from hwnas.cli import app
+
+runner = CliRunner()
+
+
+def test_spaces_json_lists_sizes():
+    r = runner.invoke(app, ["spaces", "--json"])
+    assert r.exit_code == 0
+    rows = {row["name"]: row for row in json.loads(r.stdout)}
+    assert rows["nb201"]["size"] == 15625
+    assert {"mbconv", "fbnet", "nb201"} == {row["family"] for row in rows.values()}
+
+
+def test_arch_sample_show_validate():
+    r = runner.invoke(app, ["arch", "sample", "--space", "nb201", "--seed", "4", "--count", "3", "--json"])
+    archs = json.loads(r.stdout)["archs"]
+    assert len(archs) == 3
+    r2 = runner.invoke(app, ["arch", "show", archs[0], "--space", "nb201", "--json"])
+    info = json.loads(r2.stdout)
+    assert info["arch"] == archs[0] and info["params"] > 0 and info["macs"] > 0
+    assert runner.invoke(app, ["arch", "validate", archs[1], "--space", "nb201"]).exit_code == 0
+
+
+def test_bad_input_is_one_line_exit_2():
+    for args in (["arch", "sample", "--space", "nope"],
+                 ["arch", "validate", "k3e3", "--space", "mbconv-small"],
+                 ["train", "k3e3", "--out", "x"]):
+        r = runner.invoke(app, args)
+        assert r.exit_code == 2, r.output
+        assert "Traceback" not in r.output
+        assert r.output.count("error:") == 1
+
+
+def test_demo_quick(tmp_path):
+    r = runner.invoke(app, ["demo", "--quick", "--out", str(tmp_path / "d"), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["test_acc"] > 0.2
