@@ -1,0 +1,95 @@
+"""Weight-sharing supernet: one mixed op per searchable position holding every candidate.
+
+Forward takes the gates explicitly; there is no hidden "active path" state. A gate per position is
+
+* an ``int``: run that single candidate (single-path training, evaluation of one arch);
+* ``(indices, weights)``: ``sum_k weights[k] * candidate[indices[k]](x)``, which covers the
+  DARTS softmax mixture (all indices), ProxylessNAS's two-path binary gates and a hard
+  Gumbel-softmax sample (one index, a straight-through weight of value 1).
+
+The *zero* choice of the mbconv family is the identity (the layer is skipped and its shortcut
+remains); NB201's ``none`` edge outputs zeros.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from hwnas.nn.ops import build_op
+from hwnas.space.arch import Arch
+from hwnas.space.base import SearchSpace
+
+Gate = int | tuple[Sequence[int], torch.Tensor]
+
+
+class Zero(nn.Module):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.zeros_like(x)
+
+
+class MixedOp(nn.Module):
+    def __init__(self, candidates: list[nn.Module]):
+        super().__init__()
+        self.candidates = nn.ModuleList(candidates)
+
+    def forward(self, x: torch.Tensor, gate: Gate) -> torch.Tensor:
+        if isinstance(gate, int):
+            return self.candidates[gate](x)
+        indices, weights = gate
+        out = None
+        for k, j in enumerate(indices):
+            term = weights[k] * self.candidates[j](x)
+            out = term if out is None else out + term
+        return out
+
+
+class Supernet(nn.Module):
+    """Supernet of a layer-wise space (mbconv, fbnet) or of the NB201 cell space."""
+
+    def __init__(self, space: SearchSpace):
+        super().__init__()
+        self.space = space
+        if space.family == "nb201":
+            from hwnas.nn.nb201_supernet import NB201Body
+
+            self.body = NB201Body(space)
+            return
+        act = getattr(space, "activation", "relu6")
+        self.prefix = nn.Sequential(*[build_op(op, act) for op in space.prefix_ops()])
+        self.mixed = nn.ModuleList(
+            MixedOp([build_op(ops[0], act) if ops else nn.Identity() for ops in space.candidate_ops(p)])
+            for p in range(space.num_positions)
+        )
+        self.suffix = nn.Sequential(*[build_op(op, act) for op in space.suffix_ops()])
+
+    def forward(self, x: torch.Tensor, gates: Sequence[Gate]) -> torch.Tensor:
+        if len(gates) != self.space.num_positions:
+            raise ValueError(f"expected {self.space.num_positions} gates, got {len(gates)}")
+        if self.space.family == "nb201":
+            return self.body(x, gates)
+        x = self.prefix(x)
+        for mixed, gate in zip(self.mixed, gates):
+            x = mixed(x, gate)
+        return self.suffix(x)
+
+    def gates_for(self, arch: Arch) -> tuple[int, ...]:
+        return self.space.indices(arch)
+
+    def extract(self, arch: Arch) -> nn.Module:
+        """The standalone network of ``arch`` with the supernet's weights (a deep copy).
+
+        Its ``state_dict`` keys are those of :func:`hwnas.nn.build_model` for the same arch.
+        """
+        indices = self.space.indices(arch)
+        if self.space.family == "nb201":
+            return self.body.extract(arch, indices)
+        chosen = [
+            copy.deepcopy(self.mixed[p].candidates[j])
+            for p, j in enumerate(indices)
+            if self.space.candidate_ops(p)[j]
+        ]
+        return nn.Sequential(*copy.deepcopy(list(self.prefix)), *chosen, *copy.deepcopy(list(self.suffix)))
