@@ -5,7 +5,10 @@ Forward takes the gates explicitly; there is no hidden "active path" state. A ga
 * an ``int``: run that single candidate (single-path training, evaluation of one arch);
 * ``(indices, weights)``: ``sum_k weights[k] * candidate[indices[k]](x)``, which covers the
   DARTS softmax mixture (all indices), ProxylessNAS's two-path binary gates and a hard
-  Gumbel-softmax sample (one index, a straight-through weight of value 1).
+  Gumbel-softmax sample (one index, a straight-through weight of value 1);
+* a :class:`BinaryGate`: ProxylessNAS's architecture step in the memory of one path. The active
+  candidate runs with autograd; the inactive one runs under ``no_grad`` and only its output is
+  kept, which is all ``dL/dg`` needs (its gate is 0, so no gradient flows through it otherwise).
 
 The *zero* choice of the mbconv family is the identity (the layer is skipped and its shortcut
 remains); NB201's ``none`` edge outputs zeros.
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -23,7 +27,18 @@ from hwnas.nn.ops import build_op
 from hwnas.space.arch import Arch
 from hwnas.space.base import SearchSpace
 
-Gate = int | tuple[Sequence[int], torch.Tensor]
+
+@dataclass(frozen=True)
+class BinaryGate:
+    """Two sampled paths with binary gates ``weights`` (shape 2, one 1 at ``slot``)."""
+
+    active: int
+    inactive: int
+    weights: torch.Tensor
+    slot: int
+
+
+Gate = int | tuple[Sequence[int], torch.Tensor] | BinaryGate
 
 
 class Zero(nn.Module):
@@ -39,6 +54,11 @@ class MixedOp(nn.Module):
     def forward(self, x: torch.Tensor, gate: Gate) -> torch.Tensor:
         if isinstance(gate, int):
             return self.candidates[gate](x)
+        if isinstance(gate, BinaryGate):
+            out = self.candidates[gate.active](x)
+            with torch.no_grad():
+                other = self.candidates[gate.inactive](x)
+            return gate.weights[gate.slot] * out + gate.weights[1 - gate.slot] * other
         indices, weights = gate
         out = None
         for k, j in enumerate(indices):

@@ -1,0 +1,116 @@
+"""The on-device check: parity of an artifact with PyTorch, its latency, and a table's prediction.
+
+Parity: the artifact runs in its own runtime on fixed inputs; the reported ``max_rel_diff`` is
+``max|artifact - torch| / max|torch|`` (relative to the output's scale, so near-zero logits do not
+inflate it), and the check fails when ``max_abs_diff > atol + rtol * max|torch|``.
+Latency: the runtime's runner timed with the profilers' protocol (:func:`profilers.base.time_callable`).
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from exporters.base import ExportError, Runner
+from hwnas.latency.table import LatencyTable, OpStats
+from hwnas.space.arch import Arch
+from hwnas.space.base import SearchSpace
+from profilers.base import MeasureProtocol, time_callable
+
+
+@dataclass(frozen=True)
+class ParityReport:
+    max_abs_diff: float
+    max_rel_diff: float
+    reference_max_abs: float
+    limit: float  # atol + rtol * reference_max_abs
+    atol: float
+    rtol: float
+    batch: int
+    top1_agreement: float
+    passed: bool
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class TableComparison:
+    table: str
+    table_runtime: str
+    artifact_runtime: str
+    predicted_ms: float
+    measured_p50_ms: float
+    error_pct: float  # (measured - predicted) / predicted * 100
+    note: str  # mismatches that make the comparison approximate ("" when none)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@torch.no_grad()
+def parity(runner: Runner, model: nn.Module, inputs: torch.Tensor, atol: float, rtol: float) -> ParityReport:
+    """Compare the artifact's outputs with eval-mode ``model`` on ``inputs`` (NCHW float32)."""
+    model.eval()
+    reference = model(inputs).float().numpy()
+    got = runner.run_any(inputs.numpy())
+    if got.shape != reference.shape:
+        raise ExportError(f"artifact output shape {got.shape} differs from PyTorch's {reference.shape}")
+    diff = np.abs(got.astype(np.float64) - reference)
+    scale = float(np.abs(reference).max())
+    max_abs = float(diff.max())
+    limit = atol + rtol * scale
+    finite = bool(np.isfinite(got).all())
+    return ParityReport(
+        max_abs_diff=max_abs if finite else float("inf"), max_rel_diff=max_abs / max(scale, 1e-12),
+        reference_max_abs=scale, limit=limit, atol=atol, rtol=rtol, batch=int(inputs.shape[0]),
+        top1_agreement=float((got.argmax(1) == reference.argmax(1)).mean()),
+        passed=finite and max_abs <= limit)
+
+
+@contextmanager
+def _pinned(protocol: MeasureProtocol):
+    """Pin to one core while timing (when the protocol asks), then give the old affinity back."""
+    if not protocol.pin_cpu or not hasattr(os, "sched_setaffinity"):
+        yield None
+        return
+    before = os.sched_getaffinity(0)
+    core = protocol.cpu_core if protocol.cpu_core in before else sorted(before)[-1]
+    os.sched_setaffinity(0, {core})
+    try:
+        yield core
+    finally:
+        os.sched_setaffinity(0, before)
+
+
+def measure_latency(runner: Runner, input_shape: tuple[int, int, int], protocol: MeasureProtocol,
+                    seed: int = 0) -> OpStats:
+    """Time one inference of the artifact at ``(protocol.batch, *input_shape)`` (ms)."""
+    batch = runner.fixed_batch or protocol.batch
+    gen = torch.Generator().manual_seed(seed)
+    x = torch.randn((batch, *input_shape), generator=gen).numpy()
+    with _pinned(protocol):
+        return time_callable(lambda: runner.run(x), protocol)
+
+
+def compare_with_table(table: LatencyTable, table_name: str, space: SearchSpace, arch: Arch,
+                       measured: OpStats, runner: Runner, threads: int) -> TableComparison:
+    """The table's prediction for ``arch`` next to the artifact's measured p50."""
+    table.check_space(space)
+    predicted = table.predict(space, arch)
+    notes = []
+    if table.meta.runtime != runner.runtime:
+        notes.append(f"runtime mismatch: table measured on {table.meta.runtime}, artifact runs on "
+                     f"{runner.runtime}")
+    if table.meta.threads != threads:
+        notes.append(f"threads mismatch: table {table.meta.threads}, check {threads}")
+    if table.meta.batch != (runner.fixed_batch or 1):
+        notes.append(f"batch mismatch: table {table.meta.batch}, check {runner.fixed_batch or 1}")
+    return TableComparison(table_name, table.meta.runtime, runner.runtime, predicted, measured.p50,
+                           (measured.p50 - predicted) / predicted * 100.0 if predicted else float("nan"),
+                           "; ".join(notes))

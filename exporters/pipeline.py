@@ -1,0 +1,211 @@
+"""The export job end to end: arch (+ weights) -> artifact -> on-device check -> ``export.json``.
+
+Nothing the user already has is lost on bad input: every check (format, weights, output path,
+table) runs before anything is written, the artifact is written to a temporary file beside the
+target and renamed over it only after its check passed, and ``export.json`` is written atomically.
+
+Example::
+
+    from exporters.pipeline import ExportRequest, export_arch, resolve_source
+    src = resolve_source("runs/evo1")                     # or an arch string + space name
+    report = export_arch(ExportRequest(src, "onnx", Path("model.onnx")))
+    report["check"]["parity"]["max_abs_diff"]
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from exporters import get_exporter
+from exporters.base import ExportError, ExportMetadata, ExportOptions
+from exporters.check import compare_with_table, measure_latency, parity
+from hwnas import __version__
+from hwnas.io import load_weights, read_json, write_json
+from hwnas.latency.table import LatencyTable
+from hwnas.space import get_space
+from hwnas.space.arch import Arch
+from hwnas.space.base import SearchSpace
+from profilers.base import MeasureProtocol
+
+DEFAULT_SPACE = "mbconv-small"
+
+
+@dataclass(frozen=True)
+class ExportSource:
+    """What to export: the arch of a space and, when trained, its weights."""
+
+    space: SearchSpace
+    arch: Arch
+    weights: dict | None = None
+    weights_path: str | None = None
+    run_dir: str | None = None
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    source: ExportSource
+    format: str
+    out: Path
+    options: ExportOptions = field(default_factory=ExportOptions)
+    table: LatencyTable | None = None
+    table_name: str | None = None
+    check: bool = True
+    force: bool = False
+    calibration_data: str = "digits"  # BN statistics for untrained weights, and check inputs
+    check_batch: int = 8
+    protocol: MeasureProtocol | None = None  # None: the profilers' default at options.threads
+
+
+def resolve_source(source: str, space: str | None = None, weights: Path | None = None) -> ExportSource:
+    """A run folder (``result.json`` best arch + ``weights.pt``) or an arch string of ``space``."""
+    path = Path(source)
+    run_dir = None
+    if path.is_dir():
+        result = read_json(path / "result.json", "run result")
+        best = result.get("best")
+        if not best or "arch" not in best:
+            raise ExportError(f"run {path} has no best candidate in result.json",
+                              "export an arch string instead, or finish the search")
+        space_name = space or result.get("space") or DEFAULT_SPACE
+        if space and result.get("space") and space != result["space"]:
+            raise ExportError(f"run {path} searched space {result['space']!r}, not {space!r}",
+                              "drop --space or pass the run's space")
+        arch_text, run_dir = best["arch"], str(path)
+        if weights is None and (path / "weights.pt").is_file():
+            weights = path / "weights.pt"
+    else:
+        space_name, arch_text = space or DEFAULT_SPACE, source
+    sp = get_space(space_name)
+    arch = sp.parse(arch_text)
+    state = load_weights(weights) if weights is not None else None
+    if state is not None and not isinstance(state, dict):
+        raise ExportError(f"weights file {weights} does not hold a state dict", "save model.state_dict()")
+    return ExportSource(sp, arch, state, str(weights) if weights is not None else None, run_dir)
+
+
+def check_weights(model: nn.Module, state: dict, origin: str) -> None:
+    """Raise naming the first tensor (in the model's order) where ``state`` does not fit ``model``."""
+    expected = model.state_dict()
+    for name, tensor in expected.items():
+        if name not in state:
+            raise ExportError(f"weights {origin} do not match the arch: tensor {name!r} is missing",
+                              "pass the weights trained for this arch (and --space)")
+        got = state[name]
+        if not isinstance(got, torch.Tensor) or tuple(got.shape) != tuple(tensor.shape):
+            shape = tuple(got.shape) if isinstance(got, torch.Tensor) else type(got).__name__
+            raise ExportError(f"weights {origin} do not match the arch: tensor {name!r} has shape "
+                              f"{shape}, the arch needs {tuple(tensor.shape)}",
+                              "pass the weights trained for this arch (and --space)")
+    extra = [k for k in state if k not in expected]
+    if extra:
+        raise ExportError(f"weights {origin} do not match the arch: tensor {extra[0]!r} is not in it",
+                          "pass the weights trained for this arch (and --space)")
+
+
+def check_out_path(out: Path, force: bool) -> None:
+    """Refuse a folder, an existing file (unless ``force``) or a place we cannot write to."""
+    if out.is_dir():
+        raise ExportError(f"--out {out} is a folder", "pass a file path such as model.onnx")
+    if out.exists() and not force:
+        raise ExportError(f"{out} already exists", "pass --force to overwrite it or choose another --out")
+    existing = out.parent
+    while not existing.exists():
+        existing = existing.parent
+    try:  # os.access says yes to root even on read-only mounts: try a real file instead
+        fd, probe = tempfile.mkstemp(dir=existing, prefix=".hwnas-write-probe.")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise ExportError(f"cannot write {out}: {existing} is not writable ({exc.strerror})",
+                          "pass a writable --out") from None
+    if out.exists() and not os.access(out, os.W_OK):
+        raise ExportError(f"cannot overwrite {out}: it is read-only", "pass a writable --out")
+
+
+def prepare_model(source: ExportSource, calibration_data: str) -> tuple[nn.Module, str]:
+    """The eval-mode network with trained weights, or BN statistics from real data batches."""
+    from hwnas.data import load_data
+    from hwnas.nn import input_batches, recalibrate_bn
+
+    model = source.space.build(source.arch)
+    if source.weights is not None:
+        check_weights(model, source.weights, source.weights_path or "given")
+        model.load_state_dict(source.weights)
+        return model.eval(), f"trained: {source.weights_path}"
+    data = load_data(calibration_data, source.space.resolution, seed=0)
+    recalibrate_bn(model, input_batches(data, 4))
+    return model.eval(), f"untrained (seed-0 init), BatchNorm recalibrated on 4 batches of {calibration_data}"
+
+
+def check_inputs(calibration_data: str, resolution: int, batch: int) -> torch.Tensor:
+    """Fixed inputs for the parity check: the first ``batch`` validation images."""
+    from hwnas.data import load_data
+    from hwnas.nn import input_batches
+
+    return input_batches(load_data(calibration_data, resolution, seed=0), 1, batch, split="val")[0]
+
+
+def export_arch(request: ExportRequest) -> dict:
+    """Export, check and time one arch; returns the ``export.json`` record (also written)."""
+    exporter = get_exporter(request.format)
+    exporter.require()
+    out, src, options = Path(request.out), request.source, request.options
+    check_out_path(out, request.force)
+    if request.table is not None:
+        request.table.check_space(src.space)
+        request.table.require(src.space, src.space.ops(src.arch))
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)  # untrained weights are the same on every call
+        model, weights_note = prepare_model(src, request.calibration_data)
+    inputs = check_inputs(request.calibration_data, src.space.resolution, request.check_batch)
+    metadata = ExportMetadata(str(src.arch), src.space.name, src.space.fingerprint(),
+                              request.table_name, __version__)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        info = exporter.export(model, inputs[:1].clone(), tmp, options, metadata)
+        check = _check(exporter, request, model, inputs, tmp) if request.check else None
+        os.replace(tmp, out)
+    finally:
+        tmp.unlink(missing_ok=True)
+    record = {
+        "format": exporter.name, "artifact": str(out), "bytes": out.stat().st_size,
+        "arch": str(src.arch), "space": src.space.name, "space_fingerprint": metadata.space_fingerprint,
+        "run_dir": src.run_dir, "weights": weights_note, "hwnas_version": __version__,
+        "options": asdict(options), "export_s": info.export_s, "details": info.details,
+        "check": check,
+    }
+    write_json(out.parent / "export.json", record)
+    return record
+
+
+def _check(exporter, request: ExportRequest, model: nn.Module, inputs: torch.Tensor, path: Path) -> dict:
+    options = request.options
+    runner = exporter.load(path, options)
+    atol, rtol = exporter.tolerance(options)
+    report = parity(runner, model, inputs, atol, rtol)
+    if not report.passed:
+        raise ExportError(f"{exporter.name} artifact disagrees with PyTorch: max abs diff "
+                          f"{report.max_abs_diff:.3g} > {report.limit:.3g} (atol {atol:g} + rtol {rtol:g} "
+                          f"x max|out| {report.reference_max_abs:.3g}); nothing was written",
+                          "report this arch, or try another --opset")
+    protocol = request.protocol or MeasureProtocol(threads=options.threads, runs=50, max_runs=200)
+    shape = (3, request.source.space.resolution, request.source.space.resolution)
+    stats = measure_latency(runner, shape, protocol)
+    result = {"runtime": runner.runtime, "runtime_version": runner.runtime_version,
+              "parity": report.to_dict(), "latency_ms": asdict(stats),
+              "latency_batch": runner.fixed_batch or protocol.batch, "protocol": protocol.to_dict(),
+              "table": None}
+    if request.table is not None:
+        cmp = compare_with_table(request.table, request.table_name or "table", request.source.space,
+                                 request.source.arch, stats, runner, options.threads)
+        result["table"] = cmp.to_dict()
+    return result

@@ -1,0 +1,83 @@
+"""``hwnas export``: a run's best arch (or any arch) -> ONNX / ExecuTorch / TensorRT, checked."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+import typer
+
+from hwnas.cli.app import app
+from hwnas.cli.common import JSON_OPTION, console, guarded, print_json
+from hwnas.errors import TableError
+from hwnas.latency.table import LatencyTable
+
+
+def load_table(spec: str) -> LatencyTable:
+    """A table file, or a shipped table name if :mod:`hwnas.latency` offers a loader for those."""
+    path = Path(spec)
+    if path.is_file():
+        return LatencyTable.load(path)
+    latency = importlib.import_module("hwnas.latency")
+    shipped = getattr(latency, "load_shipped_table", None) or getattr(latency, "load_shipped", None)
+    if shipped is not None:
+        return shipped(spec)
+    raise TableError(f"latency table {spec} does not exist", "pass a table file made by `hwnas profile`")
+
+
+@app.command("export")
+@guarded
+def export(source: str = typer.Argument(..., help="A run folder (exports its best arch and "
+                                        "weights.pt) or a canonical arch string."),
+           space: str = typer.Option(None, "--space", "-s", help="Space of an arch string "
+                                     "(default mbconv-small; a run folder names its own)."),
+           weights: Path = typer.Option(None, help="State dict (weights_only) for the arch."),
+           fmt: str = typer.Option(..., "--format", "-f", help="onnx | executorch | tensorrt"),
+           out: Path = typer.Option(..., help="Artifact path (export.json is written beside it)."),
+           lut: str = typer.Option(None, "--lut", help="Latency table to compare the measured "
+                                   "latency with."),
+           opset: int = typer.Option(17, min=7, help="ONNX opset (onnx, tensorrt)."),
+           dynamo: bool = typer.Option(False, help="Use the torch.export-based ONNX exporter."),
+           fp16: bool = typer.Option(False, help="Half-precision TensorRT engine."),
+           workspace_mb: int = typer.Option(1024, min=1, help="TensorRT builder workspace (MiB)."),
+           max_batch: int = typer.Option(64, min=1, help="Largest batch of the dynamic batch."),
+           threads: int = typer.Option(1, min=1, help="Runtime threads for the check."),
+           data: str = typer.Option("digits", help="Data for BN statistics (untrained weights) "
+                                    "and the parity inputs."),
+           no_check: bool = typer.Option(False, "--no-check", help="Skip the on-device check."),
+           force: bool = typer.Option(False, help="Overwrite an existing --out."),
+           json_out: bool = JSON_OPTION) -> None:
+    """Export an arch, run it in its runtime against PyTorch, time it, write export.json."""
+    from exporters import get_exporter
+    from exporters.base import ExportOptions
+    from exporters.pipeline import ExportRequest, check_out_path, export_arch, resolve_source
+
+    get_exporter(fmt).require()  # unknown or unavailable format: fail before any other work
+    check_out_path(out, force)
+    src = resolve_source(source, space, weights)
+    table = load_table(lut) if lut else None
+    options = ExportOptions(opset=opset, dynamo=dynamo, fp16=fp16, workspace_mb=workspace_mb,
+                            max_batch=max_batch, threads=threads)
+    record = export_arch(ExportRequest(src, fmt, out, options, table, lut, check=not no_check,
+                                       force=force, calibration_data=data))
+    if json_out:
+        print_json(record)
+        return
+    console.print(f"exported {record['space']} {record['arch']} to {out} ({record['bytes']:,} bytes) "
+                  f"in {record['export_s']:.2f} s", highlight=False, soft_wrap=True)
+    check = record["check"]
+    if check is None:
+        console.print("on-device check skipped (--no-check)")
+    else:
+        p, lat = check["parity"], check["latency_ms"]
+        console.print(f"{check['runtime']} {check['runtime_version']}: max abs diff "
+                      f"{p['max_abs_diff']:.2e}, max rel diff {p['max_rel_diff']:.2e} (limit "
+                      f"{p['limit']:.1e}), top-1 agreement {p['top1_agreement']:.0%}; latency p50 "
+                      f"{lat['p50']:.3f} ms (p10 {lat['p10']:.3f}, p90 {lat['p90']:.3f}, n={lat['n']})",
+                      highlight=False)
+        if check["table"]:
+            t = check["table"]
+            console.print(f"table {t['table']}: predicted {t['predicted_ms']:.3f} ms, measured "
+                          f"{t['measured_p50_ms']:.3f} ms ({t['error_pct']:+.1f} %)"
+                          + (f"; {t['note']}" if t["note"] else ""), highlight=False, soft_wrap=True)
+    console.print(f"wrote {out.parent / 'export.json'}", highlight=False, soft_wrap=True)

@@ -1,0 +1,67 @@
+"""``hwnas report RUN... --out DIR``: Pareto fronts, hypervolume and knee across runs and devices."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.table import Table
+
+from hwnas.cli.app import app
+from hwnas.cli.common import JSON_OPTION, console, guarded, print_json
+
+
+@app.command("report")
+@guarded
+def report(
+    runs: list[Path] = typer.Argument(..., help="Run folders written by `hwnas search --out`."),
+    out: Path = typer.Option(..., "--out", "-o", help="Folder for report.json, pareto.png, index.html."),
+    objectives: str = typer.Option("accuracy:max,latency_ms:min", "--objectives",
+                                   help="name:max|min, comma separated; the first two are plotted "
+                                        "(y, x). Names: accuracy, latency_ms, energy_mj, params, "
+                                        "macs, wall_s."),
+    lut: list[str] = typer.Option([], "--lut",
+                                  help="Latency or energy table: re-prices every candidate for that "
+                                       "device (repeat for several devices)."),
+    budget_ms: float | None = typer.Option(None, "--budget-ms",
+                                           help="Latency budget line (default: each run's own)."),
+    compare: bool = typer.Option(False, "--compare",
+                                 help="Also plot hypervolume against evaluations per run "
+                                      "(compare.png, compare.json)."),
+    reference: str | None = typer.Option(None, "--reference",
+                                         help="Fixed hypervolume reference, e.g. accuracy=0,latency_ms=20 "
+                                              "(default: worst value + 10% of range; accuracy 0)."),
+    json_out: bool = JSON_OPTION,
+) -> None:
+    """Pareto report: fronts per run and device, hypervolume, knee, a self-contained index.html."""
+    from hwnas.report import build_report
+
+    result = build_report(runs, out, objectives=objectives, lut_paths=lut, budget_ms=budget_ms,
+                          compare=compare, reference=reference)
+    doc = result.report
+    if json_out:
+        print_json({"out": str(result.out_dir), "files": list(result.files), **doc})
+        return
+    for view in doc["views"]:
+        ref = ", ".join(f"{v:.4g}" for v in view["reference"])
+        table = Table("run", "evals", "front", "hypervolume", "best within budget",
+                      title=f"{view['name']} (reference {ref})")
+        for r in view["runs"]:
+            best = r["stats"]["best_within_budget"]
+            best_txt = f"{best['accuracy']:.4f} @ {best['latency_ms']:.4g} ms" if best else "-"
+            table.add_row(r["run"], str(r["stats"]["evaluations"]), str(len(r["front"])),
+                          f"{r['hypervolume']:.5g}", best_txt)
+        console.print(table)
+        knee = view["combined"]["knee"]
+        if knee is not None:
+            values = ", ".join(f"{o['name']} {knee[o['name']]:.4g}" for o in doc["objectives"])
+            console.print(f"knee ({knee['run']}): {knee['arch']}  {values}", highlight=False)
+    for skipped in doc["skipped_views"]:
+        console.print(f"skipped {skipped['name']}: {skipped['reason']}", highlight=False)
+    for view in doc.get("compare", []):
+        for r in view["runs"]:
+            reach = r["evaluations_to_95pct_of_best"]
+            reach_txt = f"95% of the best after {reach} evals" if reach else "never within 95% of the best"
+            console.print(f"{view['view']}: {r['run']} final hypervolume {r['final_hypervolume']:.5g} "
+                          f"after {r['evaluations']} evals, {reach_txt}", highlight=False)
+    console.print(f"wrote {', '.join(str(result.out_dir / f) for f in result.files)}", highlight=False)

@@ -1,0 +1,142 @@
+"""One-shot evaluation: train a weight-sharing supernet once, score candidates with its weights.
+
+Training samples one path per batch uniformly (single-path one-shot, Guo et al.); each
+candidate is then scored on the validation split with the inherited weights after its
+BatchNorm statistics are re-estimated on a few training batches (the supernet's running
+statistics belong to the mixture of paths, not to this one). The trained supernet is cached in
+the run folder (``supernet.pt`` + ``supernet.json``), so a resumed run does not train it again.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from hwnas.errors import DataError
+from hwnas.evaluation.base import EvalResult, Evaluator, arch_costs, load_lut, require_latency
+from hwnas.io import load_weights, read_json, save_weights, write_json
+from hwnas.space.arch import Arch
+from hwnas.space.base import SearchSpace
+
+
+@dataclass(frozen=True)
+class OneShotConfig:
+    data: str = "digits"
+    epochs: int = 5
+    batch_size: int = 64
+    lr: float = 0.05
+    momentum: float = 0.9
+    weight_decay: float = 4e-5
+    calib_batches: int = 4
+    seed: int = 0
+
+
+class OneShotEvaluator(Evaluator):
+    name = "oneshot"
+
+    def __init__(self, space: SearchSpace, lut: str | None, config: OneShotConfig = OneShotConfig()):
+        super().__init__(space)
+        self.lut_path, self.config = lut, config
+        self.supernet = None
+        self._lut = None
+        self._data = None
+        self._batches = None
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_data"] = state["_batches"] = None  # reloaded on the worker
+        return state
+
+    def _load_data(self):
+        if self._data is None:
+            from hwnas.data import load_data
+            from hwnas.nn import input_batches
+
+            self._data = load_data(self.config.data, self.space.resolution, seed=0)
+            if self._data.num_classes > self.space.num_classes:
+                raise DataError(f"dataset {self._data.name} has {self._data.num_classes} classes, "
+                                f"space {self.space.name} {self.space.num_classes} outputs",
+                                "use a space with enough classes")
+            self._batches = input_batches(self._data, self.config.calib_batches, self.config.batch_size)
+        return self._data
+
+    def prepare(self, run_dir: Path | None = None, progress: bool = False) -> None:
+        if self._lut is None:
+            self._lut = load_lut(self.lut_path, self.space)
+            require_latency(self._lut, "oneshot")
+        if self.supernet is not None:
+            return
+        from hwnas.nn.supernet import Supernet
+        from hwnas.train import seeded
+
+        meta = {"space": self.space.name, "fingerprint": self.space.fingerprint(),
+                "config": asdict(self.config)}
+        net = seeded(self.config.seed, lambda: Supernet(self.space))
+        cached = run_dir / "supernet.pt" if run_dir else None
+        if cached and cached.exists() and read_json(run_dir / "supernet.json") == meta:
+            net.load_state_dict(load_weights(cached))
+        else:
+            self._train(net, progress)
+            if cached:
+                save_weights(cached, net.state_dict())
+                write_json(run_dir / "supernet.json", meta)
+        net.eval()
+        self.supernet = net
+
+    def _train(self, net: nn.Module, progress: bool) -> None:
+        from rich.progress import Progress
+
+        data, cfg = self._load_data(), self.config
+        rng = np.random.default_rng(cfg.seed)
+        gen = torch.Generator().manual_seed(cfg.seed)
+        loader = data.loader("train", cfg.batch_size, gen)
+        opt = torch.optim.SGD(net.parameters(), lr=cfg.lr, momentum=cfg.momentum,
+                              weight_decay=cfg.weight_decay, nesterov=True)
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, cfg.epochs * len(loader)))
+        sizes = [len(c) for c in self.space.choices()]
+        with Progress(transient=True, disable=not progress) as bar:
+            task = bar.add_task("train supernet (uniform single path)", total=cfg.epochs)
+            for _ in range(cfg.epochs):
+                net.train()
+                for x, y in loader:
+                    gates = [int(rng.integers(n)) for n in sizes]
+                    loss = nn.functional.cross_entropy(net(x, gates), y)
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                    sched.step()
+                bar.update(task, advance=1)
+
+    @torch.no_grad()
+    def accuracy(self, arch: Arch) -> float:
+        from hwnas.nn import recalibrate_bn
+
+        data = self._load_data()
+        net, gates = self.supernet, list(self.space.indices(arch))
+        recalibrate_bn(net, self._batches, forward=lambda x: net(x, gates))
+        correct = n = 0
+        for x, y in data.loader("val", 256):
+            correct += (net(x, gates).argmax(1) == y).sum().item()
+            n += len(y)
+        return correct / max(n, 1)
+
+    def evaluate(self, arch: Arch) -> EvalResult:
+        self.prepare()
+        start = time.perf_counter()
+        acc = self.accuracy(arch)
+        params, macs = arch_costs(self.space, arch)
+        return EvalResult(acc, self._lut.predict(self.space, arch), params, macs,
+                          time.perf_counter() - start)
+
+    def latency_fn(self):
+        self._lut = self._lut or load_lut(self.lut_path, self.space)
+        lut, space = self._lut, self.space
+        return lambda a: lut.predict(space, a)
+
+    def describe(self) -> dict:
+        return {"evaluator": "oneshot", "lut": self.lut_path, **asdict(self.config)}

@@ -1,0 +1,79 @@
+"""Evaluation by short training from scratch: few epochs on a subset of the training split.
+
+The cheapest honest proxy: every candidate starts from the same seed, trains ``epochs`` epochs on
+the first ``subset`` fraction of the training split and is scored on the validation split.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import numpy as np
+from torch.utils.data import Subset
+
+from hwnas.errors import DataError
+from hwnas.evaluation.base import EvalResult, Evaluator, arch_costs, load_lut, require_latency
+from hwnas.space.arch import Arch
+from hwnas.space.base import SearchSpace
+
+
+@dataclass(frozen=True)
+class ScratchConfig:
+    data: str = "digits"
+    epochs: int = 2
+    subset: float = 0.5
+    batch_size: int = 64
+    lr: float = 0.05
+    seed: int = 0
+
+
+class ScratchEvaluator(Evaluator):
+    name = "scratch"
+
+    def __init__(self, space: SearchSpace, lut: str | None, config: ScratchConfig = ScratchConfig()):
+        super().__init__(space)
+        self.lut_path, self.config = lut, config
+        self._lut = None
+        self._data = None
+
+    def __getstate__(self) -> dict:
+        return {**self.__dict__, "_data": None}
+
+    def prepare(self, run_dir: Path | None = None, progress: bool = False) -> None:
+        if self._lut is None:
+            self._lut = load_lut(self.lut_path, self.space)
+            require_latency(self._lut, "scratch")
+        if self._data is None:
+            from hwnas.data import load_data
+
+            data = load_data(self.config.data, self.space.resolution, seed=0)
+            if data.num_classes > self.space.num_classes:
+                raise DataError(f"dataset {data.name} has {data.num_classes} classes, space "
+                                f"{self.space.name} {self.space.num_classes} outputs",
+                                "use a space with enough classes")
+            keep = max(1, int(round(len(data.train) * self.config.subset)))
+            self._data = replace(data, train=Subset(data.train, np.arange(keep).tolist()))
+
+    def evaluate(self, arch: Arch) -> EvalResult:
+        from hwnas.train import TrainConfig, evaluate, seeded, train_model
+
+        self.prepare()
+        start = time.perf_counter()
+        cfg = self.config
+        model = seeded(cfg.seed, lambda: self.space.build(arch))
+        train_model(model, self._data, TrainConfig(cfg.epochs, cfg.batch_size, cfg.lr, seed=cfg.seed),
+                    progress=False)
+        _, acc = evaluate(model, self._data.loader("val", 256))
+        params, macs = arch_costs(self.space, arch)
+        return EvalResult(acc, self._lut.predict(self.space, arch), params, macs,
+                          time.perf_counter() - start)
+
+    def latency_fn(self):
+        self._lut = self._lut or load_lut(self.lut_path, self.space)
+        lut, space = self._lut, self.space
+        return lambda a: lut.predict(space, a)
+
+    def describe(self) -> dict:
+        return {"evaluator": "scratch", "lut": self.lut_path, **asdict(self.config)}

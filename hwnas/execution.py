@@ -1,0 +1,136 @@
+"""Where candidate evaluations run: in this process, or as Ray tasks on a cluster.
+
+Both executors map an evaluator over a batch of archs and return results in batch order, so a
+search gives the same result on either. Ray is optional: it is imported only by
+:class:`RayExecutor` (``pip install 'hwnas[ray]'``). A Ray task whose worker dies mid-evaluation
+is retried (``max_retries``), so no result is lost.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from abc import ABC, abstractmethod
+
+from hwnas.errors import HwnasError, RuntimeMissingError
+from hwnas.evaluation.base import EvalResult, Evaluator
+from hwnas.space.arch import Arch
+
+CONNECT_TIMEOUT_S = 5.0
+
+
+class Executor(ABC):
+    name = "executor"
+    workers = 1
+
+    def start(self) -> None:  # noqa: B027
+        pass
+
+    @abstractmethod
+    def map(self, evaluator: Evaluator, archs: list[Arch]) -> list[EvalResult]:
+        """Evaluate ``archs``; results in the same order."""
+
+    def shutdown(self) -> None:  # noqa: B027
+        pass
+
+
+class LocalExecutor(Executor):
+    name = "local"
+
+    def __init__(self, workers: int = 1):
+        self.workers = workers
+
+    def map(self, evaluator: Evaluator, archs: list[Arch]) -> list[EvalResult]:
+        return [evaluator.evaluate(a) for a in archs]
+
+
+def _evaluate_task(evaluator: Evaluator, arch: Arch) -> EvalResult:
+    return evaluator.evaluate(arch)
+
+
+def check_address(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
+    """Fail fast (bounded) if nothing answers at a Ray ``host:port`` / ``ray://host:port``."""
+    if address == "auto":
+        return
+    target = address.split("://", 1)[-1]
+    host, _, port = target.rpartition(":")
+    if not host or not port.isdigit():
+        raise HwnasError(f"Ray address {address!r} is not host:port", "pass e.g. --ray-address 10.0.0.5:6379")
+    try:
+        with socket.create_connection((host, int(port)), timeout=timeout_s):
+            pass
+    except OSError as exc:
+        raise HwnasError(f"no Ray cluster answers at {address} within {timeout_s:.0f} s "
+                         f"({exc.strerror or exc})",
+                         "start one with `ray start --head` or drop --ray-address for a local "
+                         "cluster") from None
+
+
+class RayExecutor(Executor):
+    """Ray tasks on a local cluster started on demand (``workers`` CPUs) or at ``address``."""
+
+    name = "ray"
+
+    def __init__(self, workers: int = 2, address: str | None = None, max_retries: int = 3):
+        self.workers, self.address, self.max_retries = workers, address, max_retries
+        self._ray = None
+        self._started_here = False
+        self._remote = None
+        self._ref = self._put_for = None
+
+    def start(self) -> None:
+        if self._ray is not None:
+            return
+        os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+        try:
+            import ray
+        except ImportError:
+            raise RuntimeMissingError("the ray executor needs Ray",
+                                      "pip install 'hwnas[ray]'") from None
+        if self.address:
+            check_address(self.address)
+        if not ray.is_initialized():
+            try:
+                if self.address:
+                    ray.init(address=self.address, include_dashboard=False, log_to_driver=False)
+                else:
+                    ray.init(num_cpus=self.workers, include_dashboard=False, log_to_driver=False)
+            except Exception as exc:  # Ray raises many types (ConnectionError, RuntimeError...)
+                raise HwnasError(f"cannot start Ray: {str(exc).splitlines()[0]}",
+                                 "check --ray-address or the local Ray install") from None
+            self._started_here = True
+        self._ray = ray
+        self._remote = ray.remote(num_cpus=1, max_retries=self.max_retries)(_evaluate_task)
+
+    def map(self, evaluator: Evaluator, archs: list[Arch]) -> list[EvalResult]:
+        self.start()
+        if self._put_for is not evaluator:  # ship the evaluator (and its weights) once
+            self._ref, self._put_for = self._ray.put(evaluator), evaluator
+        ref = self._ref
+        futures = [self._remote.remote(ref, a) for a in archs]
+        try:
+            return self._ray.get(futures)
+        except self._ray.exceptions.RayTaskError as exc:
+            cause = exc.cause if hasattr(exc, "cause") else exc
+            if isinstance(cause, HwnasError):
+                raise cause from None
+            raise HwnasError(f"a Ray evaluation failed: {str(cause).splitlines()[0]}") from None
+        except self._ray.exceptions.WorkerCrashedError:
+            raise HwnasError(f"a Ray worker died {self.max_retries + 1} times on one candidate",
+                             "check the workers' memory; finished candidates are saved, rerun "
+                             "with --resume") from None
+
+    def shutdown(self) -> None:
+        if self._ray is not None and self._started_here:
+            self._ray.shutdown()
+        self._ray = None
+
+
+def make_executor(name: str, workers: int = 1, address: str | None = None) -> Executor:
+    if name == "local":
+        if address:
+            raise HwnasError("--ray-address needs --executor ray", "add --executor ray")
+        return LocalExecutor(workers)
+    if name == "ray":
+        return RayExecutor(workers, address)
+    raise HwnasError(f"unknown executor {name!r}", "choose local or ray")

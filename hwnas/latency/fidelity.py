@@ -1,0 +1,162 @@
+"""How well a table predicts end-to-end measurement, beside how well the device agrees with itself.
+
+``validate_table`` samples archs, builds each network, measures every one end to end twice with
+the table's own runtime and protocol (two independent interleaved passes, so pass B vs pass A is
+the device's repeatability: the noise ceiling no table can beat), and compares the table's
+prediction with pass A. ``--calibrate`` fits :func:`hwnas.latency.calibration.fit_linear` on a
+random half and reports the figures on the other half.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, replace
+
+import numpy as np
+
+from hwnas.errors import HwnasError
+from hwnas.latency.calibration import apply_calibration, fit_linear
+from hwnas.latency.measure import measure_interleaved
+from hwnas.latency.table import LatencyTable
+from hwnas.space.base import SearchSpace
+
+
+@dataclass(frozen=True)
+class Agreement:
+    n: int
+    within_10pct: float
+    within_5pct: float
+    mape: float
+    rmse_ms: float
+    kendall_tau: float
+    spearman_rho: float
+    bias_pct: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def agreement(predicted: np.ndarray, measured: np.ndarray) -> Agreement:
+    from scipy.stats import kendalltau, spearmanr
+
+    p, m = np.asarray(predicted, float), np.asarray(measured, float)
+    rel = (p - m) / m
+    tau = float(kendalltau(p, m).statistic) if len(p) > 1 else float("nan")
+    rho = float(spearmanr(p, m).statistic) if len(p) > 1 else float("nan")
+    return Agreement(int(len(p)), float(np.mean(np.abs(rel) <= 0.10)), float(np.mean(np.abs(rel) <= 0.05)),
+                     float(np.mean(np.abs(rel)) * 100), float(np.sqrt(np.mean((p - m) ** 2))), tau, rho,
+                     float(np.median(rel) * 100))
+
+
+@dataclass(frozen=True)
+class Validation:
+    archs: list[str]
+    raw_sum_ms: list[float]
+    predicted_ms: list[float]
+    measured_ms: list[float]
+    repeat_ms: list[float]
+    fidelity: Agreement
+    repeat: Agreement
+    seconds_per_measurement: float
+    calibrated: dict | None = None       # {"calibration": {...}, "held_out": Agreement, "uncalibrated_held_out": ...}
+    table_profile_seconds: float | None = None
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["fidelity"], d["repeat"] = self.fidelity.to_dict(), self.repeat.to_dict()
+        return d
+
+
+def sample_archs(space: SearchSpace, n: int, rng: np.random.Generator) -> list:
+    seen, out = set(), []
+    for _ in range(n * 50):
+        a = space.sample(rng)
+        if str(a) not in seen:
+            seen.add(str(a))
+            out.append(a)
+        if len(out) == n:
+            break
+    return out
+
+
+def measure_archs(space: SearchSpace, archs: list, profiler, rng: np.random.Generator,
+                  passes: int = 2) -> tuple[list[list[float]], float]:
+    """End-to-end p50 per arch for each of ``passes`` interleaved passes; seconds per arch."""
+    from hwnas.latency.profile import _block_of, input_shape
+
+    proto = profiler.protocol
+    profiler.setup()
+    t0 = time.perf_counter()
+    shape = input_shape(space)
+    runners = [profiler.prepare(space.build(a), shape) for a in archs]
+    out = []
+    for _ in range(passes):
+        res = measure_interleaved(runners, runs=proto.runs, rounds=proto.rounds, warmup=proto.warmup,
+                                  rng=rng, timed_block=_block_of(profiler))
+        out.append([s.p50 for s in res.stats])
+    per_arch = (time.perf_counter() - t0) / max(1, len(archs) * passes)
+    return out, per_arch
+
+
+def validate_table(table: LatencyTable, space: SearchSpace, profiler, samples: int,
+                   rng: np.random.Generator, calibrate: bool = False) -> tuple[Validation, LatencyTable]:
+    """Measure ``samples`` random archs twice; compare prediction and repeat. Returns the
+    validation and the table (with a fitted calibration when ``calibrate``)."""
+    table.check_space(space)
+    if table.meta.runtime != profiler.name:
+        raise HwnasError(f"table was made on runtime {table.meta.runtime!r}, not {profiler.name!r}",
+                         f"validate with --runtime {table.meta.runtime}")
+    if samples < (4 if calibrate else 2):
+        raise HwnasError(f"--samples {samples} is too few", "pass at least 4 (calibration fits on half)")
+    table.require(space)
+    archs = sample_archs(space, samples, rng)
+    (measured, repeat), per_arch = measure_archs(space, archs, profiler, rng)
+    raw = np.array([table.raw_sum(space, a) for a in archs])
+    pred = np.array([table.predict(space, a) for a in archs])
+    meas, rep = np.array(measured), np.array(repeat)
+    calibrated = None
+    if calibrate:
+        idx = rng.permutation(len(archs))
+        fit_idx, test_idx = idx[: len(idx) // 2], idx[len(idx) // 2:]
+        n_ops = np.array([len(space.ops(a)) for a in archs])
+        cal = fit_linear(raw[fit_idx], n_ops[fit_idx], meas[fit_idx])
+        cal_pred = np.array([apply_calibration(cal, r, space, a) for r, a in zip(raw, archs)])
+        calibrated = {"calibration": cal,
+                      "held_out": agreement(cal_pred[test_idx], meas[test_idx]).to_dict(),
+                      "uncalibrated_held_out": agreement(pred[test_idx], meas[test_idx]).to_dict(),
+                      "repeat_held_out": agreement(rep[test_idx], meas[test_idx]).to_dict()}
+        table = replace(table, calibration=cal)
+    validation = Validation([str(a) for a in archs], raw.tolist(), pred.tolist(), meas.tolist(),
+                            rep.tolist(), agreement(pred, meas), agreement(rep, meas), per_arch,
+                            calibrated, table.meta.protocol.get("profile_seconds"))
+    return validation, table
+
+
+def plot_validation(v: Validation, path, title: str = "") -> None:
+    """PNG of predicted vs measured (and repeat vs measured), with the +-10 % band."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    import io
+
+    from hwnas.io import write_bytes
+
+    m = np.array(v.measured_ms)
+    fig, ax = plt.subplots(figsize=(5, 5))
+    lo, hi = float(min(m.min(), min(v.predicted_ms))) * 0.9, float(max(m.max(), max(v.predicted_ms))) * 1.1
+    xs = np.linspace(lo, hi, 10)
+    ax.plot(xs, xs, "k-", lw=0.8)
+    ax.fill_between(xs, xs * 0.9, xs * 1.1, color="0.9", label="±10 %")
+    ax.scatter(m, v.predicted_ms, s=14, label=f"table (within 10 %: {v.fidelity.within_10pct:.0%})")
+    ax.scatter(m, v.repeat_ms, s=10, marker="x", label=f"repeat (within 10 %: {v.repeat.within_10pct:.0%})")
+    ax.set_xlabel("measured end to end (ms)")
+    ax.set_ylabel("predicted / repeated (ms)")
+    ax.set_title(title or "latency table fidelity")
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    write_bytes(path, buf.getvalue())

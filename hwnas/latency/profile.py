@@ -1,0 +1,143 @@
+"""Build a latency table by profiling every op a space can produce (``hwnas profile``).
+
+Ops are deduplicated by key and measured in chunks; each chunk is timed with interleaved rounds
+(:mod:`hwnas.latency.measure`) and saved atomically when done, so a killed run (even ``kill -9``)
+loses at most the chunk in flight and a rerun skips every finished entry. The runtime's per-call
+overhead (an identity model through the same runner) is subtracted from every op and paid once
+per network through the table's calibration (``{"method": "overhead", "offset_ms": ...}``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from hwnas import __version__
+from hwnas.errors import TableError
+from hwnas.latency.measure import measure_interleaved
+from hwnas.latency.table import LatencyTable, OpStats, TableMeta
+from hwnas.space.arch import OpSpec
+from hwnas.space.base import SearchSpace
+
+CHUNK = 12  # ops prepared and interleaved together (memory of ORT sessions / ET programs)
+
+
+@dataclass(frozen=True)
+class ProfileProgress:
+    done: int
+    total: int
+    key: str
+
+
+def unique_ops(space: SearchSpace) -> list[OpSpec]:
+    seen: dict[str, OpSpec] = {}
+    for op in space.all_ops():
+        seen.setdefault(op.key, op)
+    return list(seen.values())
+
+
+def make_meta(space: SearchSpace, profiler, device_name: str) -> TableMeta:
+    p = profiler.protocol
+    return TableMeta(
+        device_name=device_name, runtime=profiler.name, space=space.name,
+        space_fingerprint=space.fingerprint(), resolution=space.resolution,
+        device_detail=profiler.device_detail(), runtime_version=profiler.runtime_version(),
+        torch_version=torch.__version__, threads=p.threads, batch=p.batch, dtype="float32",
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"), hwnas_version=__version__,
+        protocol=p.to_dict(), source="measured by hwnas profile",
+    )
+
+
+def check_compatible(existing: LatencyTable, wanted: TableMeta, path: Path) -> None:
+    """Refuse to extend a table measured for something else (naming both)."""
+    for field_name in ("space", "space_fingerprint", "resolution", "runtime", "threads", "batch",
+                       "dtype", "device_name"):
+        have, want = getattr(existing.meta, field_name), getattr(wanted, field_name)
+        if have != want:
+            raise TableError(f"{path} was made for {field_name} {have!r}, not {want!r} as asked",
+                             "choose another --out, or delete that file to start over")
+
+
+def profile_space(space: SearchSpace, profiler, out: Path | str, device_name: str = "this-host",
+                  on_progress: Callable[[ProfileProgress], None] | None = None,
+                  chunk: int = CHUNK) -> LatencyTable:
+    """Measure every op of ``space`` missing from ``out`` (created or resumed) and save it."""
+    out = Path(out)
+    meta = make_meta(space, profiler, device_name)
+    entries: dict[str, OpStats] = {}
+    calibration: dict | None = None
+    extra: dict = {}
+    if out.exists():
+        existing = LatencyTable.load(out)
+        check_compatible(existing, meta, out)
+        entries = dict(existing.entries)
+        calibration = existing.calibration
+        extra = {k: v for k, v in existing.meta.protocol.items() if k not in meta.protocol}
+        meta = replace(meta, created=existing.meta.created)
+    ops = unique_ops(space)
+    todo = [op for op in ops if op.key not in entries]
+    act = getattr(space, "activation", "relu6")
+    proto = profiler.protocol
+    profiler.setup()
+    rng = np.random.default_rng(proto.seed)
+    seconds = float(extra.get("profile_seconds", 0.0))
+    t_start = time.perf_counter()
+    from hwnas.nn.ops import build_op
+
+    def save() -> LatencyTable:
+        protocol = {**meta.protocol, **extra,
+                    "profile_seconds": round(seconds + time.perf_counter() - t_start, 2)}
+        table = LatencyTable(replace(meta, protocol=protocol), dict(entries), calibration)
+        table.save(out)
+        return table
+
+    if on_progress:
+        on_progress(ProfileProgress(len(ops) - len(todo), len(ops), ""))
+    if proto.subtract_overhead and "call_overhead_ms" not in extra:
+        ident = measure_interleaved([profiler.identity_runner(input_shape(space))], runs=proto.runs,
+                                    rounds=proto.rounds, warmup=proto.warmup, rng=rng,
+                                    timed_block=_block_of(profiler))
+        extra["call_overhead_ms"] = ident.stats[0].p50
+    overhead = float(extra.get("call_overhead_ms", 0.0))
+    if proto.subtract_overhead:
+        calibration = calibration or {"method": "overhead", "offset_ms": overhead}
+    save()
+    for start in range(0, len(todo), chunk):
+        part = todo[start:start + chunk]
+        runners = [profiler.prepare(build_op(op, act), op.in_shape) for op in part]
+        result = measure_interleaved(runners, runs=proto.runs, rounds=proto.rounds, warmup=proto.warmup,
+                                     rng=rng, timed_block=_block_of(profiler))
+        for op, st in zip(part, result.stats):
+            entries[op.key] = _minus(st, overhead)
+            if on_progress:
+                on_progress(ProfileProgress(len(ops) - len(todo) + start + part.index(op) + 1,
+                                            len(ops), op.key))
+        save()
+        del runners
+    return save()
+
+
+def _minus(st: OpStats, overhead_ms: float) -> OpStats:
+    f = lambda v: max(0.0, v - overhead_ms)
+    return OpStats(f(st.p50), f(st.p10), f(st.p90), f(st.mean), st.std, st.n)
+
+
+def _block_of(profiler):
+    """The profiler's timed-block function when it times with a device clock (CUDA events)."""
+    if profiler.name in ("torch-cuda", "tensorrt"):
+        from profilers.torch_cuda import cuda_event_block
+
+        return cuda_event_block
+    return None
+
+
+def input_shape(space: SearchSpace) -> tuple[int, int, int]:
+    """The network input (C, H, W) of ``space`` (its first op's input)."""
+    first = space.prefix_ops() or space.candidate_ops(0)[0]
+    return tuple(first[0].in_shape) if first else (3, space.resolution, space.resolution)

@@ -1,0 +1,192 @@
+"""The one interface every black-box strategy implements: ``ask`` / ``tell`` plus JSON state.
+
+A strategy proposes architectures (``ask``) and learns from their measured objectives (``tell``).
+Several asks may be outstanding at once (parallel workers); tells arrive in ask order. Its whole
+state, random generator included, is a JSON-able dict (``state_dict`` / ``load_state_dict``), so a
+run resumes to exactly the result of an uninterrupted one.
+
+Example:
+    >>> import numpy as np
+    >>> from hwnas.testing import tiny_space
+    >>> from hwnas.search import Observation, Problem, make_strategy
+    >>> s = make_strategy("random", Problem(tiny_space()), seed=0)
+    >>> arch = s.ask()
+    >>> s.tell(Observation(arch, accuracy=0.5, latency_ms=1.0))
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from hwnas.errors import HwnasError
+from hwnas.space.arch import Arch
+from hwnas.space.base import SearchSpace
+
+# Objective name -> sense; names are the fields of a candidate record.
+OBJECTIVE_SENSES = {"accuracy": "max", "latency_ms": "min", "params": "min", "macs": "min",
+                    "energy_mj": "min"}
+MAX_RESAMPLES = 20  # bounded constraint re-sampling: never an unbounded rejection loop
+
+
+class SearchError(HwnasError):
+    """A strategy or search configuration that cannot work."""
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One evaluated architecture and its measured objectives."""
+
+    arch: Arch
+    accuracy: float
+    latency_ms: float
+    params: int = 0
+    macs: int = 0
+    energy_mj: float | None = None
+
+    def value(self, name: str) -> float:
+        value = getattr(self, name)
+        if value is None:
+            raise SearchError(f"objective {name!r} was not measured for {self.arch}",
+                              "drop it from --objectives or use an evaluator that reports it")
+        return float(value)
+
+    def to_dict(self) -> dict:
+        return {"arch": str(self.arch), "accuracy": self.accuracy, "latency_ms": self.latency_ms,
+                "params": self.params, "macs": self.macs, "energy_mj": self.energy_mj}
+
+    @classmethod
+    def from_dict(cls, space: SearchSpace, raw: dict) -> Observation:
+        acc = raw.get("accuracy")
+        return cls(space.parse(raw["arch"]), 0.0 if acc is None else float(acc),
+                   float(raw["latency_ms"]), int(raw.get("params") or 0), int(raw.get("macs") or 0),
+                   raw.get("energy_mj"))
+
+
+@dataclass(frozen=True)
+class Problem:
+    """What is searched: the space, the objectives and an optional hard latency budget.
+
+    ``latency_fn`` is a cheap latency prediction (the latency table) that strategies may use to
+    re-sample candidates predicted over the budget before spending an evaluation on them.
+    """
+
+    space: SearchSpace
+    objectives: tuple[str, ...] = ("accuracy", "latency_ms")
+    budget_ms: float | None = None
+    latency_fn: Callable[[Arch], float] | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        unknown = [o for o in self.objectives if o not in OBJECTIVE_SENSES]
+        if unknown or "accuracy" not in self.objectives:
+            raise SearchError(f"bad objectives {list(self.objectives)}",
+                              f"use accuracy plus any of {', '.join(list(OBJECTIVE_SENSES)[1:])}")
+
+    @property
+    def senses(self) -> tuple[str, ...]:
+        return tuple(OBJECTIVE_SENSES[o] for o in self.objectives)
+
+    def points(self, observations: list[Observation]) -> np.ndarray:
+        return np.array([[o.value(n) for n in self.objectives] for o in observations],
+                        dtype=float).reshape(len(observations), len(self.objectives))
+
+    def violation(self, obs: Observation) -> float:
+        """How far over the budget (relative), 0 when feasible or without a budget."""
+        if self.budget_ms is None:
+            return 0.0
+        return max(0.0, obs.latency_ms / self.budget_ms - 1.0)
+
+    def fitness(self, obs: Observation) -> float:
+        """Scalar for single-objective ranking: accuracy when feasible, below 0 when over budget."""
+        v = self.violation(obs)
+        return obs.accuracy if v == 0.0 else -v
+
+    def predicted_ok(self, arch: Arch) -> bool:
+        if self.budget_ms is None or self.latency_fn is None:
+            return True
+        return self.latency_fn(arch) <= self.budget_ms
+
+
+class Strategy(ABC):
+    """Base class: a seeded generator, the history of observations, JSON state."""
+
+    name = "strategy"
+
+    def __init__(self, problem: Problem, seed: int = 0):
+        self.problem = problem
+        self.space = problem.space
+        self.seed = seed
+        self.rng = np.random.default_rng(seed)
+        self.history: list[Observation] = []
+        self.asked = 0
+        self.proposed: list[str] = []  # every asked arch, in order (for de-duplication)
+        self._seen: set[str] = set()
+
+    @property
+    def min_evals(self) -> int:
+        """The fewest evaluations with which the strategy is meaningful (its population)."""
+        return 1
+
+    @abstractmethod
+    def _propose(self) -> Arch:
+        """The next architecture to evaluate."""
+
+    def _learn(self, obs: Observation) -> None:  # noqa: B027 (optional hook)
+        """Update internal state from one observation (history is already appended)."""
+
+    def ask(self) -> Arch:
+        arch = self._propose()
+        self.asked += 1
+        self.proposed.append(str(arch))
+        self._seen.add(str(arch))
+        return arch
+
+    def tell(self, obs: Observation) -> None:
+        self.history.append(obs)
+        self._learn(obs)
+
+    # --- helpers for subclasses ---------------------------------------------------------------
+    def draw(self, propose: Callable[[], Arch]) -> Arch:
+        """Call ``propose`` until it gives an arch not yet asked and predicted within budget.
+
+        At most ``MAX_RESAMPLES`` tries, never an unbounded loop: if none qualifies, the try that
+        is new and predicted fastest wins (then simply the last try), and the search goes on.
+        """
+        fallback, fallback_key = None, (True, np.inf)
+        for _ in range(MAX_RESAMPLES):
+            arch = propose()
+            seen = str(arch) in self._seen
+            if not seen and self.problem.predicted_ok(arch):
+                return arch
+            lat = self.problem.latency_fn(arch) if self.problem.latency_fn else 0.0
+            if (seen, lat) < fallback_key:
+                fallback, fallback_key = arch, (seen, lat)
+        return fallback if fallback is not None else arch
+
+    # --- state ------------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        return {"name": self.name, "seed": self.seed, "rng": self.rng.bit_generator.state,
+                "asked": self.asked, "proposed": list(self.proposed),
+                "history": [o.to_dict() for o in self.history],
+                "extra": self._extra_state()}
+
+    def load_state_dict(self, state: dict) -> None:
+        if state.get("name") != self.name:
+            raise SearchError(f"saved state belongs to strategy {state.get('name')!r}, not {self.name!r}",
+                              f"resume with --strategy {state.get('name')}")
+        self.seed = state["seed"]
+        self.rng.bit_generator.state = state["rng"]
+        self.asked = state["asked"]
+        self.proposed = list(state["proposed"])
+        self._seen = set(self.proposed)
+        self.history = [Observation.from_dict(self.space, r) for r in state["history"]]
+        self._load_extra(state["extra"])
+
+    def _extra_state(self) -> dict:
+        return {}
+
+    def _load_extra(self, extra: dict) -> None:  # noqa: B027 (optional hook)
+        pass

@@ -1,0 +1,74 @@
+"""Configuration and result of a gradient (ProxylessNAS-style) search."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+# Fields that may differ between an interrupted run and its resumption.
+RESUME_FREE = ("resume", "stop_after_epoch", "progress")
+
+
+@dataclass(frozen=True)
+class GradientSearchConfig:
+    """Everything a gradient search needs; ``config.json`` of the run folder is ``asdict`` of it.
+
+    Example:
+        >>> cfg = GradientSearchConfig(space="mbconv-small", lut="table.json", budget_ms=2.0,
+        ...                            out="runs/proxyless")
+    """
+
+    space: str
+    lut: str
+    budget_ms: float
+    out: str
+    loss: str = "budget"            # budget | mul-log | add-linear
+    relaxation: str = "binary"      # binary | softmax | gumbel
+    data: str = "digits"
+    epochs: int = 10
+    warmup_epochs: int = 2
+    batch_size: int = 64
+    weight_lr: float = 0.05
+    arch_lr: float = 1e-3
+    seed: int = 0
+    train_derived: bool = True
+    derived_epochs: int = 10
+    resume: bool = False
+    # --- beyond the contract -----------------------------------------------------------------
+    arch_update_every: int = 1      # weight steps per architecture step
+    weight_momentum: float = 0.9
+    weight_decay: float = 4e-5
+    mul_alpha: float = 0.2
+    mul_beta: float = 0.3
+    add_lambda: float = 0.1
+    dual_lr: float = 1.0            # dual-ascent rate of the budget's Lagrange multiplier
+    band_low: float = 0.9           # derivation aims at band_low * T <= latency <= T
+    tau_max: float = 5.0            # Gumbel temperature, annealed geometrically
+    tau_min: float = 0.5
+    stop_after_epoch: int | None = None  # stop (as if interrupted) after this epoch; for resume
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class GradientSearchResult:
+    arch: str
+    predicted: float                # table prediction of the derived arch (table's unit)
+    budget: float
+    unit: str
+    in_band: bool                   # predicted >= band_low * budget
+    expected_final: float           # E[LAT] of the last epoch's probabilities
+    fastest: float
+    slowest: float
+    epochs_run: int
+    search_wall_s: float
+    scratch: dict | None = None     # TrainResult.to_dict() of the derived arch, when trained
+    run_dir: str = ""
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def test_acc(self) -> float | None:
+        return None if self.scratch is None else self.scratch.get("test_acc")
+
+    def to_dict(self) -> dict:
+        return asdict(self)

@@ -1,0 +1,187 @@
+"""The search loop: warm-up (weights only), then alternating weight and architecture steps.
+
+State that a resumed run needs (supernet weights, architecture logits, both optimizers, the
+Lagrange multiplier, the step counter and every generator's state) is saved in ``checkpoint.pt``
+after each epoch, as tensors and plain values, so it loads with ``weights_only=True``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+from hwnas.errors import HwnasError
+from hwnas.nn.supernet import Supernet
+from hwnas.search.gradient.config import GradientSearchConfig
+from hwnas.search.gradient.objective import CostModel, LossConfig, dual_ascent, search_loss
+from hwnas.search.gradient.relax import ArchParams, ArchStep, temperature, weight_gates
+
+
+@dataclass
+class SearchState:
+    """Everything that evolves during the search (mutable on purpose: it is the loop's state)."""
+
+    supernet: Supernet
+    arch: ArchParams
+    weight_opt: torch.optim.Optimizer
+    arch_opt: torch.optim.Optimizer
+    gens: dict[str, torch.Generator]
+    multiplier: float = 0.0
+    global_step: int = 0
+    next_epoch: int = 0
+    extra: dict = field(default_factory=dict)
+
+    def state_dict(self) -> dict:
+        return {
+            "supernet": self.supernet.state_dict(), "arch": self.arch.state_dict(),
+            "weight_opt": self.weight_opt.state_dict(), "arch_opt": self.arch_opt.state_dict(),
+            "gens": {k: g.get_state() for k, g in self.gens.items()},
+            "multiplier": float(self.multiplier), "global_step": int(self.global_step),
+            "next_epoch": int(self.next_epoch),
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        self.supernet.load_state_dict(state["supernet"])
+        self.arch.load_state_dict(state["arch"])
+        self.weight_opt.load_state_dict(state["weight_opt"])
+        self.arch_opt.load_state_dict(state["arch_opt"])
+        for k, g in self.gens.items():
+            g.set_state(state["gens"][k])
+        self.multiplier = float(state["multiplier"])
+        self.global_step = int(state["global_step"])
+        self.next_epoch = int(state["next_epoch"])
+
+
+def new_state(space, config: GradientSearchConfig) -> SearchState:
+    from hwnas.train import seeded
+
+    supernet = seeded(config.seed, lambda: Supernet(space))
+    arch = ArchParams([len(c) for c in space.choices()])
+    weight_opt = torch.optim.SGD(supernet.parameters(), lr=config.weight_lr,
+                                 momentum=config.weight_momentum, weight_decay=config.weight_decay,
+                                 nesterov=True)
+    arch_opt = torch.optim.Adam(arch.parameters(), lr=config.arch_lr, betas=(0.0, 0.999), eps=1e-8)
+    gens = {name: torch.Generator().manual_seed(config.seed * 1000 + i)
+            for i, name in enumerate(("data", "val", "arch"))}
+    return SearchState(supernet, arch, weight_opt, arch_opt, gens)
+
+
+@contextmanager
+def _frozen(module: nn.Module):
+    """Architecture steps need gradients for activations, not for the supernet's weights."""
+    flags = [p.requires_grad for p in module.parameters()]
+    for p in module.parameters():
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in zip(module.parameters(), flags):
+            p.requires_grad_(flag)
+
+
+def _cycle(loader) -> Iterator:
+    while True:
+        yield from loader
+
+
+@dataclass(frozen=True)
+class EpochRecord:
+    history: dict
+    probs: list[list[float]]
+
+
+def run_epoch(state: SearchState, epoch: int, config: GradientSearchConfig, data, cost: CostModel,
+              loss_cfg: LossConfig, on_step: Callable[[dict], None] | None = None) -> EpochRecord:
+    """One epoch: a pass over the train split (weight steps), architecture steps interleaved."""
+    supernet, arch = state.supernet, state.arch
+    train_loader = data.loader("train", config.batch_size, state.gens["data"])
+    val_batches = _cycle(data.loader("val", config.batch_size, state.gens["val"], shuffle=True))
+    total_steps = max(1, config.epochs * len(train_loader))
+    searching = epoch >= config.warmup_epochs
+    search_epochs = max(1, config.epochs - config.warmup_epochs)
+    tau = temperature(epoch - config.warmup_epochs, search_epochs, config.tau_max, config.tau_min)
+    start = time.perf_counter()
+    ce_sum, n_seen, arch_loss_sum, arch_steps, expected = 0.0, 0, 0.0, 0, math.nan
+    for i, (x, y) in enumerate(train_loader):
+        lr = config.weight_lr * 0.5 * (1 + math.cos(math.pi * state.global_step / total_steps))
+        for group in state.weight_opt.param_groups:
+            group["lr"] = lr
+        supernet.train()
+        gates = weight_gates(config.relaxation, arch, state.gens["arch"], tau)
+        ce = nn.functional.cross_entropy(supernet(x, gates), y)
+        _check_finite(ce, epoch, "weight")
+        state.weight_opt.zero_grad(set_to_none=True)
+        ce.backward()
+        state.weight_opt.step()
+        state.global_step += 1
+        ce_sum += ce.item() * len(y)
+        n_seen += len(y)
+        if searching and (i + 1) % config.arch_update_every == 0:
+            loss, expected = _arch_step(state, next(val_batches), config, cost, loss_cfg, tau)
+            _check_finite(loss, epoch, "architecture")
+            arch_loss_sum += loss.item()
+            arch_steps += 1
+        if on_step is not None:
+            on_step({"ce": ce.item(), "expected": expected, "multiplier": state.multiplier})
+    with torch.no_grad():
+        expected = float(cost.expected(arch.probs()))
+        probs = arch.probs_lists()
+    argmax = [max(range(len(p)), key=p.__getitem__) for p in probs]
+    val_acc = _val_accuracy(supernet, argmax, data)
+    history = {
+        "epoch": epoch, "phase": "search" if searching else "warmup", "expected_latency": expected,
+        "train_ce": ce_sum / max(n_seen, 1),
+        "arch_loss": arch_loss_sum / arch_steps if arch_steps else None, "arch_steps": arch_steps,
+        "val_acc": val_acc, "temperature": tau if config.relaxation == "gumbel" else None,
+        "multiplier": state.multiplier, "lr": lr, "argmax": argmax,
+        "argmax_latency": cost.exact(argmax), "wall_s": time.perf_counter() - start,
+    }
+    return EpochRecord(history, probs)
+
+
+def _arch_step(state: SearchState, batch, config: GradientSearchConfig, cost: CostModel,
+               loss_cfg: LossConfig, tau: float) -> tuple[torch.Tensor, float]:
+    x, y = batch
+    supernet, arch = state.supernet, state.arch
+    supernet.train()
+    step = ArchStep(config.relaxation, arch, state.gens["arch"], tau)
+    with _frozen(supernet):
+        ce = nn.functional.cross_entropy(supernet(x, step.gates), y)
+        expected = cost.expected(arch.probs())
+        loss = search_loss(ce.to(torch.float64), expected, loss_cfg, state.multiplier)
+        state.arch_opt.zero_grad(set_to_none=True)
+        loss.backward()
+    step.after_backward()
+    state.arch_opt.step()
+    step.after_step()
+    with torch.no_grad():
+        expected_now = float(cost.expected(arch.probs()))
+    if loss_cfg.kind == "budget":
+        state.multiplier = dual_ascent(state.multiplier, expected_now, loss_cfg.target, config.dual_lr)
+    return loss.detach(), expected_now
+
+
+@torch.no_grad()
+def _val_accuracy(supernet: Supernet, indices: list[int], data) -> float:
+    supernet.eval()
+    correct, n = 0, 0
+    for x, y in data.loader("val", 256):
+        correct += (supernet(x, list(indices)).argmax(1) == y).sum().item()
+        n += len(y)
+    return correct / max(n, 1)
+
+
+def _check_finite(loss: torch.Tensor, epoch: int, what: str) -> None:
+    if not torch.isfinite(loss):
+        raise HwnasError(
+            f"the {what} loss became {loss.item()} in epoch {epoch}; search stopped, the last good "
+            f"checkpoint (end of epoch {epoch - 1}) is kept" if epoch > 0 else
+            f"the {what} loss became {loss.item()} in epoch 0; search stopped before any checkpoint",
+            "lower --weight-lr / --arch-lr, then rerun (with --resume to continue from the checkpoint)",
+        )

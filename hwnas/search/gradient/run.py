@@ -1,0 +1,170 @@
+"""``run_gradient_search``: checks, run folder, loop with checkpoints, derivation, scratch training."""
+
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+
+import numpy as np
+
+from hwnas.errors import DataError, HwnasError
+from hwnas.io import append_jsonl, load_weights, read_json, read_jsonl, save_weights, write_json, write_text
+from hwnas.search.gradient.config import RESUME_FREE, GradientSearchConfig, GradientSearchResult
+from hwnas.search.gradient.loop import new_state, run_epoch
+from hwnas.search.gradient.objective import CostModel, LossConfig, check_loss
+from hwnas.search.gradient.relax import RELAXATIONS
+
+MIN_SPLIT_SAMPLES = 8
+
+
+def load_table(lut: str):
+    """A table by path, or by a shipped name when the latency package offers a resolver."""
+    import hwnas.latency as latency
+
+    for name in ("resolve_table", "load_table"):
+        resolver = getattr(latency, name, None)
+        if callable(resolver):
+            return resolver(lut)
+    return latency.LatencyTable.load(lut)
+
+
+def _check_config(config: GradientSearchConfig) -> None:
+    if config.relaxation not in RELAXATIONS:
+        raise HwnasError(f"unknown relaxation {config.relaxation!r}",
+                         f"choose one of {', '.join(RELAXATIONS)}")
+    if config.epochs < 1 or not 0 <= config.warmup_epochs <= config.epochs:
+        raise HwnasError(f"need epochs >= 1 and 0 <= warmup epochs <= epochs, got {config.epochs} "
+                         f"and {config.warmup_epochs}", "fix --epochs / --warmup-epochs")
+    if config.batch_size < 1 or config.arch_update_every < 1:
+        raise HwnasError("batch size and arch_update_every must be positive", "fix the config")
+    if not math.isfinite(config.budget_ms) or config.budget_ms <= 0:
+        raise HwnasError(f"budget must be a positive number, got {config.budget_ms}", "fix --budget-ms")
+
+
+def _check_budget(table, space, cost: CostModel, budget: float) -> None:
+    fastest = cost.fastest()
+    if table.calibration:
+        fastest_arch = space.arch_from_indices([int(np.argmin(c)) for c in cost.costs])
+        fastest = table.predict(space, fastest_arch)
+    if budget < fastest:
+        raise HwnasError(
+            f"budget {budget:g} {cost.unit} is below the fastest arch of space {space.name} on this "
+            f"table ({fastest:.4g} {cost.unit}); no arch can meet it",
+            f"raise --budget-ms to at least {fastest:.4g}",
+        )
+
+
+def _check_data(data, space) -> None:
+    sizes = data.sizes()
+    if sizes["train"] < MIN_SPLIT_SAMPLES or sizes["val"] < MIN_SPLIT_SAMPLES:
+        raise DataError(
+            f"dataset {data.name} is too small for a gradient search: train {sizes['train']}, "
+            f"validation {sizes['val']} samples (architecture steps need at least "
+            f"{MIN_SPLIT_SAMPLES} validation samples)",
+            "use a larger dataset (the validation split is a fixed share of it)",
+        )
+    if data.num_classes != space.num_classes:
+        raise DataError(f"dataset {data.name} has {data.num_classes} classes, space {space.name} "
+                        f"has {space.num_classes}", "use a space spec with matching num_classes")
+
+
+def _prepare_run_dir(out: Path, config: GradientSearchConfig) -> dict | None:
+    """Check the run folder; return the checkpoint to resume from (or None)."""
+    ckpt = out / "checkpoint.pt"
+    if not config.resume:
+        if ckpt.exists() or (out / "history.jsonl").exists():
+            raise HwnasError(f"run folder {out} already holds a gradient search",
+                             "pass --resume to continue it, or choose a new --out")
+        return None
+    if not ckpt.exists():
+        return None
+    saved = read_json(out / "config.json", "run config")
+    now = config.to_dict()
+    differ = [k for k in now if k not in RESUME_FREE and saved.get(k) != now[k]]
+    if differ:
+        raise HwnasError(f"cannot resume {out}: the config differs in {', '.join(differ)}",
+                         "resume with the same settings, or start a new --out")
+    return load_weights(ckpt)
+
+
+def _rewrite_jsonl(path: Path, keep_below: int) -> None:
+    """Drop records of epochs after the checkpoint (written by a run killed before its checkpoint)."""
+    import json
+
+    kept = [r for r in read_jsonl(path) if r.get("epoch", -1) < keep_below]
+    write_text(path, "".join(json.dumps(r) + "\n" for r in kept))
+
+
+def run_gradient_search(config: GradientSearchConfig, progress: bool = True) -> GradientSearchResult:
+    """Search ``config.space`` under ``config.budget_ms`` on ``config.lut``; write the run folder."""
+    import torch
+
+    from hwnas.data import load_data
+    from hwnas.space import get_space
+
+    _check_config(config)
+    space = get_space(config.space)
+    table = load_table(config.lut)
+    table.require(space)
+    cost = CostModel.from_table(table, space)
+    loss_cfg = LossConfig(config.loss, config.budget_ms, config.mul_alpha, config.mul_beta, config.add_lambda)
+    check_loss(loss_cfg)
+    _check_budget(table, space, cost, config.budget_ms)
+    data = load_data(config.data, space.resolution, config.seed)
+    _check_data(data, space)
+
+    out = Path(config.out)
+    checkpoint = _prepare_run_dir(out, config)
+    state = new_state(space, config)
+    if checkpoint is not None:
+        state.load_state_dict(checkpoint)
+        for name in ("history.jsonl", "arch_probs.jsonl"):
+            _rewrite_jsonl(out / name, state.next_epoch)
+    write_json(out / "config.json", config.to_dict())
+
+    start = time.perf_counter()
+    epochs_run = _loop(state, config, data, cost, loss_cfg, out, progress, torch)
+    finished = state.next_epoch >= config.epochs
+    probs = state.arch.probs_lists()
+    with torch.no_grad():
+        expected = float(cost.expected(state.arch.probs()))
+    if not finished:  # interrupted on purpose (stop_after_epoch): resume later with --resume
+        return GradientSearchResult("", math.nan, config.budget_ms, cost.unit, False, expected,
+                                    cost.fastest(), cost.slowest(), epochs_run,
+                                    time.perf_counter() - start, None, str(out),
+                                    {"stopped_after_epoch": state.next_epoch - 1})
+    from hwnas.search.gradient.finish import finish_run
+
+    return finish_run(config, space, table, cost, data, state, probs, expected, out,
+                      time.perf_counter() - start, epochs_run, progress)
+
+
+def _loop(state, config, data, cost, loss_cfg, out: Path, progress: bool, torch) -> int:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+    last = config.epochs if config.stop_after_epoch is None else min(config.epochs,
+                                                                     config.stop_after_epoch + 1)
+    steps = len(data.loader("train", config.batch_size))
+    columns = (TextColumn("[bold]{task.description}"), BarColumn(),
+               TextColumn("{task.fields[status]}"), TimeRemainingColumn())
+    epochs_run = 0
+    with Progress(*columns, transient=True, disable=not progress) as bar:
+        task = bar.add_task("proxyless", total=max(0, last - state.next_epoch) * steps, status="")
+        val_acc = math.nan
+        for epoch in range(state.next_epoch, last):
+            def on_step(info, epoch=epoch, val_acc=val_acc):
+                bar.update(task, advance=1, status=(
+                    f"ep {epoch} E[LAT] {info['expected']:.4g} {cost.unit} ce {info['ce']:.3f} "
+                    f"val {val_acc:.3f} mu {info['multiplier']:.3g}"))
+
+            record = run_epoch(state, epoch, config, data, cost, loss_cfg, on_step)
+            val_acc = record.history["val_acc"]
+            state.next_epoch = epoch + 1
+            # checkpoint first, then the logs: a kill in between leaves logs the resume trims
+            save_weights(out / "checkpoint.pt", state.state_dict())
+            append_jsonl(out / "history.jsonl", record.history)
+            append_jsonl(out / "arch_probs.jsonl", {"epoch": epoch, "probs": record.probs})
+            epochs_run += 1
+    return epochs_run
+

@@ -1,0 +1,71 @@
+"""``onnxruntime``: each op exported to its own ONNX model, run by an InferenceSession.
+
+CPU execution provider (intra-op threads pinned, sequential execution, all graph optimisations);
+the CUDA provider is used when onnxruntime reports it. Outputs are copied to host, so a
+returned ``run`` call is a finished inference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from torch import nn
+
+from profilers.base import Profiler
+from profilers.onnx_export import export_onnx_bytes
+
+
+class OnnxRuntimeProfiler(Profiler):
+    name = "onnxruntime"
+    extra = None  # a core dependency of hwnas
+
+    @classmethod
+    def available(cls) -> tuple[bool, str]:
+        try:
+            import onnxruntime  # noqa: F401
+        except ImportError:
+            return False, "onnxruntime is not installed (pip install onnxruntime)"
+        return True, ""
+
+    @staticmethod
+    def providers() -> list[str]:
+        import onnxruntime as ort
+
+        have = ort.get_available_providers()
+        return [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in have]
+
+    def runtime_version(self) -> str:
+        import onnxruntime as ort
+
+        return f"onnxruntime {ort.__version__} ({self.providers()[0]})"
+
+    def device_detail(self) -> str:
+        if self.providers()[0] == "CUDAExecutionProvider" and torch.cuda.is_available():
+            return torch.cuda.get_device_name(0)
+        return super().device_detail()
+
+    def session(self, onnx_bytes: bytes):
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = self.protocol.threads
+        opts.inter_op_num_threads = 1
+        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        opts.log_severity_level = 3
+        if self.protocol.threads == 1:
+            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        return ort.InferenceSession(onnx_bytes, sess_options=opts, providers=self.providers())
+
+    def prepare(self, model: nn.Module, input_shape: tuple[int, int, int]) -> Callable[[], object]:
+        x = torch.randn(self.protocol.batch, *input_shape, generator=torch.Generator().manual_seed(0))
+        sess = self.session(export_onnx_bytes(model, x))
+        name = sess.get_inputs()[0].name
+        feed = {name: np.ascontiguousarray(x.numpy())}
+
+        def run() -> object:
+            return sess.run(None, feed)
+
+        return run

@@ -1,0 +1,169 @@
+"""End-to-end gradient search on the tiny space with a synthetic table and synthetic data."""
+
+import json
+from dataclasses import asdict, replace
+from pathlib import Path
+
+import pytest
+import torch
+
+from hwnas.errors import DataError, HwnasError, TableError
+from hwnas.io import load_weights, read_json, read_jsonl
+from hwnas.latency import LatencyTable
+from hwnas.search.gradient import GradientSearchConfig, GradientSearchResult, run_gradient_search
+from hwnas.space import get_space
+from hwnas.testing import synthetic_table, tiny_space
+from hwnas.testing.fixtures import TINY
+
+
+@pytest.fixture(scope="module")
+def setup(tmp_path_factory):
+    root = tmp_path_factory.mktemp("gradient")
+    spec = asdict(TINY)
+    spec["stages"] = [[s.channels, s.layers, s.stride] for s in TINY.stages]
+    (root / "tiny.json").write_text(json.dumps(spec))
+    space = tiny_space()
+    table = synthetic_table(space)
+    table.save(root / "table.json")
+    fastest, slowest = table.extremes(space)
+    return root, table, fastest, slowest
+
+
+def _config(setup, out, **kw) -> GradientSearchConfig:
+    root, _, fastest, slowest = setup
+    base = dict(space=str(root / "tiny.json"), lut=str(root / "table.json"),
+                budget_ms=fastest + 0.4 * (slowest - fastest), out=str(root / out), data="synthetic",
+                epochs=3, warmup_epochs=1, batch_size=64, train_derived=False, arch_lr=0.05)
+    base.update(kw)
+    return GradientSearchConfig(**base)
+
+
+@pytest.mark.parametrize("relaxation", ["binary", "softmax", "gumbel"])
+def test_each_relaxation_moves_arch_params_and_meets_budget(setup, relaxation):
+    cfg = _config(setup, f"run-{relaxation}", relaxation=relaxation, epochs=2)
+    result = run_gradient_search(cfg, progress=False)
+    out = Path(cfg.out)
+    probs = read_jsonl(out / "arch_probs.jsonl")
+    assert [r["epoch"] for r in probs] == [0, 1]
+    first = torch.tensor([v for p in probs[0]["probs"] for v in p])
+    last = torch.tensor([v for p in probs[-1]["probs"] for v in p])
+    # warm-up leaves alphas at zero (uniform); the search epoch moves them
+    uniform = torch.tensor([1 / len(p) for p in probs[0]["probs"] for _ in p])
+    assert torch.allclose(first, uniform.to(first.dtype))
+    assert (last - first).abs().max() > 1e-4
+    assert result.predicted <= cfg.budget_ms
+    assert result.predicted >= 0.9 * cfg.budget_ms and result.in_band
+    space = get_space(cfg.space)
+    table = LatencyTable.load(cfg.lut)
+    assert table.predict(space, space.parse(result.arch)) == pytest.approx(result.predicted)
+    history = read_jsonl(out / "history.jsonl")
+    assert history[0]["phase"] == "warmup" and history[1]["phase"] == "search"
+    assert history[1]["arch_steps"] > 0
+    assert (history[1]["temperature"] is not None) == (relaxation == "gumbel")
+
+
+def test_run_folder_contents_and_scratch_training(setup):
+    cfg = _config(setup, "full", epochs=2, train_derived=True, derived_epochs=1)
+    result = run_gradient_search(cfg, progress=False)
+    assert isinstance(result, GradientSearchResult)
+    out = Path(cfg.out)
+    for name in ("config.json", "history.jsonl", "arch_probs.jsonl", "checkpoint.pt", "derived.json",
+                 "candidates.jsonl", "result.json", "weights.pt"):
+        assert (out / name).exists(), name
+    ckpt = load_weights(out / "checkpoint.pt")  # weights_only=True
+    assert ckpt["next_epoch"] == 2 and isinstance(ckpt["gens"]["arch"], torch.Tensor)
+    res = read_json(out / "result.json")
+    assert res["strategy"] == "proxyless" and res["pareto"] == [res["best"]]
+    best = res["best"]
+    assert best["arch"] == result.arch and 0 <= best["accuracy"] <= 1
+    assert best["latency_ms"] <= cfg.budget_ms
+    assert read_jsonl(out / "candidates.jsonl") == [best]
+    space = get_space(cfg.space)
+    model = space.build(space.parse(result.arch))
+    model.load_state_dict(load_weights(out / "weights.pt"))
+    assert result.scratch["test_acc"] == res["test_acc"]
+    assert json.loads(result_json := json.dumps(result.to_dict()))["arch"] == result.arch and result_json
+
+
+def test_resume_reaches_same_arch_and_probs(setup):
+    full = run_gradient_search(_config(setup, "uninterrupted"), progress=False)
+    cfg = _config(setup, "interrupted", stop_after_epoch=1)
+    part = run_gradient_search(cfg, progress=False)
+    assert part.arch == "" and part.extra["stopped_after_epoch"] == 1
+    assert len(read_jsonl(Path(cfg.out) / "history.jsonl")) == 2
+    with pytest.raises(HwnasError, match="--resume"):
+        run_gradient_search(replace(cfg, stop_after_epoch=None), progress=False)
+    with pytest.raises(HwnasError, match="differs in seed"):
+        run_gradient_search(replace(cfg, stop_after_epoch=None, resume=True, seed=3), progress=False)
+    resumed = run_gradient_search(replace(cfg, stop_after_epoch=None, resume=True), progress=False)
+    assert resumed.arch == full.arch
+    a = read_jsonl(Path(cfg.out) / "arch_probs.jsonl")
+    b = read_jsonl(Path(_config(setup, "uninterrupted").out) / "arch_probs.jsonl")
+    assert a == b
+    history = read_jsonl(Path(cfg.out) / "history.jsonl")
+    assert [h["epoch"] for h in history] == [0, 1, 2]
+
+
+def test_same_seed_same_arch_other_seed_other_trajectory(setup):
+    one = run_gradient_search(_config(setup, "det-a", epochs=2), progress=False)
+    two = run_gradient_search(_config(setup, "det-b", epochs=2), progress=False)
+    assert one.arch == two.arch
+    assert read_jsonl(Path(one.run_dir) / "arch_probs.jsonl") == read_jsonl(
+        Path(two.run_dir) / "arch_probs.jsonl")
+    other = run_gradient_search(_config(setup, "det-c", epochs=2, seed=1), progress=False)
+    assert read_jsonl(Path(other.run_dir) / "arch_probs.jsonl") != read_jsonl(
+        Path(one.run_dir) / "arch_probs.jsonl")
+
+
+def test_budget_below_fastest_is_refused_up_front(setup):
+    _, _, fastest, _ = setup
+    cfg = _config(setup, "too-low", budget_ms=fastest * 0.9)
+    with pytest.raises(HwnasError, match=f"fastest arch.*{fastest:.4g}"):
+        run_gradient_search(cfg, progress=False)
+    assert not Path(cfg.out).exists()
+
+
+def test_table_missing_ops_is_refused(setup, tmp_path):
+    _, table, _, _ = setup
+    entries = dict(table.entries)
+    dropped = sorted(entries)[3]
+    del entries[dropped]
+    table.with_entries(entries).save(tmp_path / "partial.json")
+    with pytest.raises(TableError, match=dropped):
+        run_gradient_search(_config(setup, "partial", lut=str(tmp_path / "partial.json")), progress=False)
+
+
+def test_dataset_too_small_for_validation_split(setup, tmp_path):
+    from PIL import Image
+
+    for c in range(2):
+        (tmp_path / "imgs" / f"c{c}").mkdir(parents=True)
+        for i in range(3):
+            Image.new("RGB", (8, 8), (40 * i, 80 * c, 0)).save(tmp_path / "imgs" / f"c{c}" / f"{i}.png")
+    cfg = _config(setup, "small-data", data=f"imagefolder:{tmp_path / 'imgs'}")
+    with pytest.raises(DataError, match="too small"):
+        run_gradient_search(cfg, progress=False)
+
+
+def test_nan_loss_stops_and_keeps_last_checkpoint(setup):
+    cfg = _config(setup, "nan", epochs=3, weight_lr=1e30, warmup_epochs=3)
+    with pytest.raises(HwnasError, match="became"):
+        run_gradient_search(cfg, progress=False)
+    out = Path(cfg.out)
+    history = read_jsonl(out / "history.jsonl")
+    if (out / "checkpoint.pt").exists():
+        assert load_weights(out / "checkpoint.pt")["next_epoch"] == len(history)
+    assert not (out / "result.json").exists()
+
+
+def test_mul_log_and_add_linear_losses_run(setup, tmp_path):
+    _, table, fastest, slowest = setup
+    # mul-log needs T > 1 in the table's unit: scale the synthetic table to microseconds
+    scaled = table.with_entries({k: type(v)(*(x * 1000 for x in (v.p50, v.p10, v.p90, v.mean, v.std)), v.n)
+                                 for k, v in table.entries.items()})
+    scaled.save(tmp_path / "us.json")
+    budget = 1000 * (fastest + 0.5 * (slowest - fastest))
+    for loss in ("mul-log", "add-linear"):
+        result = run_gradient_search(_config(setup, f"loss-{loss}", loss=loss, lut=str(tmp_path / "us.json"),
+                                             budget_ms=budget, epochs=2), progress=False)
+        assert result.extra["method"] == "argmax" and result.arch == result.extra["argmax_arch"]
