@@ -44,6 +44,12 @@ class MeasureProtocol:
         subtract_overhead: measure the runner's per-call overhead with an identity model and
             account for it once per network instead of once per op.
         seed: seeds the shuffled round order.
+        clock: ``"thread"`` times with the calling thread's CPU clock (``CLOCK_THREAD_CPUTIME_ID``):
+            time the thread spent descheduled by other processes is not counted, which makes
+            single-threaded CPU timings repeatable on a shared machine; ``"wall"`` uses
+            ``perf_counter``; ``"auto"`` (default) is ``thread`` when ``threads == 1`` (the
+            runtime then computes on the calling thread), else ``wall``. Device runtimes (CUDA
+            events, a phone's own timer) ignore it.
     """
 
     threads: int = 1
@@ -57,6 +63,7 @@ class MeasureProtocol:
     cpu_core: int | None = None
     subtract_overhead: bool = True
     seed: int = 0
+    clock: str = "auto"
 
     def __post_init__(self) -> None:
         from hwnas.errors import HwnasError
@@ -65,6 +72,9 @@ class MeasureProtocol:
             if getattr(self, name) < 1:
                 raise HwnasError(f"measure protocol: {name} must be >= 1, got {getattr(self, name)}",
                                  f"pass a positive {name}")
+        if self.clock not in ("auto", "wall", "thread"):
+            raise HwnasError(f"measure protocol: clock {self.clock!r} is not auto, wall or thread",
+                             "pass one of those")
         if self.warmup < 0:
             raise HwnasError(f"measure protocol: warmup must be >= 0, got {self.warmup}", "pass 0 or more")
 
@@ -73,22 +83,37 @@ class MeasureProtocol:
 
         return asdict(self)
 
+    @property
+    def resolved_clock(self) -> str:
+        if self.clock == "auto":
+            return "thread" if self.threads == 1 else "wall"
+        return self.clock
+
+
+def clock_ns(protocol: MeasureProtocol) -> Callable[[], int]:
+    return time.thread_time_ns if protocol.resolved_clock == "thread" else time.perf_counter_ns
+
+
+def host_block(protocol: MeasureProtocol) -> Callable[[Callable[[], object], int], list[float]]:
+    """``timed_block(fn, count)`` on the protocol's host clock: ``count`` durations in ms."""
+    clock = clock_ns(protocol)
+
+    def block(fn: Callable[[], object], count: int) -> list[float]:
+        out = []
+        for _ in range(count):
+            t0 = clock()
+            fn()
+            out.append((clock() - t0) / 1e6)
+        return out
+
+    return block
+
 
 def stats_from_samples(samples_ms: np.ndarray | list[float]) -> OpStats:
     """Summarise timed runs (ms) as ``OpStats``."""
     a = np.asarray(samples_ms, dtype=float)
     p10, p50, p90 = np.percentile(a, [10, 50, 90])
     return OpStats(float(p50), float(p10), float(p90), float(a.mean()), float(a.std()), int(a.size))
-
-
-def _timed_block(fn: Callable[[], object], count: int) -> list[float]:
-    out = []
-    clock = time.perf_counter_ns
-    for _ in range(count):
-        t0 = clock()
-        fn()
-        out.append((clock() - t0) / 1e6)
-    return out
 
 
 def time_callable(fn: Callable[[], object], protocol: MeasureProtocol,
@@ -100,7 +125,7 @@ def time_callable(fn: Callable[[], object], protocol: MeasureProtocol,
     ``protocol.stability`` (relative), up to ``protocol.max_runs``. ``timed_block(fn, count)``
     replaces the host clock (e.g. CUDA events); it returns ``count`` durations in ms.
     """
-    block_fn = timed_block or _timed_block
+    block_fn = timed_block or host_block(protocol)
     for _ in range(protocol.warmup):
         fn()
     samples = list(block_fn(fn, protocol.runs))
@@ -172,9 +197,13 @@ class Profiler(ABC):
         """Process-wide settings (threads, CPU pinning) applied once before measuring."""
         pin_to_core(self.protocol)
 
+    def timed_block(self) -> Callable[[Callable[[], object], int], list[float]]:
+        """``block(runner, count)`` -> ``count`` durations (ms) on this runtime's clock."""
+        return host_block(self.protocol)
+
     def time_runner(self, runner: Callable[[], object]) -> OpStats:
-        """Time a runner from :meth:`prepare` (subclasses with device clocks override this)."""
-        return time_callable(runner, self.protocol)
+        """Time a runner from :meth:`prepare` under the protocol."""
+        return time_callable(runner, self.protocol, self.timed_block())
 
     def measure_model(self, model: nn.Module, input_shape: tuple[int, int, int]) -> OpStats:
         """Time a whole network (or any module) end to end at ``input_shape`` (C, H, W)."""

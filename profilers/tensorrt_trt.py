@@ -84,6 +84,9 @@ class TensorRTProfiler(Profiler):
 
         return run
 
+    def timed_block(self):
+        return cuda_event_block
+
     def time_runner(self, runner: Callable[[], object]):
         torch.cuda.synchronize()
         with torch.cuda.stream(torch.cuda.Stream()):  # TensorRT warns on the default stream

@@ -54,6 +54,9 @@ class TorchCUDAProfiler(Profiler):
 
         return run
 
+    def timed_block(self):
+        return cuda_event_block
+
     def time_runner(self, runner: Callable[[], object]):
         torch.cuda.synchronize()
         return time_callable(runner, self.protocol, timed_block=cuda_event_block)

@@ -25,7 +25,8 @@ def apply_calibration(calibration: dict, raw_sum_ms: float, space: SearchSpace, 
         n_ops = len(space.ops(arch))
         return float(calibration["coef_sum"] * raw_sum_ms + calibration["coef_ops"] * n_ops
                      + calibration["intercept_ms"])
-    raise TableError(f"unknown calibration method {method!r}", "recalibrate with `hwnas lut validate --calibrate`")
+    raise TableError(f"unknown calibration method {method!r}",
+                     "recalibrate with `hwnas lut validate --calibrate`")
 
 
 def features(raw_sums_ms: np.ndarray, n_ops: np.ndarray) -> np.ndarray:

@@ -58,7 +58,7 @@ class Validation:
     fidelity: Agreement
     repeat: Agreement
     seconds_per_measurement: float
-    calibrated: dict | None = None       # {"calibration": {...}, "held_out": Agreement, "uncalibrated_held_out": ...}
+    calibrated: dict | None = None  # {"calibration", "held_out", "uncalibrated_held_out", ...}
     table_profile_seconds: float | None = None
 
     def to_dict(self) -> dict:
@@ -82,7 +82,7 @@ def sample_archs(space: SearchSpace, n: int, rng: np.random.Generator) -> list:
 def measure_archs(space: SearchSpace, archs: list, profiler, rng: np.random.Generator,
                   passes: int = 2) -> tuple[list[list[float]], float]:
     """End-to-end p50 per arch for each of ``passes`` interleaved passes; seconds per arch."""
-    from hwnas.latency.profile import _block_of, input_shape
+    from hwnas.latency.profile import input_shape
 
     proto = profiler.protocol
     profiler.setup()
@@ -92,7 +92,7 @@ def measure_archs(space: SearchSpace, archs: list, profiler, rng: np.random.Gene
     out = []
     for _ in range(passes):
         res = measure_interleaved(runners, runs=proto.runs, rounds=proto.rounds, warmup=proto.warmup,
-                                  rng=rng, timed_block=_block_of(profiler))
+                                  rng=rng, timed_block=profiler.timed_block())
         out.append([s.p50 for s in res.stats])
     per_arch = (time.perf_counter() - t0) / max(1, len(archs) * passes)
     return out, per_arch
@@ -137,9 +137,9 @@ def plot_validation(v: Validation, path, title: str = "") -> None:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     import io
+
+    import matplotlib.pyplot as plt
 
     from hwnas.io import write_bytes
 

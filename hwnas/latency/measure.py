@@ -33,24 +33,12 @@ def per_round_runs(runs: int, rounds: int) -> int:
     return max(5, math.ceil(runs / rounds))
 
 
-def _time(fn: Runner, count: int) -> list[float]:
-    import time
-
-    clock = time.perf_counter_ns
-    out = []
-    for _ in range(count):
-        t0 = clock()
-        fn()
-        out.append((clock() - t0) / 1e6)
-    return out
-
-
 def measure_interleaved(runners: Sequence[Runner], *, runs: int, rounds: int, warmup: int,
                         rng: np.random.Generator, reference: Runner | None = None,
-                        timed_block: Callable[[Runner, int], list[float]] | None = None,
+                        timed_block: Callable[[Runner, int], list[float]],
                         on_round: Callable[[int], None] | None = None) -> InterleavedResult:
     """Time every runner in ``rounds`` shuffled rounds (at least ``runs`` timed runs in all)."""
-    block = timed_block or _time
+    block = timed_block
     n = len(runners)
     count = per_round_runs(runs, rounds)
     pooled: list[list[float]] = [[] for _ in range(n)]

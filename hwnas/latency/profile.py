@@ -102,7 +102,7 @@ def profile_space(space: SearchSpace, profiler, out: Path | str, device_name: st
     if proto.subtract_overhead and "call_overhead_ms" not in extra:
         ident = measure_interleaved([profiler.identity_runner(input_shape(space))], runs=proto.runs,
                                     rounds=proto.rounds, warmup=proto.warmup, rng=rng,
-                                    timed_block=_block_of(profiler))
+                                    timed_block=profiler.timed_block())
         extra["call_overhead_ms"] = ident.stats[0].p50
     overhead = float(extra.get("call_overhead_ms", 0.0))
     if proto.subtract_overhead:
@@ -112,7 +112,7 @@ def profile_space(space: SearchSpace, profiler, out: Path | str, device_name: st
         part = todo[start:start + chunk]
         runners = [profiler.prepare(build_op(op, act), op.in_shape) for op in part]
         result = measure_interleaved(runners, runs=proto.runs, rounds=proto.rounds, warmup=proto.warmup,
-                                     rng=rng, timed_block=_block_of(profiler))
+                                     rng=rng, timed_block=profiler.timed_block())
         for op, st in zip(part, result.stats):
             entries[op.key] = _minus(st, overhead)
             if on_progress:
@@ -127,14 +127,6 @@ def _minus(st: OpStats, overhead_ms: float) -> OpStats:
     f = lambda v: max(0.0, v - overhead_ms)
     return OpStats(f(st.p50), f(st.p10), f(st.p90), f(st.mean), st.std, st.n)
 
-
-def _block_of(profiler):
-    """The profiler's timed-block function when it times with a device clock (CUDA events)."""
-    if profiler.name in ("torch-cuda", "tensorrt"):
-        from profilers.torch_cuda import cuda_event_block
-
-        return cuda_event_block
-    return None
 
 
 def input_shape(space: SearchSpace) -> tuple[int, int, int]:

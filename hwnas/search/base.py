@@ -152,19 +152,21 @@ class Strategy(ABC):
     def draw(self, propose: Callable[[], Arch]) -> Arch:
         """Call ``propose`` until it gives an arch not yet asked and predicted within budget.
 
-        At most ``MAX_RESAMPLES`` tries, never an unbounded loop: if none qualifies, the try that
-        is new and predicted fastest wins (then simply the last try), and the search goes on.
+        At most ``MAX_RESAMPLES`` tries, never an unbounded loop. If none qualifies, a try
+        predicted within budget wins even if already asked (re-telling it costs no evaluation),
+        then the predicted-fastest new one; the search goes on either way.
         """
-        fallback, fallback_key = None, (True, np.inf)
+        fallback, fallback_key = None, (True, True, np.inf)
         for _ in range(MAX_RESAMPLES):
             arch = propose()
             seen = str(arch) in self._seen
-            if not seen and self.problem.predicted_ok(arch):
+            ok = self.problem.predicted_ok(arch)
+            if ok and not seen:
                 return arch
             lat = self.problem.latency_fn(arch) if self.problem.latency_fn else 0.0
-            if (seen, lat) < fallback_key:
-                fallback, fallback_key = arch, (seen, lat)
-        return fallback if fallback is not None else arch
+            if (not ok, seen, lat) < fallback_key:
+                fallback, fallback_key = arch, (not ok, seen, lat)
+        return fallback
 
     # --- state ------------------------------------------------------------------------------
     def state_dict(self) -> dict:
