@@ -129,7 +129,7 @@ def run_one(prob: Tabular, name: str, seed: int, checkpoints: list[int]) -> dict
     s = make_strategy(name, problem, seed, **OPTIONS[name])
     seen: dict[str, tuple[float, float]] = {}
     out, asks = {}, 0
-    while len(seen) < checkpoints[-1] and asks < 10 * checkpoints[-1]:
+    while len(seen) < checkpoints[-1] and asks < 3 * checkpoints[-1]:
         arch = s.ask()
         asks += 1
         key = str(arch)

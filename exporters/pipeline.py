@@ -163,7 +163,8 @@ def export_arch(request: ExportRequest) -> dict:
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(0)  # untrained weights are the same on every call
         model, weights_note = prepare_model(src, request.calibration_data)
-    inputs = check_inputs(request.calibration_data, src.space.resolution, request.check_batch)
+    batch = max(1, min(request.check_batch, options.max_batch))  # within the batch profile
+    inputs = check_inputs(request.calibration_data, src.space.resolution, batch)
     metadata = ExportMetadata(str(src.arch), src.space.name, src.space.fingerprint(),
                               request.table_name, __version__)
     out.parent.mkdir(parents=True, exist_ok=True)

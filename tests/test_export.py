@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from exporters import get_exporter
 from hwnas.cli import app
 from hwnas.io import save_weights, write_json
+from hwnas.latency import LatencyTable, OpStats, TableMeta
 from hwnas.nn import recalibrate_bn
 from hwnas.space import get_space
 from hwnas.testing import synthetic_table, tiny_space
@@ -20,6 +21,13 @@ from hwnas.testing import synthetic_table, tiny_space
 runner = CliRunner()
 SPACE = get_space("mbconv-small")
 ARCH = str(SPACE.sample(np.random.default_rng(3)))
+
+
+def _flat_table(runtime: str) -> LatencyTable:
+    """Every op of mbconv-small at 0.02 ms (cheaper to build than the MAC-proportional table)."""
+    meta = TableMeta(device_name="test", runtime=runtime, space=SPACE.name,
+                     space_fingerprint=SPACE.fingerprint(), resolution=SPACE.resolution)
+    return LatencyTable(meta, {op.key: OpStats.single(0.02) for op in SPACE.all_ops()})
 
 
 def _invoke(*args: str):
@@ -89,7 +97,7 @@ def test_opset_no_check_and_force(tmp_path):
 
 
 def test_lut_prediction_is_compared_and_runtime_mismatch_noted(tmp_path):
-    table = synthetic_table(SPACE)
+    table = _flat_table("synthetic")
     table.save(tmp_path / "t.json")
     r = _invoke(ARCH, "--format", "onnx", "--out", str(tmp_path / "m.onnx"), "--lut",
                 str(tmp_path / "t.json"), "--json")
@@ -98,6 +106,7 @@ def test_lut_prediction_is_compared_and_runtime_mismatch_noted(tmp_path):
     assert cmp["predicted_ms"] == pytest.approx(table.predict(SPACE, SPACE.parse(ARCH)))
     assert cmp["table_runtime"] == "synthetic" and "runtime mismatch" in cmp["note"]
     measured = json.loads(r.stdout)["check"]["latency_ms"]["p50"]
+    assert cmp["measured_p50_ms"] == measured
     assert cmp["error_pct"] == pytest.approx((measured - cmp["predicted_ms"]) / cmp["predicted_ms"] * 100)
     props = {p.key: p.value for p in onnx.load(tmp_path / "m.onnx").metadata_props}
     assert props["hwnas.table"] == str(tmp_path / "t.json")
@@ -166,10 +175,21 @@ def test_tensorrt_engine_export_and_check(tmp_path, fp16):
 
 @pytest.mark.slow
 def test_executorch_cli_export_with_table(tmp_path):
-    synthetic_table(SPACE, runtime="executorch").save(tmp_path / "t.json")
+    _flat_table("executorch").save(tmp_path / "t.json")
     r = _invoke(ARCH, "--format", "executorch", "--out", str(tmp_path / "m.pte"), "--lut",
                 str(tmp_path / "t.json"), "--json")
     assert r.exit_code == 0, r.output
     record = json.loads(r.stdout)
     assert record["details"]["undelegated_ops"] == [] and record["details"]["delegate_calls"] >= 1
     assert record["check"]["parity"]["passed"] and record["check"]["table"]["note"] == ""
+
+
+@pytest.mark.slow
+def test_dynamo_exporter_without_simplification(tmp_path):
+    r = _invoke(ARCH, "--format", "onnx", "--out", str(tmp_path / "m.onnx"), "--dynamo", "--opset", "18",
+                "--no-simplify", "--json")
+    assert r.exit_code == 0, r.output
+    record = json.loads(r.stdout)
+    assert record["details"]["exporter"] == "dynamo" and not record["details"]["simplified"]
+    assert record["details"]["nodes_before"] == record["details"]["nodes_after"]
+    assert record["check"]["parity"]["passed"] and record["details"]["opset"] == 18

@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 
 import typer
 
 from hwnas.cli.app import app
 from hwnas.cli.common import JSON_OPTION, console, guarded, print_json
-from hwnas.errors import TableError
-from hwnas.latency.table import LatencyTable
-
-
-def load_table(spec: str) -> LatencyTable:
-    """A table file, or a shipped table name if :mod:`hwnas.latency` offers a loader for those."""
-    path = Path(spec)
-    if path.is_file():
-        return LatencyTable.load(path)
-    latency = importlib.import_module("hwnas.latency")
-    shipped = getattr(latency, "load_shipped_table", None) or getattr(latency, "load_shipped", None)
-    if shipped is not None:
-        return shipped(spec)
-    raise TableError(f"latency table {spec} does not exist", "pass a table file made by `hwnas profile`")
+from hwnas.latency.shipped import load_table
 
 
 @app.command("export")
@@ -34,10 +20,12 @@ def export(source: str = typer.Argument(..., help="A run folder (exports its bes
            weights: Path = typer.Option(None, help="State dict (weights_only) for the arch."),
            fmt: str = typer.Option(..., "--format", "-f", help="onnx | executorch | tensorrt"),
            out: Path = typer.Option(..., help="Artifact path (export.json is written beside it)."),
-           lut: str = typer.Option(None, "--lut", help="Latency table to compare the measured "
-                                   "latency with."),
+           lut: str = typer.Option(None, "--lut", help="Latency table (file or shipped name "
+                                   "device/stem) to compare the measured latency with."),
            opset: int = typer.Option(17, min=7, help="ONNX opset (onnx, tensorrt)."),
            dynamo: bool = typer.Option(False, help="Use the torch.export-based ONNX exporter."),
+           simplify: bool = typer.Option(True, help="onnxruntime's basic offline graph "
+                                         "optimization of the ONNX graph (portable ops only)."),
            fp16: bool = typer.Option(False, help="Half-precision TensorRT engine."),
            workspace_mb: int = typer.Option(1024, min=1, help="TensorRT builder workspace (MiB)."),
            max_batch: int = typer.Option(64, min=1, help="Largest batch of the dynamic batch."),
@@ -56,8 +44,8 @@ def export(source: str = typer.Argument(..., help="A run folder (exports its bes
     check_out_path(out, force)
     src = resolve_source(source, space, weights)
     table = load_table(lut) if lut else None
-    options = ExportOptions(opset=opset, dynamo=dynamo, fp16=fp16, workspace_mb=workspace_mb,
-                            max_batch=max_batch, threads=threads)
+    options = ExportOptions(opset=opset, dynamo=dynamo, simplify=simplify, fp16=fp16,
+                            workspace_mb=workspace_mb, max_batch=max_batch, threads=threads)
     record = export_arch(ExportRequest(src, fmt, out, options, table, lut, check=not no_check,
                                        force=force, calibration_data=data))
     if json_out:

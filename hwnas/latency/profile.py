@@ -62,6 +62,11 @@ def check_compatible(existing: LatencyTable, wanted: TableMeta, path: Path) -> N
         if have != want:
             raise TableError(f"{path} was made for {field_name} {have!r}, not {want!r} as asked",
                              "choose another --out, or delete that file to start over")
+    for key in ("runs", "rounds", "warmup", "clock", "subtract_overhead"):
+        have, want = existing.meta.protocol.get(key), wanted.protocol.get(key)
+        if have is not None and have != want:
+            raise TableError(f"{path} was measured with protocol {key}={have!r}, not {want!r} as asked",
+                             f"rerun with the same protocol (--{key} {have}) or choose another --out")
 
 
 def profile_space(space: SearchSpace, profiler, out: Path | str, device_name: str = "this-host",

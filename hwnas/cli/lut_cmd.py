@@ -1,0 +1,156 @@
+"""``hwnas lut show|predict|validate|list|import-hwnasbench``: inspect and check latency tables."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+
+import numpy as np
+import typer
+from rich.table import Table
+
+from hwnas.cli.app import app
+from hwnas.cli.common import JSON_OPTION, console, guarded, print_json
+
+lut_app = typer.Typer(help="Show, query and validate latency tables.", no_args_is_help=True)
+app.add_typer(lut_app, name="lut")
+
+TABLE_ARG = typer.Argument(..., help="Table file, or a shipped name like pixel3/latency-fbnet-cifar100.")
+SPACE_OVERRIDE = typer.Option(None, "--space", "-s",
+                              help="Space (default: the table's); a different one is an error.")
+
+
+def _load(spec: str, space: str | None):
+    from hwnas.latency.shipped import load_table
+    from hwnas.space import get_space
+
+    table = load_table(spec)
+    s = get_space(space or table.meta.space)
+    table.check_space(s)
+    return table, s
+
+
+@lut_app.command("list")
+@guarded
+def list_tables(json_out: bool = JSON_OPTION) -> None:
+    """List the tables shipped with hwnas."""
+    from hwnas.latency.shipped import shipped_names
+
+    names = shipped_names()
+    if json_out:
+        print_json(names)
+    else:
+        for n in names:
+            typer.echo(n)
+
+
+@lut_app.command("show")
+@guarded
+def show(table_file: str = TABLE_ARG, json_out: bool = JSON_OPTION) -> None:
+    """Show a table's metadata and the range of its entries."""
+    from hwnas.latency.shipped import load_table
+
+    table = load_table(table_file)
+    values = np.array([e.p50 for e in table.entries.values()]) if table.entries else np.zeros(1)
+    info = {"meta": asdict(table.meta), "entries": len(table.entries), "calibration": table.calibration,
+            "min": float(values.min()), "median": float(np.median(values)), "max": float(values.max())}
+    if json_out:
+        print_json(info)
+        return
+    m = table.meta
+    grid = Table("field", "value", show_header=False)
+    for k in ("device_name", "device_detail", "runtime", "runtime_version", "torch_version", "space",
+              "space_fingerprint", "resolution", "threads", "batch", "dtype", "metric", "unit",
+              "created", "hwnas_version", "source"):
+        grid.add_row(k, str(getattr(m, k)))
+    grid.add_row("protocol", ", ".join(f"{k}={v}" for k, v in m.protocol.items()))
+    grid.add_row("entries", f"{info['entries']} (p50 {info['min']:.4g} .. {info['max']:.4g} {m.unit})")
+    grid.add_row("calibration", str(table.calibration))
+    console.print(grid)
+
+
+@lut_app.command("predict")
+@guarded
+def predict(table_file: str = TABLE_ARG, arch: str = typer.Argument(..., help="Canonical arch string."),
+            space: str | None = SPACE_OVERRIDE, json_out: bool = JSON_OPTION) -> None:
+    """Predict an arch's whole-network latency (or energy) from a table."""
+    table, s = _load(table_file, space)
+    a = s.parse(arch)
+    info = {"arch": str(a), "space": s.name, "predicted": table.predict(s, a),
+            "raw_sum": table.raw_sum(s, a), "unit": table.meta.unit, "metric": table.meta.metric,
+            "ops": {op.key: table.value(op) for op in s.ops(a)}}
+    if json_out:
+        print_json(info)
+    else:
+        console.print(f"{info['predicted']:.4f} {info['unit']} ({table.meta.metric}, raw sum "
+                      f"{info['raw_sum']:.4f}, {len(s.ops(a))} ops)", highlight=False)
+
+
+@lut_app.command("validate")
+@guarded
+def validate(table_file: str = TABLE_ARG,
+             samples: int = typer.Option(40, min=2, help="Random archs to measure end to end."),
+             seed: int = typer.Option(0), space: str | None = SPACE_OVERRIDE,
+             runtime: str | None = typer.Option(None, help="Runtime (default: the table's)."),
+             runs: int | None = typer.Option(None, min=1), rounds: int | None = typer.Option(None, min=1),
+             calibrate: bool = typer.Option(
+                 False, help="Fit a correction on half, report on the rest, save it."),
+             plot: Path | None = typer.Option(None, help="PNG of predicted vs measured."),
+             json_out: bool = JSON_OPTION) -> None:
+    """Measure random archs end to end (twice) and report the table's fidelity and the device's
+    own repeatability."""
+    from dataclasses import fields, replace
+
+    from hwnas.errors import TableError
+    from hwnas.latency.fidelity import plot_validation, validate_table
+    from hwnas.latency.shipped import resolve_table
+    from profilers import MeasureProtocol, get_profiler
+
+    path = resolve_table(table_file)
+    table, s = _load(str(path), space)
+    rt = runtime or table.meta.runtime
+    if rt != table.meta.runtime:
+        raise TableError(f"{path} was made on runtime {table.meta.runtime!r}, not {rt!r} as asked",
+                         f"validate with --runtime {table.meta.runtime} or profile {rt}")
+    known = {f.name for f in fields(MeasureProtocol)}
+    proto = MeasureProtocol(**{k: v for k, v in table.meta.protocol.items() if k in known})
+    proto = replace(proto, threads=table.meta.threads, batch=table.meta.batch,
+                    runs=runs or proto.runs, rounds=rounds or proto.rounds)
+    prof = get_profiler(rt, proto)
+    v, new_table = validate_table(table, s, prof, samples, np.random.default_rng(seed), calibrate)
+    if calibrate:
+        new_table.save(path)
+    if plot is not None:
+        plot_validation(v, plot, f"{table.meta.runtime} / {s.name} ({samples} archs)")
+    if json_out:
+        print_json(v.to_dict())
+        return
+    t = Table("", "within 10 %", "within 5 %", "MAPE %", "RMSE ms", "Kendall tau", "Spearman rho", "bias %")
+    rows = [("table vs measured", v.fidelity), ("repeat vs measured", v.repeat)]
+    if v.calibrated:
+        from hwnas.latency.fidelity import Agreement
+
+        rows += [("held-out, calibrated", Agreement(**v.calibrated["held_out"])),
+                 ("held-out, uncalibrated", Agreement(**v.calibrated["uncalibrated_held_out"])),
+                 ("held-out, repeat", Agreement(**v.calibrated["repeat_held_out"]))]
+    for name, a in rows:
+        t.add_row(name, f"{a.within_10pct:.0%}", f"{a.within_5pct:.0%}", f"{a.mape:.1f}", f"{a.rmse_ms:.3f}",
+                  f"{a.kendall_tau:.3f}", f"{a.spearman_rho:.3f}", f"{a.bias_pct:+.1f}")
+    console.print(t)
+    console.print(f"{samples} archs, {v.seconds_per_measurement:.2f} s per end-to-end measurement"
+                  + (f"; calibration saved into {path}" if calibrate else ""), highlight=False)
+
+
+@lut_app.command("import-hwnasbench")
+@guarded
+def import_hwnasbench(raw: Path = typer.Argument(..., help="HW-NAS-Bench fbnet_lut.json"),
+                      out_dir: Path = typer.Argument(..., help="Folder for <device>/<metric>-<space>.json"),
+                      json_out: bool = JSON_OPTION) -> None:
+    """Convert HW-NAS-Bench FBNet per-op metrics into hwnas tables."""
+    from hwnas.latency.hwnasbench import convert_all
+
+    written = [str(p) for p in convert_all(raw, out_dir)]
+    if json_out:
+        print_json(written)
+    else:
+        console.print(f"wrote {len(written)} tables under {out_dir}", highlight=False)

@@ -1,0 +1,70 @@
+"""``hwnas profile``: measure every op of a space on one runtime into a (resumable) latency table."""
+
+from __future__ import annotations
+
+import platform
+from pathlib import Path
+
+import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+from hwnas.cli.app import app
+from hwnas.cli.common import JSON_OPTION, console, guarded, print_json
+
+
+def protocol_options(threads: int, batch: int, runs: int, rounds: int, warmup: int, pin: bool,
+                     clock: str):
+    from profilers import MeasureProtocol
+
+    return MeasureProtocol(threads=threads, batch=batch, runs=runs, rounds=rounds, warmup=warmup,
+                           pin_cpu=pin, clock=clock)
+
+
+RUNTIME_HELP = "torch-cpu | onnxruntime | executorch | adb | torch-cuda | tensorrt"
+
+
+@app.command("profile")
+@guarded
+def profile(space: str = typer.Option(..., "--space", "-s", help="Space preset or spec file."),
+            runtime: str = typer.Option(..., "--runtime", "-r", help=RUNTIME_HELP),
+            out: Path = typer.Option(..., help="Table file (JSON); an existing one is resumed."),
+            threads: int = typer.Option(1, min=1), batch: int = typer.Option(1, min=1),
+            device_name: str = typer.Option(platform.node() or "this-host", "--device-name",
+                                            help="Your name for the device (stored in the table)."),
+            runs: int = typer.Option(50, min=1, help="Timed runs per op (at least)."),
+            rounds: int = typer.Option(5, min=1, help="Interleaved rounds over the ops."),
+            warmup: int = typer.Option(10, min=0),
+            pin: bool = typer.Option(True, "--pin/--no-pin", help="Pin the process to one core."),
+            clock: str = typer.Option("auto", help="auto | thread | wall (see docs)."),
+            json_out: bool = JSON_OPTION) -> None:
+    """Profile every op the space can produce (deduplicated); rerun the same command to resume."""
+    from hwnas.latency.profile import profile_space, unique_ops
+    from hwnas.space import get_space
+    from profilers import get_profiler
+
+    s = get_space(space)
+    prof = get_profiler(runtime, protocol_options(threads, batch, runs, rounds, warmup, pin, clock))
+    if out.exists() and out.is_dir():
+        from hwnas.errors import HwnasError
+
+        raise HwnasError(f"--out {out} is a folder", "pass a file path like table.json")
+    total = len(unique_ops(s))
+    columns = (TextColumn("[bold]profile[/] {task.fields[key]}"), BarColumn(), MofNCompleteColumn(),
+               TimeRemainingColumn())
+    with Progress(*columns, console=console, disable=json_out, transient=False) as bar:
+        task = bar.add_task("ops", total=total, key="")
+
+        def on_progress(p) -> None:
+            bar.update(task, completed=p.done, key=p.key[:48])
+
+        table = profile_space(s, prof, out, device_name=device_name, on_progress=on_progress)
+    info = {"out": str(out), "space": s.name, "runtime": runtime, "entries": len(table.entries),
+            "profile_seconds": table.meta.protocol.get("profile_seconds"),
+            "call_overhead_ms": table.meta.protocol.get("call_overhead_ms"),
+            "device_detail": table.meta.device_detail}
+    if json_out:
+        print_json(info)
+    else:
+        console.print(f"wrote {out}: {info['entries']} ops of {s.name} on {runtime} "
+                      f"({info['profile_seconds']} s; per-call overhead {info['call_overhead_ms']} ms)",
+                      highlight=False)

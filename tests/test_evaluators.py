@@ -1,0 +1,109 @@
+"""Evaluators: table lookup (and its errors), one-shot supernet, short training from scratch."""
+
+import json
+from dataclasses import asdict
+
+import numpy as np
+import pytest
+
+from hwnas.errors import HwnasError
+from hwnas.evaluation import (
+    OneShotConfig,
+    OneShotEvaluator,
+    ScratchConfig,
+    ScratchEvaluator,
+    TableEvaluator,
+)
+from hwnas.space import get_space
+from hwnas.testing import synthetic_table, tiny_space
+
+
+def write_csv(path, rows, header="arch,acc,latency_ms"):
+    path.write_text(header + "\n" + "".join(",".join(map(str, r)) + "\n" for r in rows))
+    return path
+
+
+def nb201_rows(n=20, seed=0):
+    space = get_space("nb201")
+    rng = np.random.default_rng(seed)
+    archs = {str(space.sample(rng)) for _ in range(n)}
+    return space, [(a, round(float(rng.uniform(50, 90)), 2), round(float(rng.uniform(1, 5)), 3))
+                   for a in sorted(archs)]
+
+
+def test_table_lookup_percent_and_columns(tmp_path):
+    space, rows = nb201_rows()
+    path = write_csv(tmp_path / "t.csv", rows)
+    ev = TableEvaluator(space, str(path), "arch", "acc", "latency_ms")
+    ev.prepare()
+    arch, acc, lat = rows[3]
+    res = ev.evaluate(space.parse(arch))
+    assert res.accuracy == pytest.approx(acc / 100) and res.latency_ms == pytest.approx(lat)
+    assert res.params > 0 and res.macs > 0
+
+
+def test_table_missing_column_names_it(tmp_path):
+    space, rows = nb201_rows()
+    path = write_csv(tmp_path / "t.csv", rows)
+    with pytest.raises(HwnasError, match="no column 'top1'.*arch, acc, latency_ms"):
+        TableEvaluator(space, str(path), "arch", "top1", "latency_ms").prepare()
+
+
+def test_table_bad_arch_gives_line_number(tmp_path):
+    space, rows = nb201_rows()
+    rows[4] = ("|conv_9x9~0|+|none~0|none~1|+|none~0|none~1|none~2|", 50, 1.0)
+    path = write_csv(tmp_path / "t.csv", rows)
+    with pytest.raises(HwnasError, match="line 6: arch .*conv_9x9"):
+        TableEvaluator(space, str(path), "arch", "acc", "latency_ms").prepare()
+
+
+def test_table_non_numeric_value(tmp_path):
+    space, rows = nb201_rows()
+    rows[0] = (rows[0][0], "n/a", 1.0)
+    path = write_csv(tmp_path / "t.csv", rows)
+    with pytest.raises(HwnasError, match="line 2: column 'acc' holds 'n/a'"):
+        TableEvaluator(space, str(path), "arch", "acc", "latency_ms").prepare()
+
+
+def test_table_latency_from_lut_when_no_column(tmp_path):
+    space = tiny_space()
+    table = synthetic_table(space)
+    table.save(tmp_path / "lut.json")
+    # tiny is not a preset; build rows directly and use the evaluator library-side
+    arch = space.sample(np.random.default_rng(0))
+    path = write_csv(tmp_path / "t.csv", [(str(arch), 0.5)], header="arch,acc")
+    ev = TableEvaluator(space, str(path), "arch", "acc", None, lut=str(tmp_path / "lut.json"))
+    ev.prepare()
+    assert ev.evaluate(arch).latency_ms == pytest.approx(table.predict(space, arch))
+
+
+def test_oneshot_trains_once_scores_deterministically_and_caches(tmp_path):
+    space = tiny_space()
+    synthetic_table(space).save(tmp_path / "lut.json")
+    cfg = OneShotConfig(data="digits", epochs=1, batch_size=64, calib_batches=2, seed=0)
+    ev = OneShotEvaluator(space, str(tmp_path / "lut.json"), cfg)
+    ev.prepare(tmp_path, progress=False)
+    assert (tmp_path / "supernet.pt").exists()
+    assert json.loads((tmp_path / "supernet.json").read_text())["config"] == asdict(cfg)
+    rng = np.random.default_rng(0)
+    archs = [space.sample(rng) for _ in range(3)]
+    first = [ev.evaluate(a).accuracy for a in archs]
+    again = [ev.evaluate(a).accuracy for a in reversed(archs)][::-1]
+    assert first == again  # BN recalibration makes a score independent of evaluation order
+    assert max(first) > 0.2  # trained: well above chance (0.1) on digits
+    cached = OneShotEvaluator(space, str(tmp_path / "lut.json"), cfg)
+    cached.prepare(tmp_path)  # loads supernet.pt instead of training
+    assert [cached.evaluate(a).accuracy for a in archs] == first
+
+
+def test_scratch_evaluator_trains_and_needs_a_lut(tmp_path):
+    space = tiny_space()
+    with pytest.raises(HwnasError, match="needs a latency table"):
+        ScratchEvaluator(space, None).prepare()
+    synthetic_table(space).save(tmp_path / "lut.json")
+    ev = ScratchEvaluator(space, str(tmp_path / "lut.json"),
+                          ScratchConfig(epochs=1, subset=0.3, seed=0))
+    arch = space.sample(np.random.default_rng(1))
+    a, b = ev.evaluate(arch), ev.evaluate(arch)
+    assert a.accuracy == b.accuracy and 0.0 <= a.accuracy <= 1.0
+    assert a.params > 0

@@ -1,0 +1,166 @@
+"""Shipped tables (HW-NAS-Bench conversion checked by hand), loading errors, calibration."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hwnas.errors import HwnasError, TableError
+from hwnas.latency import LatencyTable
+from hwnas.latency.calibration import apply_calibration, fit_linear
+from hwnas.latency.fidelity import agreement
+from hwnas.latency.hwnasbench import convert
+from hwnas.latency.shipped import load_table, resolve_table, shipped_names, table_path
+from hwnas.space import get_space
+from hwnas.testing import synthetic_table, tiny_space
+
+DEVICE_METRICS = [
+    ("pixel3", "latency"),
+    ("raspi4", "latency"),
+    ("edgegpu", "latency"),
+    ("edgegpu", "energy"),
+    ("eyeriss", "latency"),
+    ("eyeriss", "energy"),
+    ("fpga", "latency"),
+    ("fpga", "energy"),
+]
+
+
+def _hand_sum(raw: dict, metric: str, space_name: str, choices: list[int]) -> float:
+    """The HW-NAS-Bench sum written out from its documented layout (not from hwnas code)."""
+    cifar = space_name == "fbnet-cifar100"
+    res = 32 if cifar else 224
+    stem_stride = 1 if cifar else 2
+    strides = [1, 1, 2, 2, 1, 2, 1] if cifar else [1, 2, 2, 2, 1, 2, 1]
+    channels, per_stage = [16, 24, 32, 64, 112, 184, 352], [1, 4, 4, 4, 4, 4, 1]
+    opts = [(1, 3, 1), (1, 3, 2), (3, 3, 1), (6, 3, 1), (1, 5, 1), (1, 5, 2), (3, 5, 1), (6, 5, 1), None]
+    t = raw[metric]
+    h = res
+    total = t[f"ConvNorm_H{h}_W{h}_Cin3_Cout16_kernel3_stride{stem_stride}_group1"]
+    h //= stem_stride
+    cin, layer = 16, 0
+    for stage, (cout, n) in enumerate(zip(channels, per_stage)):
+        for i in range(n):
+            s = strides[stage] if i == 0 else 1
+            o = opts[choices[layer]]
+            if o is None:
+                total += t[f"Skip_H{h}_W{h}_Cin{cin}_Cout{cout}_stride{s}"]
+            else:
+                e, k, g = o
+                total += t[f"ConvBlock_H{h}_W{h}_Cin{cin}_Cout{cout}_exp{e}_kernel{k}_stride{s}_group{g}"]
+            h //= s
+            cin, layer = cout, layer + 1
+    head = 1504 if cifar else 1984
+    total += t[f"ConvNorm_H{h}_W{h}_Cin352_Cout{head}_kernel1_stride1_group1"]
+    total += t[f"AvgP_H{h}_W{h}_Cin{head}_Cout{head}_kernel{h}_stride1"]
+    total += t[f"FC_Cin{head}_Cout{100 if cifar else 1000}"]
+    return total
+
+
+@pytest.mark.parametrize("space_name", ["fbnet-cifar100", "fbnet-imagenet"])
+@pytest.mark.parametrize("device,metric", DEVICE_METRICS)
+def test_shipped_hwnasbench_tables_match_hand_sums(
+    shared_dir: Path, space_name: str, device: str, metric: str
+) -> None:
+    raw = json.loads((shared_dir / "data/hwnasbench-fbnet/fbnet_lut.json").read_text())
+    table = load_table(f"{device}/{metric}-{space_name}")
+    assert table.meta.metric == metric and table.meta.unit == ("ms" if metric == "latency" else "mJ")
+    assert "HW-NAS-Bench" in table.meta.source and "MIT" in table.meta.source
+    space = get_space(space_name)
+    rng = np.random.default_rng(7)
+    for _ in range(5):
+        idx = [int(rng.integers(0, 9)) for _ in range(22)]
+        arch = space.arch_from_indices(idx)
+        assert table.predict(space, arch) == pytest.approx(
+            _hand_sum(raw, f"{device}_{metric}", space_name, idx), rel=1e-12
+        )
+
+
+def test_conversion_matches_shipped_file(shared_dir: Path) -> None:
+    raw = shared_dir / "data/hwnasbench-fbnet/fbnet_lut.json"
+    fresh = convert(raw, "pixel3", "latency", "fbnet-cifar100")
+    assert fresh.entries == load_table("pixel3/latency-fbnet-cifar100").entries
+
+
+def test_shipped_names_resolve_via_package_not_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    names = shipped_names()
+    assert "raspi4/latency-fbnet-imagenet" in names and len(names) >= 16
+    assert table_path("raspi4/latency-fbnet-imagenet").is_file()
+    assert resolve_table("raspi4/latency-fbnet-imagenet.json").name == "latency-fbnet-imagenet.json"
+    with pytest.raises(TableError, match="neither a file nor a shipped"):
+        resolve_table("nokia/latency-fbnet")
+
+
+def test_table_for_other_space_names_both() -> None:
+    table = load_table("pixel3/latency-fbnet-cifar100")
+    with pytest.raises(TableError) as info:
+        table.require(get_space("fbnet-imagenet"))
+    assert "fbnet-cifar100" in str(info.value) and "fbnet-imagenet" in str(info.value)
+
+
+@pytest.fixture(scope="module")
+def synth() -> LatencyTable:
+    return synthetic_table(tiny_space())
+
+
+@pytest.mark.parametrize(
+    "mutate,match",
+    [
+        (lambda d: d["entries"].__setitem__(next(iter(d["entries"])), {"p50": 1.0}), "lacks"),
+        (lambda d: next(iter(d["entries"].values())).__setitem__("p50", -1.0), "negative"),
+        (lambda d: next(iter(d["entries"].values())).__setitem__("p10", float("nan")), "NaN"),
+        (lambda d: d["meta"].pop("runtime"), "meta lacks runtime"),
+        (lambda d: d.__setitem__("schema_version", 99), "schema_version"),
+    ],
+)
+def test_bad_tables_are_rejected(tmp_path: Path, synth: LatencyTable, mutate, match: str) -> None:
+    d = json.loads(json.dumps(synth.to_dict()))
+    mutate(d)
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(d))
+    with pytest.raises(TableError, match=match):
+        LatencyTable.load(path)
+
+
+def test_malformed_json_is_rejected(tmp_path: Path) -> None:
+    path = tmp_path / "t.json"
+    path.write_text('{"schema_version": 1, "meta": ')
+    with pytest.raises(HwnasError):
+        LatencyTable.load(path)
+
+
+def test_overhead_calibration_adds_once(synth: LatencyTable) -> None:
+    space = tiny_space()
+    arch = space.sample(np.random.default_rng(0))
+    table = synth
+    raw = table.raw_sum(space, arch)
+    cal = {"method": "overhead", "offset_ms": 0.25}
+    assert apply_calibration(cal, raw, space, arch) == pytest.approx(raw + 0.25)
+    from dataclasses import replace
+
+    assert replace(table, calibration=cal).predict(space, arch) == pytest.approx(raw + 0.25)
+    with pytest.raises(TableError, match="unknown calibration"):
+        apply_calibration({"method": "magic"}, raw, space, arch)
+
+
+def test_linear_calibration_recovers_a_known_relation() -> None:
+    rng = np.random.default_rng(0)
+    raw = rng.uniform(1, 10, 40)
+    n_ops = rng.integers(10, 20, 40)
+    measured = 1.2 * raw + 0.05 * n_ops + 0.3
+    cal = fit_linear(raw, n_ops, measured)
+    assert cal["coef_sum"] == pytest.approx(1.2, rel=1e-2)
+    assert cal["coef_ops"] == pytest.approx(0.05, rel=5e-2)
+    assert json.loads(json.dumps(cal)) == cal
+
+
+def test_agreement_figures() -> None:
+    m = np.array([1.0, 2.0, 3.0, 4.0])
+    a = agreement(m * np.array([1.0, 1.07, 1.2, 0.99]), m)
+    assert a.within_10pct == 0.75 and a.within_5pct == 0.5
+    assert a.kendall_tau == pytest.approx(1.0) and a.n == 4
+    assert a.mape == pytest.approx((0 + 7 + 20 + 1) / 4)

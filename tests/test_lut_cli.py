@@ -1,0 +1,256 @@
+"""``hwnas profile`` and ``hwnas lut``: end to end on the tiny space, resume after kill -9, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from hwnas.cli import app
+from hwnas.latency import LatencyTable
+from hwnas.latency.profile import unique_ops
+from hwnas.testing import tiny_space
+
+runner = CliRunner()
+FAST = ["--runs", "6", "--rounds", "2", "--warmup", "1", "--no-pin"]
+TINY_SPEC = {
+    "name": "tiny",
+    "resolution": 16,
+    "num_classes": 10,
+    "stem_channels": 8,
+    "stem_stride": 1,
+    "first_block_channels": 0,
+    "stages": [[8, 2, 1], [16, 2, 2], [24, 2, 2]],
+    "head_channels": 32,
+    "kernels": [3, 5],
+    "expands": [2, 4],
+}
+
+
+def _one_line_error(result) -> str:
+    assert result.exit_code == 2, result.output
+    lines = [ln for ln in result.output.strip().splitlines() if ln.strip()]
+    assert len(lines) <= 2 and "Traceback" not in result.output  # rich may wrap one long line
+    return " ".join(lines)
+
+
+@pytest.fixture(scope="module")
+def tiny_table(tmp_path_factory) -> Path:
+    """A real torch-cpu table of the tiny space, profiled through the library (fast protocol)."""
+    from hwnas.latency.profile import profile_space
+    from profilers import MeasureProtocol, get_profiler
+
+    out = tmp_path_factory.mktemp("lut") / "tiny.json"
+    prof = get_profiler("torch-cpu", MeasureProtocol(runs=6, rounds=2, warmup=1, pin_cpu=False))
+    profile_space(tiny_space(), prof, out, device_name="test-host")
+    return out
+
+
+def test_profiled_table_is_complete_and_described(tiny_table: Path) -> None:
+    space = tiny_space()
+    table = LatencyTable.load(tiny_table)
+    table.require(space)  # every op of the space is present
+    assert len(table.entries) == len(unique_ops(space))
+    m = table.meta
+    assert (m.runtime, m.threads, m.batch, m.space, m.resolution) == ("torch-cpu", 1, 1, "tiny", 16)
+    assert m.device_name == "test-host" and m.device_detail and m.torch_version and m.created
+    assert m.protocol["runs"] == 6 and m.protocol["call_overhead_ms"] >= 0
+    assert table.calibration == {"method": "overhead", "offset_ms": m.protocol["call_overhead_ms"]}
+    assert all(e.n >= 6 and e.p50 >= 0 for e in table.entries.values())
+
+
+def test_lut_show_and_predict(tiny_table: Path) -> None:
+    r = runner.invoke(app, ["lut", "show", str(tiny_table), "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["meta"]["runtime"] == "torch-cpu"
+    space = tiny_space()
+    import numpy as np
+
+    arch = space.sample(np.random.default_rng(3))
+    r = runner.invoke(
+        app, ["lut", "predict", str(tiny_table), str(arch), "--space", str(_spec_file(tiny_table)), "--json"]
+    )
+    # the tiny space is not a preset: a spec file with the same definition stands in for it
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    table = LatencyTable.load(tiny_table)
+    assert out["predicted"] == pytest.approx(table.predict(space, arch))
+
+
+def _spec_file(next_to: Path) -> Path:
+    path = next_to.parent / "tiny.spec.json"
+    path.write_text(json.dumps(TINY_SPEC))
+    return path
+
+
+def test_validate_reports_fidelity_and_repeat(tiny_table: Path, tmp_path: Path) -> None:
+    copy = tmp_path / "tiny.json"
+    copy.write_bytes(tiny_table.read_bytes())
+    png = tmp_path / "fid.png"
+    r = runner.invoke(
+        app,
+        [
+            "lut",
+            "validate",
+            str(copy),
+            "--samples",
+            "6",
+            "--runs",
+            "6",
+            "--rounds",
+            "2",
+            "--space",
+            str(_spec_file(tiny_table)),
+            "--calibrate",
+            "--plot",
+            str(png),
+            "--json",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.output)
+    for part in ("fidelity", "repeat"):
+        for k in ("within_10pct", "within_5pct", "mape", "rmse_ms", "kendall_tau", "spearman_rho"):
+            assert k in out[part]
+    assert len(out["measured_ms"]) == len(out["repeat_ms"]) == 6
+    assert out["calibrated"]["held_out"]["n"] == 3
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    assert LatencyTable.load(copy).calibration["method"] == "linear"
+
+
+def test_unknown_runtime_and_mismatching_table(tiny_table: Path, tmp_path: Path) -> None:
+    msg = _one_line_error(
+        runner.invoke(
+            app,
+            ["profile", "--space", "mbconv-small", "--runtime", "coreml", "--out", str(tmp_path / "x.json")],
+        )
+    )
+    assert "coreml" in msg
+    msg = _one_line_error(
+        runner.invoke(
+            app,
+            [
+                "lut",
+                "validate",
+                str(tiny_table),
+                "--runtime",
+                "onnxruntime",
+                "--space",
+                str(_spec_file(tiny_table)),
+            ],
+        )
+    )
+    assert "torch-cpu" in msg and "onnxruntime" in msg
+    msg = _one_line_error(
+        runner.invoke(app, ["lut", "predict", str(tiny_table), "x", "--space", "mbconv-small"])
+    )
+    assert "tiny" in msg and "mbconv-small" in msg
+    # extending a table made on another runtime names both
+    spec = str(_spec_file(tiny_table))
+    msg = _one_line_error(
+        runner.invoke(
+            app,
+            [
+                "profile",
+                "--space",
+                spec,
+                "--runtime",
+                "onnxruntime",
+                "--out",
+                str(tiny_table),
+                "--device-name",
+                "test-host",
+                *FAST,
+            ],
+        )
+    )
+    assert "torch-cpu" in msg and "onnxruntime" in msg
+
+
+def test_bad_table_files_exit_2(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    _one_line_error(runner.invoke(app, ["lut", "show", str(bad)]))
+    bad.write_text(json.dumps({"schema_version": 1, "meta": {}, "entries": {}}))
+    assert "meta lacks" in _one_line_error(runner.invoke(app, ["lut", "show", str(bad)]))
+    assert "neither a file" in _one_line_error(runner.invoke(app, ["lut", "show", str(tmp_path / "no.json")]))
+
+
+def test_missing_extra_is_named(tmp_path: Path) -> None:
+    from profilers import profiler_class
+
+    if profiler_class("tensorrt").available()[0]:
+        pytest.skip("TensorRT is installed here")
+    msg = _one_line_error(
+        runner.invoke(
+            app,
+            [
+                "profile",
+                "--space",
+                "mbconv-small",
+                "--runtime",
+                "tensorrt",
+                "--out",
+                str(tmp_path / "x.json"),
+            ],
+        )
+    )
+    assert "hwnas[tensorrt]" in msg
+
+
+def test_profile_resumes_after_kill_9(tmp_path: Path) -> None:
+    spec = tmp_path / "tiny.spec.json"
+    spec.write_text(json.dumps(TINY_SPEC))
+    out = tmp_path / "t.json"
+    cmd = [
+        sys.executable,
+        "-c",
+        "from hwnas.cli import main; main()",
+        "profile",
+        "--space",
+        str(spec),
+        "--runtime",
+        "torch-cpu",
+        "--out",
+        str(out),
+        "--device-name",
+        "k9",
+        "--runs",
+        "400",
+        "--rounds",
+        "4",
+        "--no-pin",
+        "--json",
+    ]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    first: dict = {}
+    while time.time() < deadline:
+        if out.exists():
+            try:
+                first = json.loads(out.read_text())["entries"]
+            except (json.JSONDecodeError, KeyError):
+                first = {}
+            if first:
+                break
+        time.sleep(0.05)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    assert first, "no chunk was saved before the kill"
+    total = len(unique_ops(tiny_space()))
+    partial = LatencyTable.load(out)  # the file is never torn
+    assert 0 < len(partial.entries) <= total
+    assert len(partial.entries) < total, "the run finished before it could be killed"
+    done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    table = LatencyTable.load(out)
+    assert len(table.entries) == total
+    for key, stats in partial.entries.items():  # finished entries were kept, not re-measured
+        assert table.entries[key] == stats

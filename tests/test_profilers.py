@@ -1,0 +1,136 @@
+"""Measurement protocol, time_callable, registry errors, ONNX export, ExecuTorch threads."""
+
+from __future__ import annotations
+
+import os
+import time
+
+import pytest
+import torch
+
+from hwnas.errors import HwnasError, RuntimeMissingError
+from profilers import MeasureProtocol, get_profiler, profiler_class, runtime_names, time_callable
+from profilers.base import pin_to_core, stats_from_samples
+
+
+def test_protocol_defaults_match_the_issue() -> None:
+    p = MeasureProtocol()
+    assert (p.threads, p.batch, p.warmup, p.runs) == (1, 1, 10, 50)
+    assert p.resolved_clock == "thread"
+    assert MeasureProtocol(threads=2).resolved_clock == "wall"
+    with pytest.raises(HwnasError, match="clock"):
+        MeasureProtocol(clock="sundial")
+    with pytest.raises(HwnasError, match="warmup"):
+        MeasureProtocol(warmup=-1)
+
+
+def test_time_callable_counts_warmup_and_runs() -> None:
+    calls = []
+    st = time_callable(lambda: calls.append(1), MeasureProtocol(warmup=3, runs=20, max_runs=20))
+    assert st.n == 20 and len(calls) == 23
+    assert st.p10 <= st.p50 <= st.p90
+
+
+def test_adaptive_repeats_stop_at_cap() -> None:
+    # a callable whose cost keeps growing never has a stable median: the cap must stop it
+    state = {"i": 0}
+
+    def growing() -> None:
+        state["i"] += 1
+        end = time.perf_counter() + 2e-6 * state["i"]
+        while time.perf_counter() < end:
+            pass
+
+    st = time_callable(growing, MeasureProtocol(warmup=0, runs=10, max_runs=40, stability=1e-9,
+                                                clock="wall"))
+    assert st.n == 40
+
+
+def test_wall_clock_sees_sleep_thread_clock_does_not() -> None:
+    nap = lambda: time.sleep(0.002)
+    wall = time_callable(nap, MeasureProtocol(warmup=0, runs=5, max_runs=5, clock="wall"))
+    cpu = time_callable(nap, MeasureProtocol(warmup=0, runs=5, max_runs=5, clock="thread"))
+    assert wall.p50 >= 1.9
+    assert cpu.p50 < 1.0  # a sleeping thread uses no CPU: descheduled time is not counted
+
+
+def test_stats_from_samples() -> None:
+    st = stats_from_samples([1.0, 2.0, 3.0, 4.0, 5.0])
+    assert st.p50 == 3.0 and st.n == 5 and st.mean == 3.0
+    assert st.p10 < st.p50 < st.p90
+
+
+def test_unknown_runtime_names_the_known_ones() -> None:
+    with pytest.raises(HwnasError) as info:
+        get_profiler("coreml")
+    assert "coreml" in str(info.value) and "torch-cpu" in str(info.value)
+
+
+def test_registry_lists_every_runtime() -> None:
+    assert set(runtime_names()) >= {"torch-cpu", "onnxruntime", "executorch", "adb", "torch-cuda", "tensorrt"}
+    for name in runtime_names():
+        assert profiler_class(name).name == name
+
+
+def test_missing_tensorrt_names_the_extra() -> None:
+    ok, reason = profiler_class("tensorrt").available()
+    if ok:
+        pytest.skip("TensorRT is installed here")
+    with pytest.raises(RuntimeMissingError, match=r"hwnas\[tensorrt\]"):
+        get_profiler("tensorrt")
+
+
+def test_pinning_picks_an_allowed_core() -> None:
+    if not hasattr(os, "sched_setaffinity"):
+        pytest.skip("no CPU affinity on this OS")
+    before = os.sched_getaffinity(0)
+    try:
+        core = pin_to_core(MeasureProtocol())
+        assert os.sched_getaffinity(0) == {core} and core in before
+        with pytest.raises(HwnasError, match="cannot pin"):
+            pin_to_core(MeasureProtocol(cpu_core=10_000))
+    finally:
+        os.sched_setaffinity(0, before)
+    assert pin_to_core(MeasureProtocol(pin_cpu=False)) is None
+
+
+def test_onnx_export_uses_fast_exporter_and_roundtrips() -> None:
+    import onnx
+
+    from profilers.onnx_export import export_onnx_bytes
+
+    net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU()).eval()
+    data = export_onnx_bytes(net, torch.zeros(1, 3, 8, 8))
+    model = onnx.load_from_string(data)
+    assert [n.op_type for n in model.graph.node][:1] == ["Conv"]
+
+
+def test_executorch_threads_set_once_per_process() -> None:
+    ok, reason = profiler_class("executorch").available()
+    if not ok:
+        pytest.skip(reason)
+    from profilers.executorch_xnnpack import _THREADS_SET, set_threads_once
+
+    first = _THREADS_SET[0] if _THREADS_SET else 1
+    assert set_threads_once(first) == first
+    with pytest.raises(RuntimeMissingError, match="already set"):
+        set_threads_once(first + 1)
+
+
+@pytest.mark.gpu
+def test_torch_cuda_times_with_events() -> None:
+    if not torch.cuda.is_available():
+        pytest.skip("no CUDA GPU on this machine")
+    prof = get_profiler("torch-cuda", MeasureProtocol(runs=10, warmup=2))
+    st = prof.measure_model(torch.nn.Conv2d(8, 8, 3), (8, 16, 16))
+    assert st.p50 > 0 and st.n >= 10
+
+
+@pytest.mark.gpu
+def test_tensorrt_engine_per_op() -> None:
+    ok, reason = profiler_class("tensorrt").available()
+    if not ok:
+        pytest.skip(f"TensorRT unusable here: {reason}")
+    prof = get_profiler("tensorrt", MeasureProtocol(runs=10, warmup=2))
+    st = prof.measure_model(torch.nn.Conv2d(8, 8, 3).eval(), (8, 16, 16))
+    assert st.p50 > 0 and st.n >= 10
