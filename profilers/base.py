@@ -41,9 +41,14 @@ class MeasureProtocol:
             median of the round medians, so slow drift of the machine hits every item alike.
         pin_cpu: pin the process to one core (``os.sched_setaffinity``) before measuring.
         cpu_core: the core to pin to; ``None`` picks the last core the process may use.
+        in_context: time each op between two 1x1 carrier layers and subtract the carriers
+            alone (see :mod:`hwnas.latency.context`), so the op costs what it costs in a network.
         subtract_overhead: measure the runner's per-call overhead with an identity model and
             account for it once per network instead of once per op.
         seed: seeds the shuffled round order.
+        flush_denormal: flush denormal floats to zero (FTZ/DAZ) on the measuring thread. Random
+            weights can drive activations into the denormal range, where x86 arithmetic is many
+            times slower: two instances of one op (or one arch) then time very differently.
         clock: ``"thread"`` times with the calling thread's CPU clock (``CLOCK_THREAD_CPUTIME_ID``):
             time the thread spent descheduled by other processes is not counted, which makes
             single-threaded CPU timings repeatable on a shared machine; ``"wall"`` uses
@@ -62,8 +67,10 @@ class MeasureProtocol:
     pin_cpu: bool = True
     cpu_core: int | None = None
     subtract_overhead: bool = True
+    in_context: bool = True
     seed: int = 0
     clock: str = "auto"
+    flush_denormal: bool = True
 
     def __post_init__(self) -> None:
         from hwnas.errors import HwnasError
@@ -142,7 +149,15 @@ def time_callable(fn: Callable[[], object], protocol: MeasureProtocol,
 
 
 def pin_to_core(protocol: MeasureProtocol) -> int | None:
-    """Pin this process to one core when the protocol asks (Linux); returns the core or None."""
+    """Pin this process to one core when the protocol asks (Linux); returns the core or None.
+
+    Also applies ``protocol.flush_denormal`` to the calling thread (host CPU runtimes compute on
+    it when ``threads == 1``).
+    """
+    if protocol.flush_denormal:
+        import torch
+
+        torch.set_flush_denormal(True)
     if not protocol.pin_cpu or not hasattr(os, "sched_setaffinity"):
         return None
     allowed = sorted(os.sched_getaffinity(0))

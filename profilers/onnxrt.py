@@ -55,6 +55,8 @@ class OnnxRuntimeProfiler(Profiler):
         opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         opts.log_severity_level = 3
+        if self.protocol.flush_denormal:
+            opts.add_session_config_entry("session.set_denormal_as_zero", "1")
         if self.protocol.threads == 1:
             opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         return ort.InferenceSession(onnx_bytes, sess_options=opts, providers=self.providers())

@@ -176,3 +176,14 @@ def test_mul_log_and_add_linear_losses_run(setup, tmp_path):
         result = run_gradient_search(_config(setup, f"loss-{loss}", loss=loss, lut=str(tmp_path / "us.json"),
                                              budget_ms=budget, epochs=1, warmup_epochs=0), progress=False)
         assert result.extra["method"] == "argmax" and result.arch == result.extra["argmax_arch"]
+
+
+def test_energy_table_works_the_same(setup, tmp_path):
+    _, table, fastest, slowest = setup
+    energy = replace(table, meta=replace(table.meta, metric="energy", unit="mJ"))
+    energy.save(tmp_path / "energy.json")
+    cfg = _config(setup, "energy", lut=str(tmp_path / "energy.json"), epochs=1, warmup_epochs=0)
+    result = run_gradient_search(cfg, progress=False)
+    assert result.unit == "mJ" and result.predicted <= cfg.budget_ms
+    best = read_json(Path(cfg.out) / "result.json")["best"]
+    assert best["energy_mj"] == pytest.approx(result.predicted) and best["latency_ms"] is None

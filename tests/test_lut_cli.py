@@ -223,7 +223,7 @@ def test_profile_resumes_after_kill_9(tmp_path: Path) -> None:
         "--device-name",
         "k9",
         "--runs",
-        "400",
+        "150",
         "--rounds",
         "4",
         "--no-pin",

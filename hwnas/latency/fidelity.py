@@ -81,7 +81,8 @@ def sample_archs(space: SearchSpace, n: int, rng: np.random.Generator) -> list:
 
 def measure_archs(space: SearchSpace, archs: list, profiler, rng: np.random.Generator,
                   passes: int = 2) -> tuple[list[list[float]], float]:
-    """End-to-end p50 per arch for each of ``passes`` interleaved passes; seconds per arch."""
+    """End-to-end p50 per arch for each of ``passes`` interleaved passes, and the seconds one
+    end-to-end measurement costs (building + exporting/lowering the arch, plus one pass)."""
     from hwnas.latency.profile import input_shape
 
     proto = profiler.protocol
@@ -89,12 +90,15 @@ def measure_archs(space: SearchSpace, archs: list, profiler, rng: np.random.Gene
     t0 = time.perf_counter()
     shape = input_shape(space)
     runners = [profiler.prepare(space.build(a), shape) for a in archs]
-    out = []
+    prepare_s = time.perf_counter() - t0
+    out, pass_s = [], []
     for _ in range(passes):
+        t1 = time.perf_counter()
         res = measure_interleaved(runners, runs=proto.runs, rounds=proto.rounds, warmup=proto.warmup,
                                   rng=rng, timed_block=profiler.timed_block())
+        pass_s.append(time.perf_counter() - t1)
         out.append([s.p50 for s in res.stats])
-    per_arch = (time.perf_counter() - t0) / max(1, len(archs) * passes)
+    per_arch = (prepare_s + float(np.mean(pass_s))) / max(1, len(archs))
     return out, per_arch
 
 

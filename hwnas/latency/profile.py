@@ -62,7 +62,7 @@ def check_compatible(existing: LatencyTable, wanted: TableMeta, path: Path) -> N
         if have != want:
             raise TableError(f"{path} was made for {field_name} {have!r}, not {want!r} as asked",
                              "choose another --out, or delete that file to start over")
-    for key in ("runs", "rounds", "warmup", "clock", "subtract_overhead"):
+    for key in ("runs", "rounds", "warmup", "clock", "subtract_overhead", "in_context"):
         have, want = existing.meta.protocol.get(key), wanted.protocol.get(key)
         if have is not None and have != want:
             raise TableError(f"{path} was measured with protocol {key}={have!r}, not {want!r} as asked",
@@ -115,17 +115,49 @@ def profile_space(space: SearchSpace, profiler, out: Path | str, device_name: st
     save()
     for start in range(0, len(todo), chunk):
         part = todo[start:start + chunk]
-        runners = [profiler.prepare(build_op(op, act), op.in_shape) for op in part]
-        result = measure_interleaved(runners, runs=proto.runs, rounds=proto.rounds, warmup=proto.warmup,
-                                     rng=rng, timed_block=profiler.timed_block())
-        for op, st in zip(part, result.stats):
-            entries[op.key] = _minus(st, overhead)
-            if on_progress:
-                on_progress(ProfileProgress(len(ops) - len(todo) + start + part.index(op) + 1,
-                                            len(ops), op.key))
+        if proto.in_context:
+            _measure_in_context(part, profiler, act, rng, entries)
+        else:
+            runners = [profiler.prepare(build_op(op, act), op.in_shape) for op in part]
+            result = measure_interleaved(runners, runs=proto.runs, rounds=proto.rounds,
+                                         warmup=proto.warmup, rng=rng, timed_block=profiler.timed_block())
+            for op, st in zip(part, result.stats):
+                entries[op.key] = _minus(st, overhead)
+            del runners
+        if on_progress:
+            on_progress(ProfileProgress(len(ops) - len(todo) + start + len(part), len(ops), part[-1].key))
         save()
-        del runners
     return save()
+
+
+def _measure_in_context(part: list[OpSpec], profiler, act: str, rng: np.random.Generator,
+                        entries: dict[str, OpStats]) -> None:
+    """Time each op between carriers, and each carrier pair alone, all interleaved."""
+    from hwnas.latency.context import sandwich
+    from hwnas.nn.ops import build_op
+
+    proto = profiler.protocol
+    runners, pair_index, op_pairs = [], {}, []
+    bare_models = {}
+    for op in part:
+        with_op, bare, key = sandwich(build_op(op, act), tuple(op.in_shape))
+        runners.append(profiler.prepare(with_op, tuple(op.in_shape)))
+        if key not in bare_models:
+            bare_models[key] = (bare, tuple(op.in_shape))
+        op_pairs.append(key)
+    for key, (bare, shape) in bare_models.items():
+        pair_index[key] = len(runners)
+        runners.append(profiler.prepare(bare, shape))
+    result = measure_interleaved(runners, runs=proto.runs, rounds=proto.rounds, warmup=proto.warmup,
+                                 rng=rng, timed_block=profiler.timed_block())
+    for i, op in enumerate(part):
+        pair = result.stats[pair_index[op_pairs[i]]]
+        # per round difference, then the median over rounds: drift cancels within a round
+        diffs = result.round_medians[:, i] - result.round_medians[:, pair_index[op_pairs[i]]]
+        st = result.stats[i]
+        p50 = max(0.0, float(np.median(diffs)))
+        entries[op.key] = OpStats(p50, max(0.0, st.p10 - pair.p50), max(0.0, st.p90 - pair.p50),
+                                  max(0.0, st.mean - pair.mean), float(np.hypot(st.std, pair.std)), st.n)
 
 
 def _minus(st: OpStats, overhead_ms: float) -> OpStats:

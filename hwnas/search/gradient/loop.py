@@ -133,7 +133,7 @@ def run_epoch(state: SearchState, epoch: int, config: GradientSearchConfig, data
         expected = float(cost.expected(arch.probs()))
         probs = arch.probs_lists()
     argmax = [max(range(len(p)), key=p.__getitem__) for p in probs]
-    val_acc = _val_accuracy(supernet, argmax, data)
+    val_acc = _val_accuracy(supernet, argmax, data, config.batch_size)
     history = {
         "epoch": epoch, "phase": "search" if searching else "warmup", "expected_latency": expected,
         "train_ce": ce_sum / max(n_seen, 1),
@@ -168,10 +168,10 @@ def _arch_step(state: SearchState, batch, config: GradientSearchConfig, cost: Co
 
 
 @torch.no_grad()
-def _val_accuracy(supernet: Supernet, indices: list[int], data) -> float:
+def _val_accuracy(supernet: Supernet, indices: list[int], data, batch_size: int) -> float:
     supernet.eval()
     correct, n = 0, 0
-    for x, y in data.loader("val", 256):
+    for x, y in data.loader("val", batch_size):  # the training batch: no larger memory peak
         correct += (supernet(x, list(indices)).argmax(1) == y).sum().item()
         n += len(y)
     return correct / max(n, 1)
