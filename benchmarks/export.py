@@ -109,7 +109,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--space", default="mbconv-small")
     parser.add_argument("--archs", type=int, default=10)
-    parser.add_argument("--seed", type=int, default=0)
+    # seed 1: the shipped tables were validated and calibrated on seed-0 samples, so these archs
+    # are held out from that fit
+    parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--formats", default=",".join(exporter_names()))
     parser.add_argument("--exporter-timing-archs", type=int, default=3)
     args = parser.parse_args(argv)

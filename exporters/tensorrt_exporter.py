@@ -109,7 +109,7 @@ class TensorRTExporter(Exporter):
         in_dtype = torch.from_numpy(np.empty(0, trt.nptype(engine.get_tensor_dtype(in_name)))).dtype
         out_dtype = torch.from_numpy(np.empty(0, trt.nptype(engine.get_tensor_dtype(out_name)))).dtype
 
-        def run(x: np.ndarray) -> np.ndarray:
+        def run(x: np.ndarray, _alive=(runtime, engine)) -> np.ndarray:  # keep the engine alive
             x_dev = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32)).to("cuda", in_dtype)
             context.set_input_shape(in_name, tuple(x_dev.shape))
             out_dev = torch.empty(tuple(context.get_tensor_shape(out_name)), dtype=out_dtype,

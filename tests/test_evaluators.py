@@ -90,7 +90,7 @@ def test_oneshot_trains_once_scores_deterministically_and_caches(tmp_path):
     first = [ev.evaluate(a).accuracy for a in archs]
     again = [ev.evaluate(a).accuracy for a in reversed(archs)][::-1]
     assert first == again  # BN recalibration makes a score independent of evaluation order
-    assert max(first) > 0.2  # trained: well above chance (0.1) on digits
+    assert all(0.0 <= a <= 1.0 for a in first)
     cached = OneShotEvaluator(space, str(tmp_path / "lut.json"), cfg)
     cached.prepare(tmp_path)  # loads supernet.pt instead of training
     assert [cached.evaluate(a).accuracy for a in archs] == first
@@ -107,3 +107,15 @@ def test_scratch_evaluator_trains_and_needs_a_lut(tmp_path):
     a, b = ev.evaluate(arch), ev.evaluate(arch)
     assert a.accuracy == b.accuracy and 0.0 <= a.accuracy <= 1.0
     assert a.params > 0
+
+
+@pytest.mark.slow
+def test_oneshot_supernet_learns(tmp_path):
+    space = tiny_space()
+    synthetic_table(space).save(tmp_path / "lut.json")
+    ev = OneShotEvaluator(space, str(tmp_path / "lut.json"),
+                          OneShotConfig(epochs=15, batch_size=32, lr=0.1, calib_batches=4))
+    ev.prepare(None)
+    rng = np.random.default_rng(0)
+    accs = [ev.evaluate(space.sample(rng)).accuracy for _ in range(4)]
+    assert np.mean(accs) > 0.3  # chance is 0.1

@@ -166,3 +166,19 @@ def test_temperature_anneals_geometrically():
     taus = [temperature(e, 5, 5.0, 0.5) for e in range(5)]
     assert taus[0] == pytest.approx(5.0) and taus[-1] == pytest.approx(0.5)
     assert all(a > b for a, b in itertools.pairwise(taus))
+
+
+@pytest.mark.parametrize("calibration", [
+    {"method": "overhead", "offset_ms": 0.02},
+    {"method": "linear", "coef_sum": 0.9, "coef_ops": 0.004, "intercept_ms": 0.05},
+])
+def test_cost_model_folds_calibration_exactly(calibration):
+    from dataclasses import replace
+
+    space = tiny_space()
+    table = replace(synthetic_table(space), calibration=calibration)
+    cost = CostModel.from_table(table, space)
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        arch = space.sample(rng)
+        assert cost.exact(space.indices(arch)) == pytest.approx(table.predict(space, arch), rel=1e-12)

@@ -164,3 +164,23 @@ def test_agreement_figures() -> None:
     assert a.within_10pct == 0.75 and a.within_5pct == 0.5
     assert a.kendall_tau == pytest.approx(1.0) and a.n == 4
     assert a.mape == pytest.approx((0 + 7 + 20 + 1) / 4)
+
+
+@pytest.mark.parametrize("space_name", ["tiny", "fbnet-cifar100"])
+def test_in_context_sandwiches_run_for_every_op_kind(space_name: str) -> None:
+    import torch
+
+    from hwnas.latency.context import sandwich
+    from hwnas.nn.ops import build_op
+
+    space = tiny_space() if space_name == "tiny" else get_space(space_name)
+    kinds = {}
+    for op in space.all_ops():
+        kinds.setdefault((op.kind, op.in_shape == op.out_shape), op)
+    for op in kinds.values():
+        with_op, bare, key = sandwich(build_op(op, "relu6"), tuple(op.in_shape))
+        x = torch.zeros(1, *op.in_shape)
+        with torch.inference_mode():
+            a, b = with_op(x), bare(x)
+        assert a.shape == b.shape, op.key  # the pair ends where the op's carrier ends
+        assert key[0] == tuple(op.in_shape)

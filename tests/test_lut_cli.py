@@ -254,3 +254,14 @@ def test_profile_resumes_after_kill_9(tmp_path: Path) -> None:
     assert len(table.entries) == total
     for key, stats in partial.entries.items():  # finished entries were kept, not re-measured
         assert table.entries[key] == stats
+
+
+def test_published_tables_show_predict_but_not_validate() -> None:
+    r = runner.invoke(app, ["lut", "show", "pixel3/latency-fbnet-cifar100", "--json"])
+    assert r.exit_code == 0 and json.loads(r.output)["entries"] == 112
+    arch = "-".join(["k3e1"] * 22)
+    r = runner.invoke(app, ["lut", "predict", "pixel3/latency-fbnet-cifar100", arch, "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.output)["predicted"] > 0
+    msg = _one_line_error(runner.invoke(app, ["lut", "validate", "pixel3/latency-fbnet-cifar100"]))
+    assert "published" in msg

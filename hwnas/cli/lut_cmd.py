@@ -108,6 +108,9 @@ def validate(table_file: str = TABLE_ARG,
 
     path = resolve_table(table_file)
     table, s = _load(str(path), space)
+    if table.meta.protocol.get("published"):
+        raise TableError(f"{table_file} holds published figures for {table.meta.device_detail}",
+                         "only tables measured with `hwnas profile` on this machine can be validated here")
     rt = runtime or table.meta.runtime
     if rt != table.meta.runtime:
         raise TableError(f"{path} was made on runtime {table.meta.runtime!r}, not {rt!r} as asked",

@@ -38,7 +38,7 @@ def profile(space: str = typer.Option(..., "--space", "-s", help="Space preset o
             clock: str = typer.Option("auto", help="auto | thread | wall (see docs)."),
             json_out: bool = JSON_OPTION) -> None:
     """Profile every op the space can produce (deduplicated); rerun the same command to resume."""
-    from hwnas.latency.profile import profile_space, unique_ops
+    from hwnas.latency.profile import check_resume, profile_space, unique_ops
     from hwnas.space import get_space
     from profilers import get_profiler
 
@@ -48,6 +48,7 @@ def profile(space: str = typer.Option(..., "--space", "-s", help="Space preset o
         from hwnas.errors import HwnasError
 
         raise HwnasError(f"--out {out} is a folder", "pass a file path like table.json")
+    check_resume(s, prof, out, device_name)
     total = len(unique_ops(s))
     columns = (TextColumn("[bold]profile[/] {task.fields[key]}"), BarColumn(), MofNCompleteColumn(),
                TimeRemainingColumn())

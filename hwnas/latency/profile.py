@@ -69,6 +69,16 @@ def check_compatible(existing: LatencyTable, wanted: TableMeta, path: Path) -> N
                              f"rerun with the same protocol (--{key} {have}) or choose another --out")
 
 
+def check_resume(space: SearchSpace, profiler, out: Path | str, device_name: str) -> int:
+    """Fail early if ``out`` holds a table for something else; return how many ops it holds."""
+    out = Path(out)
+    if not out.exists():
+        return 0
+    existing = LatencyTable.load(out)
+    check_compatible(existing, make_meta(space, profiler, device_name), out)
+    return len(existing.entries)
+
+
 def profile_space(space: SearchSpace, profiler, out: Path | str, device_name: str = "this-host",
                   on_progress: Callable[[ProfileProgress], None] | None = None,
                   chunk: int = CHUNK) -> LatencyTable:

@@ -30,7 +30,23 @@ class CostModel:
 
     @classmethod
     def from_table(cls, table, space) -> CostModel:
-        return cls(tuple(table.position_costs(space)), table.fixed_cost(space), table.meta.unit)
+        """Costs of the table's *prediction*: known calibrations are folded in exactly.
+
+        ``overhead`` adds a constant; ``linear`` (``a * raw + b * n_ops + c``) is additive over
+        positions too, since ``n_ops`` counts the ops each choice adds (zero adds none).
+        """
+        costs = [np.asarray(c, dtype=np.float64) for c in table.position_costs(space)]
+        fixed = table.fixed_cost(space)
+        cal = table.calibration or {}
+        if cal.get("method") == "overhead":
+            fixed += float(cal.get("offset_ms", 0.0))
+        elif cal.get("method") == "linear":
+            a, b = float(cal["coef_sum"]), float(cal["coef_ops"])
+            n_fixed = len(space.prefix_ops()) + len(space.suffix_ops())
+            costs = [a * c + b * np.array([len(ops) for ops in space.candidate_ops(p)], dtype=np.float64)
+                     for p, c in enumerate(costs)]
+            fixed = a * fixed + b * n_fixed + float(cal["intercept_ms"])
+        return cls(tuple(costs), float(fixed), table.meta.unit)
 
     def expected(self, probs: Sequence[torch.Tensor]) -> torch.Tensor:
         """Differentiable E[LAT] for per-position probabilities (float64)."""

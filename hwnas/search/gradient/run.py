@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -103,6 +104,10 @@ def run_gradient_search(config: GradientSearchConfig, progress: bool = True) -> 
     from hwnas.data import load_data
     from hwnas.space import get_space
 
+    if config.epochs > 1 and config.warmup_epochs >= config.epochs:
+        config = replace(config, warmup_epochs=config.epochs - 1)  # keep one search epoch at least
+    elif config.epochs == 1 and config.warmup_epochs >= 1:
+        config = replace(config, warmup_epochs=0)
     _check_config(config)
     space = get_space(config.space)
     table = load_table(config.lut)

@@ -1,0 +1,51 @@
+"""Ray executor: a local 2-CPU cluster gives the local executor's result, and a worker killed
+mid-evaluation is retried without losing the result."""
+
+import os
+
+import pytest
+
+os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+ray = pytest.importorskip("ray")
+
+from hwnas.errors import HwnasError  # noqa: E402
+from hwnas.execution import LocalExecutor, RayExecutor, check_address  # noqa: E402
+from hwnas.search import Problem, make_strategy  # noqa: E402
+from hwnas.search.runner import run_search  # noqa: E402
+from hwnas.testing.strategy_conformance import CrashOnceEvaluator, ToyEvaluator, toy_space  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+def search(evaluator, executor):
+    problem = Problem(evaluator.space, budget_ms=2.3, latency_fn=ToyEvaluator(toy_space()).latency_fn())
+    strat = make_strategy("evolution", problem, 0, population=6, sample_size=2)
+    return run_search(strat, evaluator, 12, executor=executor, batch=2)
+
+
+def test_ray_matches_local_and_survives_a_killed_worker(cluster, tmp_path):
+    ev = ToyEvaluator(toy_space())
+    local = search(ev, LocalExecutor(2))
+    on_ray = search(ev, RayExecutor(workers=2))
+    assert [c["arch"] for c in on_ray.candidates] == [c["arch"] for c in local.candidates]
+    assert [c["accuracy"] for c in on_ray.candidates] == [c["accuracy"] for c in local.candidates]
+    # the first candidate's worker dies (os._exit) on its first attempt; Ray retries it
+    marker = tmp_path / "crashed"
+    first = local.candidates[0]["arch"]
+    crashing = CrashOnceEvaluator(ev, marker, first)
+    again = search(crashing, RayExecutor(workers=2, max_retries=2))
+    assert marker.exists()  # the worker really was killed once
+    assert [c["arch"] for c in again.candidates] == [c["arch"] for c in local.candidates]
+    assert again.best == {**local.best, "wall_s": again.best["wall_s"]}
+
+
+def test_unanswered_address_fails_fast():
+    with pytest.raises(HwnasError, match="no Ray cluster answers"):
+        check_address("127.0.0.1:9", timeout_s=2)
+    with pytest.raises(HwnasError, match="not host:port"):
+        check_address("nonsense")

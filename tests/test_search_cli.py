@@ -1,0 +1,133 @@
+"""``hwnas search`` end to end on a tabular problem: run folder, resume, one-line errors."""
+
+import itertools
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from hwnas.cli import app
+from hwnas.io import read_jsonl
+from hwnas.space import get_space
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def nb201_csv(tmp_path_factory):
+    """A full synthetic NB201 table (15,625 rows): accuracy in percent, latency in ms."""
+    space = get_space("nb201")
+    rng = np.random.default_rng(0)
+    gain, cost = rng.uniform(0, 3, (6, 5)), rng.uniform(0.1, 1.0, (6, 5))
+    lines = ["arch,acc,latency_ms"]
+    for idx in itertools.product(range(5), repeat=6):
+        arch = space.arch_from_indices(idx)
+        acc = 50 + sum(gain[p, j] for p, j in enumerate(idx))
+        lat = 1 + sum(cost[p, j] for p, j in enumerate(idx))
+        lines.append(f"{arch},{acc:.3f},{lat:.4f}")
+    path = tmp_path_factory.mktemp("tab") / "nb201.csv"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def search(args):
+    return runner.invoke(app, ["search", *args])
+
+
+def base_args(csv, out, strategy="evolution", evals=30):
+    return ["--strategy", strategy, "--evaluator", f"table:{csv}", "--space", "nb201",
+            "--arch-column", "arch", "--accuracy-column", "acc", "--latency-column", "latency_ms",
+            "--max-evals", str(evals), "--population", "10", "--out", str(out), "--json"]
+
+
+@pytest.mark.parametrize("strategy", ["evolution", *[pytest.param(s, marks=pytest.mark.slow) for s in
+                                                   ("nsga2", "random", "predictor", "rl")]])
+def test_search_writes_run_folder(nb201_csv, tmp_path, strategy):
+    out = tmp_path / "run"
+    res = search([*base_args(nb201_csv, out, strategy), "--budget-ms", "4.0"])
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    cands = read_jsonl(out / "candidates.jsonl")
+    assert len(cands) == 30 == data["evaluations"]
+    fields = {"index", "arch", "accuracy", "latency_ms", "params", "macs", "wall_s", "strategy"}
+    assert fields <= set(cands[0])
+    result = json.loads((out / "result.json").read_text())
+    assert result["best"]["latency_ms"] <= 4.0
+    assert result["best"]["accuracy"] == max(c["accuracy"] for c in cands if c["latency_ms"] <= 4.0)
+    assert result["pareto"] and all(0 <= c["accuracy"] <= 1 for c in result["pareto"])
+    assert json.loads((out / "config.json").read_text())["strategy"] == strategy
+
+
+def test_resume_gives_the_uninterrupted_result(nb201_csv, tmp_path):
+    from hwnas.runs import RunFolder
+    from hwnas.search import Problem, make_strategy
+    from hwnas.search.runner import run_search
+
+    full = search(base_args(nb201_csv, tmp_path / "full", "nsga2", 30))
+    assert full.exit_code == 0, full.output
+    # interrupt a run after 17 candidates, tear its state back one batch, then resume by CLI
+    from hwnas.cli.search_cmd import make_evaluator
+
+    space = get_space("nb201")
+    ev = make_evaluator(f"table:{nb201_csv}", space, None, "digits", 1, 0, "arch", "acc",
+                        "latency_ms", None)
+    ev.prepare()
+    strat = make_strategy("nsga2", Problem(space, latency_fn=ev.latency_fn()), 0, population=10)
+    run = RunFolder(tmp_path / "part")
+    config = json.loads((tmp_path / "full" / "config.json").read_text())
+    run.create(config, resume=False)
+    run_search(strat, ev, 30, run=run, stop_after=17)
+    assert len(read_jsonl(run.candidates_path)) == 17
+    resumed = search([*base_args(nb201_csv, tmp_path / "part", "nsga2", 30), "--resume"])
+    assert resumed.exit_code == 0, resumed.output
+    a = [c["arch"] for c in read_jsonl(tmp_path / "full" / "candidates.jsonl")]
+    b = [c["arch"] for c in read_jsonl(tmp_path / "part" / "candidates.jsonl")]
+    assert a == b
+    assert [p["arch"] for p in json.loads(resumed.stdout)["pareto"]] == \
+        [p["arch"] for p in json.loads(full.stdout)["pareto"]]
+
+
+def test_existing_run_needs_resume(nb201_csv, tmp_path):
+    assert search(base_args(nb201_csv, tmp_path / "r", "random", 10)).exit_code == 0
+    res = search(base_args(nb201_csv, tmp_path / "r", "random", 10))
+    assert res.exit_code == 2 and "--resume" in res.stderr
+
+
+def one_line_error(res, pattern):
+    assert res.exit_code == 2, res.output
+    assert len(res.stderr.strip().splitlines()) == 1, res.stderr
+    assert pattern in res.stderr, res.stderr
+
+
+def test_error_missing_column(nb201_csv, tmp_path):
+    args = base_args(nb201_csv, tmp_path / "r")
+    args[args.index("acc")] = "top1"
+    one_line_error(search(args), "no column 'top1'")
+    assert not (tmp_path / "r").exists()
+
+
+def test_error_arch_not_in_space_with_line(tmp_path):
+    csv = tmp_path / "bad.csv"
+    csv.write_text("arch,acc,latency_ms\n|none~0|+|none~0|none~1|+|none~0|none~1|none~2|,50,1\n"
+                   "|conv_7x7~0|+|none~0|none~1|+|none~0|none~1|none~2|,60,2\n")
+    one_line_error(search(base_args(csv, tmp_path / "r")), "line 3")
+
+
+def test_error_max_evals_below_population(nb201_csv, tmp_path):
+    one_line_error(search(base_args(nb201_csv, tmp_path / "r", "evolution", 5)),
+                   "below the evolution population")
+
+
+def test_error_unknown_strategy_and_evaluator(nb201_csv, tmp_path):
+    one_line_error(search(base_args(nb201_csv, tmp_path / "r", "annealing")), "unknown strategy")
+    args = base_args(nb201_csv, tmp_path / "r")
+    args[args.index(f"table:{nb201_csv}")] = "bogus"
+    one_line_error(search(args), "unknown evaluator 'bogus'")
+
+
+def test_error_ray_address_not_answering(nb201_csv, tmp_path):
+    res = search([*base_args(nb201_csv, tmp_path / "r"), "--executor", "ray",
+                  "--ray-address", "127.0.0.1:9"])
+    one_line_error(res, "no Ray cluster answers at 127.0.0.1:9")
+    assert not (tmp_path / "r").exists()
