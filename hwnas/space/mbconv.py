@@ -197,7 +197,11 @@ def load_spec(path: Path) -> MBConvSpace:
     except (ValueError, tomllib.TOMLDecodeError) as exc:
         raise SpaceError(f"space spec {path} is not valid {path.suffix[1:]}: {exc}") from None
     try:
-        stages = tuple(Stage(*(int(v) for v in row)) for row in raw.pop("stages"))
+        stages = tuple(
+            Stage(**{k: int(v) for k, v in row.items()}) if isinstance(row, dict)
+            else Stage(*(int(v) for v in row))
+            for row in raw.pop("stages")
+        )
         cfg = MBConvConfig(
             stages=stages,
             kernels=tuple(raw.pop("kernels", (3, 5, 7))),
@@ -205,7 +209,7 @@ def load_spec(path: Path) -> MBConvSpace:
             name=str(raw.pop("name", path.stem)),
             **raw,
         )
-    except (KeyError, TypeError) as exc:
+    except (KeyError, TypeError, ValueError) as exc:
         raise SpaceError(
             f"space spec {path}: {exc}",
             "give name, resolution, num_classes, stem_channels, stem_stride, "
