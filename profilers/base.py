@@ -11,10 +11,11 @@ A profiler turns a module (one op at its exact input shape, or a whole network) 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -148,6 +149,27 @@ def time_callable(fn: Callable[[], object], protocol: MeasureProtocol,
     return stats_from_samples(samples)
 
 
+@contextlib.contextmanager
+def process_settings_restored() -> Iterator[None]:
+    """Undo what measuring changes process-wide (core pinning, torch threads, denormal flushing).
+
+    A library caller that profiles and then trains in the same process (``hwnas demo``, the
+    benchmarks) must not keep one pinned core: torch's thread pool on one core made a
+    following supernet epoch 25x slower (measured).
+    """
+    import torch
+
+    affinity = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    threads = torch.get_num_threads()
+    try:
+        yield
+    finally:
+        if affinity is not None:
+            os.sched_setaffinity(0, affinity)
+        torch.set_num_threads(threads)
+        torch.set_flush_denormal(False)
+
+
 def pin_to_core(protocol: MeasureProtocol) -> int | None:
     """Pin this process to one core when the protocol asks (Linux); returns the core or None.
 
@@ -222,8 +244,9 @@ class Profiler(ABC):
 
     def measure_model(self, model: nn.Module, input_shape: tuple[int, int, int]) -> OpStats:
         """Time a whole network (or any module) end to end at ``input_shape`` (C, H, W)."""
-        self.setup()
-        return self.time_runner(self.prepare(model, tuple(input_shape)))
+        with process_settings_restored():
+            self.setup()
+            return self.time_runner(self.prepare(model, tuple(input_shape)))
 
     def measure_op(self, op: OpSpec, act: str = "relu6") -> OpStats:
         """Time one op alone at its exact input shape (the module the network uses)."""

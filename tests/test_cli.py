@@ -35,7 +35,17 @@ def test_bad_input_is_one_line_exit_2():
         assert r.output.count("error:") == 1
 
 
-def test_demo_quick(tmp_path):
-    r = runner.invoke(app, ["demo", "--quick", "--out", str(tmp_path / "d"), "--json"])
+def test_demo_quick_runs_the_whole_pipeline(tmp_path):
+    out = tmp_path / "d"
+    r = runner.invoke(app, ["demo", "--quick", "--out", str(out), "--json"])
     assert r.exit_code == 0, r.output
-    assert json.loads(r.stdout)["test_acc"] > 0.2
+    summary = json.loads(r.stdout)
+    assert [s["stage"].split()[0] for s in summary["stages"]] == [
+        "profile", "validate", "gradient", "export", "evolution", "Pareto"]
+    assert summary["predicted_ms"] <= summary["budget_ms"]  # the hard budget holds on the table
+    assert summary["measured_ms"] > 0 and summary["parity_max_abs_diff"] < 1e-3
+    assert summary["test_acc"] > 0.2  # chance is 0.1
+    assert summary["front_size"] >= 1 and summary["hypervolume"] > 0
+    for artifact in ("onnxruntime-mbconv-small.json", "proxyless/result.json", "export/net.onnx",
+                     "evolution/result.json", "report/index.html", "demo.json"):
+        assert (out / artifact).is_file(), artifact

@@ -140,6 +140,12 @@ def test_binary_gate_gradient_and_rescale_keep_other_probabilities():
 def test_relaxed_arch_step_gives_alpha_gradients(relaxation):
     space = tiny_space()
     supernet = Supernet(space)
+    # A fresh supernet starts every candidate of a layer as the same function (so arch gradients
+    # are exactly zero); after warm-up they differ. Perturb the weights to stand for that.
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for p in supernet.parameters():
+            p.add_(0.1 * torch.randn(p.shape, generator=g))
     arch = ArchParams([len(c) for c in space.choices()])
     step = ArchStep(relaxation, arch, torch.Generator().manual_seed(0), 2.0)
     logits = supernet(torch.randn(4, 3, 16, 16), step.gates)

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
-import numpy as np
 import typer
 
 from hwnas.cli.app import app
@@ -70,26 +68,43 @@ def train(arch: str = typer.Argument(..., help="Canonical arch string."),
 @app.command("demo")
 @guarded
 def demo(out: Path = typer.Option(Path("hwnas-demo"), help="Folder for the demo's artifacts."),
-         quick: bool = typer.Option(False, help="CI-sized run."),
+         quick: bool = typer.Option(False, help="CI-sized run (about a minute)."),
          seed: int = typer.Option(0), json_out: bool = JSON_OPTION) -> None:
-    """Run hwnas's main job on the embedded default (digits, mbconv-small)."""
-    start = time.perf_counter()
-    space = get_space("mbconv-small")
-    arch = space.sample(np.random.default_rng(seed))
+    """The whole pipeline on the embedded default (digits, mbconv-small, this CPU):
+    profile -> validate -> budgeted gradient search -> train -> ONNX export + check ->
+    evolution with one-shot evaluation -> Pareto report."""
+    from rich.table import Table
+
+    from hwnas.demo import run_demo
+
     check_out_dir(out, "demo.json", force=True)
-    epochs = 2 if quick else 8
-    metrics = train_arch(space.name, str(arch), "digits", TrainConfig(epochs=epochs, seed=seed),
-                         out / "train", progress=not json_out)
-    summary = {"space": space.name, "space_size": space.size(), "arch": str(arch),
-               "epochs": epochs, "test_acc": metrics["test_acc"], "params": metrics["params"],
-               "macs": metrics["macs"], "wall_s": time.perf_counter() - start,
-               "artifacts": str(out)}
-    write_json(out / "demo.json", summary)
+    summary = run_demo(out, quick=quick, seed=seed,
+                       say=(lambda _msg: None) if json_out else
+                       (lambda msg: console.print(msg, highlight=False)))
     if json_out:
         print_json(summary)
         return
-    console.print(f"space {space.name}: {space.size():,} architectures", highlight=False)
-    console.print(f"sampled {arch} ({metrics['params']:,} params, {metrics['macs']:,} MACs)",
-                  highlight=False)
-    console.print(f"trained {epochs} epochs on digits: test accuracy {metrics['test_acc']:.3f} "
-                  f"in {summary['wall_s']:.1f} s; artifacts in {out}", highlight=False)
+    table = Table("figure", "value", title="hwnas demo summary")
+
+    def fmt(value, spec: str) -> str:
+        return "n/a" if value is None else format(value, spec)
+
+    rows = [
+        ("space / runtime", f"{summary['space']} / {summary['runtime']} (this CPU, 1 thread)"),
+        ("table ops", str(summary["table_ops"])),
+        ("table within +-10 % (calibrated, held out)", fmt(summary["table_within_10pct_calibrated"], ".0%")),
+        ("budget", f"{summary['budget_ms']:.3f} ms"),
+        ("derived arch", summary["arch"]),
+        ("predicted latency", f"{fmt(summary['predicted_ms'], '.3f')} ms"),
+        ("measured latency (ONNX Runtime, p50)", f"{fmt(summary['measured_ms'], '.3f')} ms"),
+        ("test accuracy (trained from scratch)", fmt(summary["test_acc"], ".3f")),
+        ("ONNX parity max abs diff", fmt(summary["parity_max_abs_diff"], ".1e")),
+        ("evolution front size", str(summary["front_size"])),
+        ("hypervolume", fmt(summary["hypervolume"], ".4g")),
+        ("wall time", f"{summary['wall_s']:.0f} s"),
+    ]
+    for name, value in rows:
+        table.add_row(name, value)
+    console.print(table)
+    console.print(f"open {out / 'report' / 'index.html'} for the trade-offs; every artifact is "
+                  f"under {out} (demo.json lists them)", highlight=False)

@@ -106,6 +106,14 @@ def validate_table(table: LatencyTable, space: SearchSpace, profiler, samples: i
                    rng: np.random.Generator, calibrate: bool = False) -> tuple[Validation, LatencyTable]:
     """Measure ``samples`` random archs twice; compare prediction and repeat. Returns the
     validation and the table (with a fitted calibration when ``calibrate``)."""
+    from profilers.base import process_settings_restored
+
+    with process_settings_restored():
+        return _validate_table(table, space, profiler, samples, rng, calibrate)
+
+
+def _validate_table(table: LatencyTable, space: SearchSpace, profiler, samples: int,
+                   rng: np.random.Generator, calibrate: bool = False) -> tuple[Validation, LatencyTable]:
     table.check_space(space)
     if table.meta.runtime != profiler.name:
         raise HwnasError(f"table was made on runtime {table.meta.runtime!r}, not {profiler.name!r}",

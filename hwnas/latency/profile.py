@@ -83,6 +83,15 @@ def profile_space(space: SearchSpace, profiler, out: Path | str, device_name: st
                   on_progress: Callable[[ProfileProgress], None] | None = None,
                   chunk: int = CHUNK) -> LatencyTable:
     """Measure every op of ``space`` missing from ``out`` (created or resumed) and save it."""
+    from profilers.base import process_settings_restored
+
+    with process_settings_restored():
+        return _profile_space(space, profiler, out, device_name, on_progress, chunk)
+
+
+def _profile_space(space: SearchSpace, profiler, out: Path | str, device_name: str = "this-host",
+                  on_progress: Callable[[ProfileProgress], None] | None = None,
+                  chunk: int = CHUNK) -> LatencyTable:
     out = Path(out)
     meta = make_meta(space, profiler, device_name)
     entries: dict[str, OpStats] = {}
