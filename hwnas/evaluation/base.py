@@ -61,13 +61,9 @@ def load_lut(path: str | None, space: SearchSpace):
     """A latency table by path (or a shipped table name when the latency package can resolve it)."""
     if path is None:
         return None
-    from hwnas.latency import LatencyTable
+    from hwnas.latency import load_table
 
-    resolver = getattr(__import__("hwnas.latency", fromlist=["resolve_table"]), "resolve_table", None)
-    if resolver is not None and not Path(path).exists():
-        table = resolver(path)
-    else:
-        table = LatencyTable.load(path)
+    table = load_table(path)
     table.require(space)
     return table
 

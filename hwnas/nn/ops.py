@@ -23,7 +23,18 @@ def conv_bn(cin: int, cout: int, kernel: int, stride: int, groups: int = 1) -> l
     ]
 
 
-class MBConv(nn.Module):
+class ResidualBody(nn.Module):
+    """``body(x)``, plus ``x`` when the block keeps its shape (stride 1, same channels)."""
+
+    body: nn.Sequential
+    residual: bool
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.body(x)
+        return out + x if self.residual else out
+
+
+class MBConv(ResidualBody):
     """ProxylessNAS / MobileNetV2 inverted residual: 1x1 expand, kxk depthwise, 1x1 project.
 
     With expand ratio 1 the expansion conv is omitted (as in MobileNetV2's first block). The
@@ -41,10 +52,6 @@ class MBConv(nn.Module):
         self.body = nn.Sequential(*layers)
         self.residual = stride == 1 and cin == cout
         zero_init_last_bn(self)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.body(x)
-        return out + x if self.residual else out
 
 
 def zero_init_last_bn(block: nn.Module) -> None:
@@ -68,7 +75,7 @@ class ChannelShuffle(nn.Module):
         return x.reshape(n, self.groups, c // self.groups, h, w).transpose(1, 2).reshape(n, c, h, w)
 
 
-class FBNetConvBlock(nn.Module):
+class FBNetConvBlock(ResidualBody):
     """HW-NAS-Bench's FBNet block: grouped 1x1, shuffle, kxk depthwise, grouped 1x1."""
 
     def __init__(self, cin: int, cout: int, expand: int, kernel: int, stride: int, groups: int):
@@ -82,10 +89,6 @@ class FBNetConvBlock(nn.Module):
         self.body = nn.Sequential(*layers)
         self.residual = stride == 1 and cin == cout
         zero_init_last_bn(self)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.body(x)
-        return out + x if self.residual else out
 
 
 class FC(nn.Module):

@@ -25,13 +25,10 @@ class View:
 
 
 def load_table(path: str) -> LatencyTable:
-    """A table file, or a shipped table name when ``hwnas.latency`` offers a resolver for it."""
-    import hwnas.latency as latency
+    """A table file, or a shipped table name."""
+    from hwnas.latency import load_table as load
 
-    resolver = getattr(latency, "load_table", None)
-    if resolver is not None and not Path(path).is_file():
-        return resolver(path)
-    return LatencyTable.load(path)
+    return load(path)
 
 
 def _field(table: LatencyTable, path: str) -> str:

@@ -20,14 +20,10 @@ MIN_SPLIT_SAMPLES = 8
 
 
 def load_table(lut: str):
-    """A table by path, or by a shipped name when the latency package offers a resolver."""
-    import hwnas.latency as latency
+    """A table by path or by a shipped name."""
+    from hwnas.latency import load_table as load
 
-    for name in ("resolve_table", "load_table"):
-        resolver = getattr(latency, name, None)
-        if callable(resolver):
-            return resolver(lut)
-    return latency.LatencyTable.load(lut)
+    return load(lut)
 
 
 def _check_config(config: GradientSearchConfig) -> None:
