@@ -91,7 +91,7 @@ def test_shipped_names_resolve_via_package_not_cwd(tmp_path: Path, monkeypatch: 
     assert "raspi4/latency-fbnet-imagenet" in names and len(names) >= 16
     assert table_path("raspi4/latency-fbnet-imagenet").is_file()
     assert resolve_table("raspi4/latency-fbnet-imagenet.json").name == "latency-fbnet-imagenet.json"
-    with pytest.raises(TableError, match="neither a file nor a shipped"):
+    with pytest.raises(TableError, match="does not exist as a file nor as a shipped"):
         resolve_table("nokia/latency-fbnet")
 
 

@@ -48,7 +48,7 @@ def resolve_table(spec: str | Path) -> Path:
     try:
         return table_path(str(spec))
     except TableError:
-        raise TableError(f"latency table {str(spec)!r} is neither a file nor a shipped table name",
+        raise TableError(f"latency table {str(spec)!r} does not exist as a file nor as a shipped table name",
                          f"pass an existing file or one of: {', '.join(shipped_names())}") from None
 
 
