@@ -180,7 +180,7 @@ def test_bad_table_files_exit_2(tmp_path: Path) -> None:
     _one_line_error(runner.invoke(app, ["lut", "show", str(bad)]))
     bad.write_text(json.dumps({"schema_version": 1, "meta": {}, "entries": {}}))
     assert "meta lacks" in _one_line_error(runner.invoke(app, ["lut", "show", str(bad)]))
-    assert "neither a file" in _one_line_error(runner.invoke(app, ["lut", "show", str(tmp_path / "no.json")]))
+    assert "does not exist" in _one_line_error(runner.invoke(app, ["lut", "show", str(tmp_path / "no.json")]))
 
 
 def test_missing_extra_is_named(tmp_path: Path) -> None:
