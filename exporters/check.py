@@ -8,8 +8,6 @@ Latency: the runtime's runner timed with the profilers' protocol (:func:`profile
 
 from __future__ import annotations
 
-import os
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -20,7 +18,7 @@ from exporters.base import ExportError, Runner
 from hwnas.latency.table import LatencyTable, OpStats
 from hwnas.space.arch import Arch
 from hwnas.space.base import SearchSpace
-from profilers.base import MeasureProtocol, time_callable
+from profilers.base import MeasureProtocol, pin_to_core, process_settings_restored, time_callable
 
 
 @dataclass(frozen=True)
@@ -73,28 +71,14 @@ def parity(runner: Runner, model: nn.Module, inputs: torch.Tensor, atol: float, 
         passed=finite and max_abs <= limit)
 
 
-@contextmanager
-def _pinned(protocol: MeasureProtocol):
-    """Pin to one core while timing (when the protocol asks), then give the old affinity back."""
-    if not protocol.pin_cpu or not hasattr(os, "sched_setaffinity"):
-        yield None
-        return
-    before = os.sched_getaffinity(0)
-    core = protocol.cpu_core if protocol.cpu_core in before else sorted(before)[-1]
-    os.sched_setaffinity(0, {core})
-    try:
-        yield core
-    finally:
-        os.sched_setaffinity(0, before)
-
-
 def measure_latency(runner: Runner, input_shape: tuple[int, int, int], protocol: MeasureProtocol,
                     seed: int = 0) -> OpStats:
     """Time one inference of the artifact at ``(protocol.batch, *input_shape)`` (ms)."""
     batch = runner.fixed_batch or protocol.batch
     gen = torch.Generator().manual_seed(seed)
     x = torch.randn((batch, *input_shape), generator=gen).numpy()
-    with _pinned(protocol):
+    with process_settings_restored():
+        pin_to_core(protocol)
         return time_callable(lambda: runner.run(x), protocol)
 
 

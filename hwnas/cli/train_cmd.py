@@ -9,8 +9,7 @@ import typer
 from hwnas.cli.app import app
 from hwnas.cli.common import JSON_OPTION, check_out_dir, console, guarded, print_json
 from hwnas.cli.spaces_cmd import SPACE_OPTION
-from hwnas.data import load_data
-from hwnas.errors import DataError
+from hwnas.data import load_for_space
 from hwnas.io import save_weights, write_json
 from hwnas.nn import count_macs, count_params
 from hwnas.space import get_space
@@ -22,11 +21,7 @@ def train_arch(space_name: str, arch_text: str, data_spec: str, config: TrainCon
     """Train one arch from scratch; write metrics.json and weights.pt into ``out`` if given."""
     space = get_space(space_name)
     arch = space.parse(arch_text)
-    data = load_data(data_spec, space.resolution, seed=0)
-    if data.num_classes > space.num_classes:
-        raise DataError(f"dataset {data.name} has {data.num_classes} classes but space "
-                        f"{space.name} has {space.num_classes} outputs",
-                        "use a space spec with enough num_classes")
+    data = load_for_space(data_spec, space)
     model = seeded(config.seed, lambda: space.build(arch))
     result = train_model(model, data, config, progress=progress, label=f"train {space.name}")
     metrics = {

@@ -147,3 +147,13 @@ def load_data(spec: str, resolution: int, seed: int = 0) -> DataBundle:
         f"unknown dataset {spec!r}",
         "pass digits, synthetic, cifar10:PATH or imagefolder:PATH",
     )
+
+
+def load_for_space(spec: str, space, seed: int = 0) -> DataBundle:
+    """``load_data`` at the space's resolution, refusing more classes than the space outputs."""
+    data = load_data(spec, space.resolution, seed)
+    if data.num_classes > space.num_classes:
+        raise DataError(f"dataset {data.name} has {data.num_classes} classes but space "
+                        f"{space.name} has {space.num_classes} outputs",
+                        "use a space spec with enough num_classes")
+    return data

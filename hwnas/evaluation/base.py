@@ -57,6 +57,25 @@ class Evaluator(ABC):
         return {"evaluator": self.name}
 
 
+class LutPricedEvaluator(Evaluator):
+    """An evaluator whose latency always comes from a latency table (``lut_path``)."""
+
+    def __init__(self, space: SearchSpace, lut: str | None):
+        super().__init__(space)
+        self.lut_path = lut
+        self._lut = None
+
+    def _require_lut(self) -> None:
+        if self._lut is None:
+            self._lut = load_lut(self.lut_path, self.space)
+            require_latency(self._lut, self.name)
+
+    def latency_fn(self):
+        self._lut = self._lut or load_lut(self.lut_path, self.space)
+        lut, space = self._lut, self.space
+        return lambda a: lut.predict(space, a)
+
+
 def load_lut(path: str | None, space: SearchSpace):
     """A latency table by path (or a shipped table name when the latency package can resolve it)."""
     if path is None:

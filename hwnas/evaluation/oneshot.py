@@ -17,8 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from hwnas.errors import DataError
-from hwnas.evaluation.base import EvalResult, Evaluator, arch_costs, load_lut, require_latency
+from hwnas.evaluation.base import EvalResult, LutPricedEvaluator, arch_costs
 from hwnas.io import load_weights, read_json, save_weights, write_json
 from hwnas.space.arch import Arch
 from hwnas.space.base import SearchSpace
@@ -36,14 +35,13 @@ class OneShotConfig:
     seed: int = 0
 
 
-class OneShotEvaluator(Evaluator):
+class OneShotEvaluator(LutPricedEvaluator):
     name = "oneshot"
 
     def __init__(self, space: SearchSpace, lut: str | None, config: OneShotConfig = OneShotConfig()):
-        super().__init__(space)
-        self.lut_path, self.config = lut, config
+        super().__init__(space, lut)
+        self.config = config
         self.supernet = None
-        self._lut = None
         self._data = None
         self._batches = None
 
@@ -54,21 +52,15 @@ class OneShotEvaluator(Evaluator):
 
     def _load_data(self):
         if self._data is None:
-            from hwnas.data import load_data
+            from hwnas.data import load_for_space
             from hwnas.nn import input_batches
 
-            self._data = load_data(self.config.data, self.space.resolution, seed=0)
-            if self._data.num_classes > self.space.num_classes:
-                raise DataError(f"dataset {self._data.name} has {self._data.num_classes} classes, "
-                                f"space {self.space.name} {self.space.num_classes} outputs",
-                                "use a space with enough classes")
+            self._data = load_for_space(self.config.data, self.space)
             self._batches = input_batches(self._data, self.config.calib_batches, self.config.batch_size)
         return self._data
 
     def prepare(self, run_dir: Path | None = None, progress: bool = False) -> None:
-        if self._lut is None:
-            self._lut = load_lut(self.lut_path, self.space)
-            require_latency(self._lut, "oneshot")
+        self._require_lut()
         if self.supernet is not None:
             return
         from hwnas.nn.supernet import Supernet
@@ -132,11 +124,6 @@ class OneShotEvaluator(Evaluator):
         params, macs = arch_costs(self.space, arch)
         return EvalResult(acc, self._lut.predict(self.space, arch), params, macs,
                           time.perf_counter() - start)
-
-    def latency_fn(self):
-        self._lut = self._lut or load_lut(self.lut_path, self.space)
-        lut, space = self._lut, self.space
-        return lambda a: lut.predict(space, a)
 
     def describe(self) -> dict:
         return {"evaluator": "oneshot", "lut": self.lut_path, **asdict(self.config)}

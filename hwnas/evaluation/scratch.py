@@ -13,8 +13,7 @@ from pathlib import Path
 import numpy as np
 from torch.utils.data import Subset
 
-from hwnas.errors import DataError
-from hwnas.evaluation.base import EvalResult, Evaluator, arch_costs, load_lut, require_latency
+from hwnas.evaluation.base import EvalResult, LutPricedEvaluator, arch_costs
 from hwnas.space.arch import Arch
 from hwnas.space.base import SearchSpace
 
@@ -29,30 +28,23 @@ class ScratchConfig:
     seed: int = 0
 
 
-class ScratchEvaluator(Evaluator):
+class ScratchEvaluator(LutPricedEvaluator):
     name = "scratch"
 
     def __init__(self, space: SearchSpace, lut: str | None, config: ScratchConfig = ScratchConfig()):
-        super().__init__(space)
-        self.lut_path, self.config = lut, config
-        self._lut = None
+        super().__init__(space, lut)
+        self.config = config
         self._data = None
 
     def __getstate__(self) -> dict:
         return {**self.__dict__, "_data": None}
 
     def prepare(self, run_dir: Path | None = None, progress: bool = False) -> None:
-        if self._lut is None:
-            self._lut = load_lut(self.lut_path, self.space)
-            require_latency(self._lut, "scratch")
+        self._require_lut()
         if self._data is None:
-            from hwnas.data import load_data
+            from hwnas.data import load_for_space
 
-            data = load_data(self.config.data, self.space.resolution, seed=0)
-            if data.num_classes > self.space.num_classes:
-                raise DataError(f"dataset {data.name} has {data.num_classes} classes, space "
-                                f"{self.space.name} {self.space.num_classes} outputs",
-                                "use a space with enough classes")
+            data = load_for_space(self.config.data, self.space)
             keep = max(1, int(round(len(data.train) * self.config.subset)))
             self._data = replace(data, train=Subset(data.train, np.arange(keep).tolist()))
 
@@ -69,11 +61,6 @@ class ScratchEvaluator(Evaluator):
         params, macs = arch_costs(self.space, arch)
         return EvalResult(acc, self._lut.predict(self.space, arch), params, macs,
                           time.perf_counter() - start)
-
-    def latency_fn(self):
-        self._lut = self._lut or load_lut(self.lut_path, self.space)
-        lut, space = self._lut, self.space
-        return lambda a: lut.predict(space, a)
 
     def describe(self) -> dict:
         return {"evaluator": "scratch", "lut": self.lut_path, **asdict(self.config)}
