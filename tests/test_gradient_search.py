@@ -187,3 +187,36 @@ def test_energy_table_works_the_same(setup, tmp_path):
     assert result.unit == "mJ" and result.predicted <= cfg.budget_ms
     best = read_json(Path(cfg.out) / "result.json")["best"]
     assert best["energy_mj"] == pytest.approx(result.predicted) and best["latency_ms"] is None
+
+
+def test_dataset_classes_must_fit_the_space_outputs(tmp_path):
+    """Digits (10 classes) searches a 100-output space (README's Pixel 3 recipe) but not a 4-output one."""
+    import json
+
+    from hwnas.errors import DataError
+    from hwnas.search.gradient import GradientSearchConfig, run_gradient_search
+    from hwnas.space import get_space
+    from hwnas.testing import synthetic_table
+    from hwnas.testing.fixtures import TINY
+
+    results = {}
+    for classes in (100, 4):
+        spec = tmp_path / f"tiny{classes}.json"
+        spec.write_text(json.dumps({
+            "name": f"tiny{classes}", "resolution": TINY.resolution, "num_classes": classes,
+            "stem_channels": TINY.stem_channels, "stem_stride": TINY.stem_stride,
+            "first_block_channels": TINY.first_block_channels, "head_channels": TINY.head_channels,
+            "stages": [[s.channels, s.layers, s.stride] for s in TINY.stages],
+            "kernels": list(TINY.kernels), "expands": list(TINY.expands)}))
+        space = get_space(str(spec))
+        lut = tmp_path / f"lut{classes}.json"
+        synthetic_table(space).save(lut)
+        budget = sum(synthetic_table(space).extremes(space)) / 2
+        cfg = GradientSearchConfig(str(spec), str(lut), budget, str(tmp_path / f"run{classes}"),
+                                   epochs=1, train_derived=False)
+        try:
+            results[classes] = run_gradient_search(cfg, progress=False).predicted <= budget
+        except DataError as exc:
+            results[classes] = str(exc)
+    assert results[100] is True
+    assert "10 classes" in results[4] and "4 outputs" in results[4]

@@ -61,9 +61,6 @@ def _check_data(data, space) -> None:
             f"{MIN_SPLIT_SAMPLES} validation samples)",
             "use a larger dataset (the validation split is a fixed share of it)",
         )
-    if data.num_classes != space.num_classes:
-        raise DataError(f"dataset {data.name} has {data.num_classes} classes, space {space.name} "
-                        f"has {space.num_classes}", "use a space spec with matching num_classes")
 
 
 def _prepare_run_dir(out: Path, config: GradientSearchConfig) -> dict | None:
@@ -97,7 +94,7 @@ def run_gradient_search(config: GradientSearchConfig, progress: bool = True) -> 
     """Search ``config.space`` under ``config.budget_ms`` on ``config.lut``; write the run folder."""
     import torch
 
-    from hwnas.data import load_data
+    from hwnas.data import load_for_space
     from hwnas.space import get_space
 
     if config.epochs > 1 and config.warmup_epochs >= config.epochs:
@@ -112,7 +109,7 @@ def run_gradient_search(config: GradientSearchConfig, progress: bool = True) -> 
     loss_cfg = LossConfig(config.loss, config.budget_ms, config.mul_alpha, config.mul_beta, config.add_lambda)
     check_loss(loss_cfg)
     _check_budget(table, space, cost, config.budget_ms)
-    data = load_data(config.data, space.resolution, config.seed)
+    data = load_for_space(config.data, space, config.seed)  # no more classes than outputs
     _check_data(data, space)
 
     out = Path(config.out)
