@@ -34,7 +34,14 @@ class TestRL(StrategyConformance):
 
 class TestPredictor(StrategyConformance):
     strategy = "predictor"
-    options = {"initial": 10, "pool": 100}
+    options = {"initial": 10}
+
+
+class TestPredictorInnerSearch(StrategyConformance):
+    """The non-additive path: a forest surrogate searched by the inner NSGA-II."""
+
+    strategy = "predictor"
+    options = {"initial": 10, "surrogate": "forest", "population": 24, "generations": 8}
 
 
 def test_registry_lists_all_and_rejects_unknown():

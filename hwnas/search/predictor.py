@@ -1,17 +1,22 @@
-"""Predictor-guided search (SMBO) with a scikit-learn surrogate over one-hot arch encodings.
+"""Predictor-guided search (SMBO): a surrogate of accuracy, a search on the predictions.
 
-After ``initial`` random candidates, a random forest per objective is fitted (every
-``refit_every`` tells) on the one-hot encoding of every evaluated arch. Each ask scores a pool of
-fresh candidates - random samples plus one- and two-choice mutations of the current front - and
-proposes the best:
+After ``initial`` random candidates, a surrogate per modelled objective is fitted (every
+``refit_every`` tells) on one-hot encodings of the evaluated archs (``hwnas.search.surrogate``:
+a bootstrap ridge ensemble by default). Latency comes from ``problem.latency_fn`` (the table)
+when given - exact and cheap - else from its own surrogate. A table's latency is a sum over
+positions (its calibrations are additive too), so when a check on random archs finds
+``latency_fn`` exactly additive, candidates are priced by one matrix product instead of one
+call each. Then an inner NSGA-II runs on the
+optimistic predictions (mean + ``kappa`` * spread for accuracy), seeded with the evaluated front
+and the previous pool, and its final population becomes the pool of candidates. Each ask
+proposes from the pool:
 
-* with a latency budget: the highest optimistic accuracy (mean + ``kappa`` * spread of the
-  trees) among candidates predicted within budget;
+* with a latency budget: the highest optimistic accuracy among candidates predicted within
+  budget (the inner search ranks by Deb's constrained domination, so the pool is feasible);
 * without: the largest hypervolume improvement of the optimistic predicted point over the
   current front, where already-proposed but not yet told candidates count as their predicted
   points (so parallel asks do not all pick the same spot).
 
-Latency comes from ``problem.latency_fn`` (the table) when given, else from its own surrogate.
 The surrogate is refitted from the history on resume, with the same seed, so it is identical.
 """
 
@@ -20,32 +25,38 @@ from __future__ import annotations
 import numpy as np
 
 from hwnas.pareto import default_reference, hypervolume, pareto_front, to_minimization
-from hwnas.search.base import Problem, SearchError, Strategy
+from hwnas.search.base import OBJECTIVE_SENSES, Problem, SearchError, Strategy
+from hwnas.search.surrogate import (
+    SURROGATES,
+    Surrogate,
+    additive_fit,
+    additive_front,
+    encode,
+    inner_search,
+)
 from hwnas.space.arch import Arch
-
-
-def one_hot(space, archs: list[Arch]) -> np.ndarray:
-    sizes = [len(c) for c in space.choices()]
-    offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]])
-    x = np.zeros((len(archs), int(sum(sizes))), dtype=np.float32)
-    for row, arch in enumerate(archs):
-        x[row, offsets + np.array(space.indices(arch))] = 1.0
-    return x
 
 
 class PredictorSearch(Strategy):
     name = "predictor"
 
-    def __init__(self, problem: Problem, seed: int = 0, initial: int = 10, pool: int = 300,
-                 refit_every: int = 5, trees: int = 30, kappa: float = 0.5):
+    def __init__(self, problem: Problem, seed: int = 0, initial: int = 10,
+                 surrogate: str = "ridge", refit_every: int = 5, kappa: float = 2.0,
+                 population: int = 64, generations: int = 30):
         super().__init__(problem, seed)
         if initial < 2:
             raise SearchError(f"predictor needs at least 2 initial samples, got {initial}",
                               "raise --initial")
-        self.initial, self.pool, self.refit_every = initial, pool, refit_every
-        self.trees, self.kappa = trees, kappa
+        if surrogate not in SURROGATES:
+            raise SearchError(f"unknown surrogate {surrogate!r}",
+                              f"choose one of {', '.join(SURROGATES)}")
+        self.initial, self.refit_every, self.kappa = initial, refit_every, kappa
+        self.surrogate, self.inner_population, self.inner_generations = (
+            surrogate, population, generations)
         self.fit_count = 0  # how many history entries the current surrogate was fitted on
-        self._models: dict[str, object] | None = None
+        self._models: dict[str, Surrogate] | None = None
+        self._latency_cache: dict[bytes, float] = {}
+        self._additive_latency: tuple[np.ndarray, float] | bool | None = None
         self.pool_archs: list[Arch] = []
         self._pool_pred = np.zeros((0, len(problem.objectives)))
         self._pool_index: dict[str, int] = {}
@@ -55,55 +66,111 @@ class PredictorSearch(Strategy):
         return self.initial
 
     # --- surrogate -----------------------------------------------------------------------------
-    def _fit(self) -> None:
-        from sklearn.ensemble import RandomForestRegressor
+    def _encode(self, rows: np.ndarray) -> np.ndarray:
+        return encode(self.space, rows, pairs=self.surrogate == "ridge-pairs")
 
+    def _fit(self) -> None:
         data = self.history[: self.fit_count]
-        x = one_hot(self.space, [o.arch for o in data])
-        self._models = {}
-        for k, name in enumerate(self._modelled()):
-            model = RandomForestRegressor(n_estimators=self.trees, min_samples_leaf=1,
-                                          random_state=self.seed * 1000 + k, n_jobs=1)
-            model.fit(x, np.array([o.value(name) for o in data]))
-            self._models[name] = model
+        x = self._encode(np.array([self.space.indices(o.arch) for o in data]))
+        kind = self.surrogate.removesuffix("-pairs")
+        self._models = {  # only accuracy-like (maximized) objectives saturate
+            name: Surrogate(kind, self.seed * 1000 + k, saturating=OBJECTIVE_SENSES[name] == "max")
+            .fit(x, np.array([o.value(name) for o in data]))
+            for k, name in enumerate(self._modelled())}
 
     def _modelled(self) -> list[str]:
         return [n for n in self.problem.objectives
                 if not (n == "latency_ms" and self.problem.latency_fn is not None)]
 
-    def _predict(self, archs: list[Arch]) -> np.ndarray:
+    def _latency(self, rows: np.ndarray) -> np.ndarray:
+        if self._additive_latency is None:
+            self._additive_latency = additive_fit(self.space, self._latency_calls,
+                                                  np.random.default_rng([self.seed, 1]))
+        if self._additive_latency is not False:
+            weights, bias = self._additive_latency
+            return encode(self.space, rows) @ weights + bias
+        return self._latency_calls(rows)
+
+    def _latency_calls(self, rows: np.ndarray) -> np.ndarray:
+        out = np.empty(len(rows))
+        for k, row in enumerate(np.asarray(rows, dtype=int)):
+            key = row.tobytes()
+            if key not in self._latency_cache:
+                self._latency_cache[key] = float(
+                    self.problem.latency_fn(self.space.arch_from_indices(row)))
+            out[k] = self._latency_cache[key]
+        return out
+
+    def _predict_rows(self, rows: np.ndarray) -> np.ndarray:
         """Optimistic predicted objective matrix (n, m) in the problem's objective order."""
-        x = one_hot(self.space, archs)
+        rows = np.asarray(rows, dtype=int).reshape(-1, self.space.num_positions)
+        x = self._encode(rows)
         cols = []
         for name, sense in zip(self.problem.objectives, self.problem.senses):
             if name == "latency_ms" and self.problem.latency_fn is not None:
-                cols.append(np.array([self.problem.latency_fn(a) for a in archs]))
+                cols.append(self._latency(rows))
                 continue
-            model = self._models[name]
-            per_tree = np.stack([t.predict(x) for t in model.estimators_])
-            mean, spread = per_tree.mean(0), per_tree.std(0)
+            mean, spread = self._models[name].predict(x)
             cols.append(mean + self.kappa * spread if sense == "max" else mean - self.kappa * spread)
         return np.stack(cols, axis=1)
 
+    def _predict(self, archs: list[Arch]) -> np.ndarray:
+        return self._predict_rows(np.array([self.space.indices(a) for a in archs]))
+
+    def _violation_rows(self, rows: np.ndarray) -> np.ndarray | None:
+        if self.problem.budget_ms is None or "latency_ms" not in self.problem.objectives:
+            return None
+        lat = self._predict_rows(rows)[:, self.problem.objectives.index("latency_ms")]
+        return np.maximum(0.0, lat / self.problem.budget_ms - 1.0)
+
     # --- proposals -------------------------------------------------------------------------------
+    def _exact_front(self) -> np.ndarray | None:
+        """The predicted (accuracy, latency) front, exactly, when both predictions are additive.
+
+        A ridge surrogate on one-hot choices and a table latency are sums over positions, so
+        their front is a multiple-choice knapsack front (``additive_front``), no search needed.
+        """
+        if (self.problem.objectives != ("accuracy", "latency_ms") or self._models is None
+                or self.problem.latency_fn is None):
+            return None
+        model = self._models["accuracy"]
+        weights = model.mean_weights()
+        if self._additive_latency is None:
+            self._latency(np.zeros((1, self.space.num_positions), dtype=int))
+        if weights is None or self.surrogate != "ridge" or self._additive_latency is False:
+            return None
+        weights = weights + self.kappa * model.weight_spread()  # optimism, additive
+        lat_weights = self._additive_latency[0]
+        bounds = np.cumsum([0, *(len(c) for c in self.space.choices())])
+        split = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
+        return additive_front([weights[k] for k in split], [lat_weights[k] for k in split])
+
     def _candidates(self) -> list[Arch]:
+        """The predicted front (exact, or the inner search's population), minus archs asked."""
         obs = self.history
-        front_idx = pareto_front(self.problem.points(obs), self.problem.senses)
-        parents = [obs[int(i)].arch for i in front_idx]
         if self.problem.budget_ms is not None:
             feas = [o for o in obs if self.problem.violation(o) == 0]
-            parents = [o.arch for o in sorted(feas, key=lambda o: -o.accuracy)[:10]] or parents
-        out: dict[str, Arch] = {}
-        n_mut = self.pool * 2 // 3
-        for k in range(n_mut):
-            parent = parents[k % len(parents)]
-            arch = self.space.mutate(parent, self.rng, num_changes=1 + int(self.rng.integers(2)))
-            out.setdefault(str(arch), arch)
-        for _ in range(self.pool - n_mut):
-            arch = self.space.sample(self.rng)
-            out.setdefault(str(arch), arch)
-        fresh = [a for s, a in out.items() if s not in self._seen]
-        return fresh or list(out.values())
+            seeds = [o.arch for o in sorted(feas, key=lambda o: -o.accuracy)[:10]]
+        else:
+            seeds = [obs[int(i)].arch for i in pareto_front(self.problem.points(obs),
+                                                              self.problem.senses)]
+        rows = self._exact_front()
+        if rows is None:
+            start = np.array([self.space.indices(a) for a in [*seeds, *self.pool_archs]], dtype=int)
+            senses = self.problem.senses
+            rows = inner_search(
+                self.space, lambda r: to_minimization(self._predict_rows(r), senses), start,
+                self.rng, self.inner_population, self.inner_generations,
+                self._violation_rows if self.problem.budget_ms is not None else None)
+        archs = [self.space.arch_from_indices(r) for r in rows]
+        fresh = [a for a in archs if str(a) not in self._seen and self.problem.predicted_ok(a)]
+        if fresh:
+            return fresh
+        # everything predicted good was asked already: a neighbour of a seed (bounded re-samples)
+        parents = seeds or [self.space.sample(self.rng)]
+        return [self.draw(lambda: self.space.mutate(
+            parents[int(self.rng.integers(len(parents)))], self.rng,
+            num_changes=1 + int(self.rng.integers(3))))]
 
     def _propose(self) -> Arch:
         if len(self.history) < self.initial:

@@ -1,0 +1,261 @@
+"""The predictor strategy's parts: arch encodings, surrogate models, and the inner search.
+
+Evaluating a candidate (training it) is the expensive step; predicting its accuracy with a
+fitted surrogate and its latency with the table is cheap. So the predictor runs a whole
+multi-objective search on the predictions (``inner_search``: NSGA-II over choice indices) and
+only evaluates the candidates that promise the most.
+
+Surrogates (scikit-learn, fitted on one-hot encodings):
+
+* ``ridge``: a bootstrap ensemble of ridge regressions. Accuracy in these spaces is close to
+  additive over layers, so a linear model on one-hot choices learns it from few samples (about
+  one per choice); the ensemble's spread is the uncertainty used for optimism.
+* ``ridge-pairs``: the same plus one-hot features of adjacent-position pairs (interactions
+  between neighbouring layers).
+* ``forest``: a random forest (no additivity assumed; needs more samples); the spread of its
+  trees is the uncertainty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from hwnas.space.base import SearchSpace
+
+SURROGATES = ("ridge", "ridge-pairs", "forest")
+
+
+def encode(space: SearchSpace, index_rows: np.ndarray, pairs: bool = False) -> np.ndarray:
+    """One-hot encoding of rows of choice indices (n, positions); optionally adjacent pairs."""
+    sizes = np.array([len(c) for c in space.choices()])
+    rows = np.asarray(index_rows, dtype=int).reshape(-1, sizes.size)
+    blocks = [np.eye(s, dtype=np.float32)[rows[:, p]] for p, s in enumerate(sizes)]
+    if pairs:
+        for p in range(sizes.size - 1):
+            blocks.append(np.eye(sizes[p] * sizes[p + 1], dtype=np.float32)[
+                rows[:, p] * sizes[p + 1] + rows[:, p + 1]])
+    return np.concatenate(blocks, axis=1)
+
+
+def additive_fit(space: SearchSpace, values: Callable[[np.ndarray], np.ndarray],
+                 rng: np.random.Generator, check: int = 50) -> tuple[np.ndarray, float] | bool:
+    """Per-choice weights and a bias reproducing ``values`` exactly, or False if it is not additive.
+
+    Fitted by least squares on random archs (enough to determine every choice's weight), then
+    checked on ``check`` fresh ones: any error beyond rounding means the function has
+    interactions and must be called per arch.
+    """
+    sizes = np.array([len(c) for c in space.choices()])
+    n_fit = int(sizes.sum()) + 2 * sizes.size + 10
+    rows = rng.integers(sizes, size=(n_fit + check, sizes.size))
+    y = np.asarray(values(rows), dtype=float)
+    if not np.all(np.isfinite(y)):
+        return False
+    x = np.hstack([encode(space, rows), np.ones((len(rows), 1), np.float32)]).astype(float)
+    coef = np.linalg.lstsq(x[:n_fit], y[:n_fit], rcond=None)[0]
+    error = np.abs(x[n_fit:] @ coef - y[n_fit:])
+    if np.any(error > 1e-7 * max(1.0, float(np.abs(y).max()))):
+        return False
+    return coef[:-1], float(coef[-1])
+
+
+CEILING_GAPS = (0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0)  # candidate ceilings, in ranges of y
+ALPHAS = (0.01, 0.1, 1.0)
+
+
+class Surrogate:
+    """A fitted model of one objective: ``predict`` gives (mean, spread) per row.
+
+    ``ridge``: Bayesian ridge regression in closed form, on the target itself or on a
+    saturating transform of it. Accuracy has diminishing returns in capacity, so
+    ``y = c - exp(-x.w)`` (a ceiling ``c``) often fits far better than a line; the ceiling (or
+    none) and the ridge strength are picked by exact leave-one-out error in the target's own
+    units. The transform is monotone, so the model stays additive where it matters: ranking by
+    ``x.w``. The posterior covariance ``s2 * (Xc'Xc + alpha I)^-1`` gives every choice an
+    uncertainty that shrinks as it is sampled, so a choice never tried stays uncertain.
+    """
+
+    def __init__(self, kind: str, seed: int, saturating: bool = True):
+        if kind not in ("ridge", "forest"):
+            raise ValueError(f"unknown surrogate {kind!r}")
+        self.kind, self.seed, self.saturating = kind, seed, saturating
+        self._forest = None
+        self.ceiling: float | None = None
+
+    def fit(self, x: np.ndarray, y: np.ndarray) -> Surrogate:
+        y = np.asarray(y, dtype=float)
+        x = np.asarray(x, dtype=float)
+        if self.kind == "forest":
+            from sklearn.ensemble import RandomForestRegressor
+
+            self._forest = RandomForestRegressor(n_estimators=30, random_state=self.seed, n_jobs=1)
+            self._forest.fit(x, y)
+            return self
+        self._x_mean = x.mean(0)
+        xc = x - self._x_mean
+        gram = xc.T @ xc
+        span = float(np.ptp(y)) or 1.0
+        ceilings = [None] + ([float(y.max()) + g * span for g in CEILING_GAPS]
+                             if self.saturating else [])
+        best = None
+        for alpha in ALPHAS:
+            inv = np.linalg.inv(gram + alpha * np.eye(x.shape[1]))
+            hat = ((xc @ inv) * xc).sum(1) + 1.0 / len(y)  # leverage (with bias)
+            for ceiling in ceilings:
+                u = y if ceiling is None else -np.log(ceiling - y)
+                weights = inv @ xc.T @ (u - u.mean())
+                resid = u - u.mean() - xc @ weights
+                u_loo = u - resid / np.clip(1.0 - hat, 1e-6, None)
+                err = float(np.mean((y - self._untransform(u_loo, ceiling)) ** 2))
+                if best is None or err < best[0]:
+                    best = (err, alpha, ceiling, inv, weights, u, resid, hat)
+        _, self.alpha, self.ceiling, inv, self.weights, u, resid, hat = best
+        self.bias = float(u.mean() - self._x_mean @ self.weights)
+        s2 = float(resid @ resid) / max(1.0, len(y) - float(hat.sum()))
+        self._cov = max(s2, 1e-4 * float(np.var(u)) + 1e-12) * inv
+        return self
+
+    @staticmethod
+    def _untransform(u: np.ndarray, ceiling: float | None) -> np.ndarray:
+        return u if ceiling is None else ceiling - np.exp(-u)
+
+    def weight_spread(self) -> np.ndarray:
+        """Per-feature standard deviation of the ridge weights (for an additive optimism)."""
+        return np.sqrt(np.clip(np.diag(self._cov), 0.0, None))
+
+    def mean_weights(self) -> np.ndarray | None:
+        """Per-feature weights of the (monotone-transformed) linear model, or None (forest)."""
+        return None if self.kind == "forest" else self.weights
+
+    def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        x = np.asarray(x, dtype=float)
+        if self.kind == "forest":
+            per = np.stack([t.predict(x) for t in self._forest.estimators_])
+            return per.mean(0), per.std(0)
+        xc = x - self._x_mean
+        u = x @ self.weights + self.bias
+        spread = np.sqrt(np.clip(((xc @ self._cov) * xc).sum(1), 0.0, None))
+        if self.ceiling is None:
+            return u, spread
+        return self._untransform(u, self.ceiling), np.exp(-u) * spread  # delta method
+
+
+def additive_front(gains: list[np.ndarray], costs: list[np.ndarray],
+                   max_points: int = 4000) -> np.ndarray:
+    """Rows of choice indices on the exact front of (max sum of gains, min sum of costs).
+
+    When both objectives are sums over positions (a ridge surrogate on one-hot choices, a
+    latency table), the front is a multiple-choice knapsack front: merge position by position,
+    keeping only non-dominated partial sums. If a partial front grows past ``max_points`` it is
+    thinned evenly along the cost axis (endpoints kept), so the result is then near-exact.
+    """
+    gain_sum, cost_sum = np.zeros(1), np.zeros(1)
+    rows = np.zeros((1, 0), dtype=int)
+    for g, c in zip(gains, costs):
+        k = len(g)
+        cand_gain = (gain_sum[:, None] + np.asarray(g)[None, :]).ravel()
+        cand_cost = (cost_sum[:, None] + np.asarray(c)[None, :]).ravel()
+        order = np.lexsort((-cand_gain, cand_cost))  # cost up, then gain down
+        best_before = np.maximum.accumulate(np.concatenate([[-np.inf], cand_gain[order][:-1]]))
+        keep = order[cand_gain[order] > best_before]
+        if keep.size > max_points:
+            keep = keep[np.unique(np.linspace(0, keep.size - 1, max_points).round().astype(int))]
+        parent, choice = keep // k, keep % k
+        rows = np.hstack([rows[parent], choice[:, None]])
+        gain_sum, cost_sum = cand_gain[keep], cand_cost[keep]
+    return rows
+
+
+def dominance_ranks(points_min: np.ndarray, violation: np.ndarray | None = None) -> np.ndarray:
+    """Non-dominated-sorting rank of each row (0 = front) of a minimization matrix, vectorized.
+
+    With ``violation`` (>= 0, 0 = feasible), Deb's rule: feasible rows rank first; infeasible
+    ones after, ordered by how far over they are.
+    """
+    p = np.asarray(points_min, dtype=float)
+    n = p.shape[0]
+    rank = np.full(n, -1)
+    viol = np.zeros(n) if violation is None else np.asarray(violation, dtype=float)
+    feasible = viol == 0
+    sub = p[feasible]
+    dom = np.all(sub[:, None] <= sub[None, :], -1) & np.any(sub[:, None] < sub[None, :], -1)
+    count, left = dom.sum(0), np.ones(len(sub), bool)
+    r, sub_rank = 0, np.full(len(sub), -1)
+    while left.any():
+        current = left & (count == 0)
+        sub_rank[current] = r
+        count = count - dom[current].sum(0)
+        left &= ~current
+        r += 1
+    rank[feasible] = sub_rank
+    bad = np.flatnonzero(~feasible)
+    rank[bad[np.argsort(viol[bad], kind="stable")]] = r + np.arange(bad.size)
+    return rank
+
+
+def crowding(points: np.ndarray) -> np.ndarray:
+    """Crowding distance of each row (boundary rows get infinity)."""
+    n, m = points.shape
+    if n <= 2:
+        return np.full(n, np.inf)
+    dist = np.zeros(n)
+    for j in range(m):
+        order = np.argsort(points[:, j], kind="stable")
+        span = points[order[-1], j] - points[order[0], j]
+        dist[order[0]] = dist[order[-1]] = np.inf
+        if span > 0:
+            dist[order[1:-1]] += (points[order[2:], j] - points[order[:-2], j]) / span
+    return dist
+
+
+def survivors(points_min: np.ndarray, k: int, violation: np.ndarray | None = None) -> np.ndarray:
+    """Indices of the ``k`` best rows by (rank, crowding within the rank, index)."""
+    rank = dominance_ranks(points_min, violation)
+    crowd = np.zeros(len(rank))
+    for r in np.unique(rank):
+        idx = np.flatnonzero(rank == r)
+        crowd[idx] = crowding(points_min[idx])
+    order = np.lexsort((np.arange(len(rank)), -crowd, rank))
+    return np.sort(order[:k])
+
+
+def inner_search(space: SearchSpace, objective: Callable[[np.ndarray], np.ndarray],
+                 start: np.ndarray, rng: np.random.Generator, population: int = 64,
+                 generations: int = 30,
+                 violation: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
+    """NSGA-II over rows of choice indices on a cheap ``objective`` (rows -> minimization matrix).
+
+    ``start`` seeds the population (the evaluated front, the last pool); the rest is random.
+    Offspring: uniform crossover of binary-tournament parents, then per-position mutation
+    (probability 1/L, at least one change). Returns the final population's distinct rows.
+    """
+    sizes = np.array([len(c) for c in space.choices()])
+    length = sizes.size
+    pop = np.unique(np.asarray(start, dtype=int).reshape(-1, length), axis=0)[:population]
+    fill = population - len(pop)
+    if fill > 0:
+        pop = np.vstack([pop, rng.integers(sizes, size=(fill, length))])
+
+    def score(rows):
+        return objective(rows), (violation(rows) if violation is not None else None)
+
+    points, viol = score(pop)
+    for _ in range(generations):
+        rank = dominance_ranks(points, viol)
+        a, b = rng.integers(len(pop), size=(2, population)), rng.integers(len(pop), size=(2, population))
+        pa = np.where(rank[a[0]] <= rank[a[1]], a[0], a[1])
+        pb = np.where(rank[b[0]] <= rank[b[1]], b[0], b[1])
+        child = np.where(rng.random((population, length)) < 0.5, pop[pa], pop[pb])
+        flip = rng.random((population, length)) < 1.0 / length
+        flip[np.arange(population), rng.integers(length, size=population)] = True
+        flip &= sizes[None, :] > 1
+        shift = 1 + (rng.random((population, length)) * (sizes - 1)).astype(int)
+        child = np.where(flip, (child + shift) % sizes, child)
+        merged = np.unique(np.vstack([pop, child]), axis=0)
+        m_points, m_viol = score(merged)
+        keep = survivors(m_points, population, m_viol)
+        pop, points = merged[keep], m_points[keep]
+        viol = None if m_viol is None else m_viol[keep]
+    return pop
