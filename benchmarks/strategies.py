@@ -35,7 +35,7 @@ from hwnas.search import Observation, Problem, make_strategy
 from hwnas.space import get_space
 
 SENSES = ("max", "min")
-OPTIONS = {"evolution": {"population": 20, "sample_size": 5}, "nsga2": {"population": 20},
+OPTIONS = {"evolution": {"population": 50, "sample_size": 25}, "nsga2": {"population": 20},
            "rl": {"reward": "soft"}, "predictor": {"initial": 10}, "random": {}}
 
 

@@ -51,6 +51,7 @@ def search(
     population: int = typer.Option(20, min=2, help="Evolution / NSGA-II population."),
     sample_size: int = typer.Option(5, min=1, help="Evolution tournament sample size."),
     reward: str = typer.Option("soft", help="RL reward: soft | hard."),
+    surrogate: str = typer.Option("ridge", help="predictor: ridge | ridge-pairs | forest."),
     arch_column: str = typer.Option("arch", help="table: CSV column holding arch strings."),
     accuracy_column: str = typer.Option("accuracy", help="table: accuracy column."),
     latency_column: str = typer.Option("latency_ms", help="table: latency column ('none': use --lut)."),
@@ -87,7 +88,8 @@ def search(
                        ray_address, workers, resume, seed,
                        tuple(o.strip() for o in objectives.split(",") if o.strip()), population,
                        sample_size, reward, data, epochs or 2, arch_column, accuracy_column,
-                       latency_column, energy_column, progress=not json_out)
+                       latency_column, energy_column, progress=not json_out,
+                       surrogate=surrogate)
     if json_out:
         print_json(res)
     else:

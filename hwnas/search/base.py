@@ -17,7 +17,7 @@ Example:
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -104,10 +104,12 @@ class Problem:
         v = self.violation(obs)
         return obs.accuracy if v == 0.0 else -v
 
-    def predicted_ok(self, arch: Arch) -> bool:
-        if self.budget_ms is None or self.latency_fn is None:
+    def predicted_ok(self, arch: Arch, budget_ms: float | None = None) -> bool:
+        """Predicted within ``budget_ms`` (default: the problem's budget); True if unknown."""
+        budget = self.budget_ms if budget_ms is None else budget_ms
+        if budget is None or self.latency_fn is None:
             return True
-        return self.latency_fn(arch) <= self.budget_ms
+        return self.latency_fn(arch) <= budget
 
 
 class Strategy(ABC):
@@ -149,18 +151,30 @@ class Strategy(ABC):
         self._learn(obs)
 
     # --- helpers for subclasses ---------------------------------------------------------------
-    def draw(self, propose: Callable[[], Arch]) -> Arch:
+    def draw(self, propose: Callable[[], Arch], budget_ms: float | None = None) -> Arch:
         """Call ``propose`` until it gives an arch not yet asked and predicted within budget.
 
-        At most ``MAX_RESAMPLES`` tries, never an unbounded loop. If none qualifies, a try
-        predicted within budget wins even if already asked (re-telling it costs no evaluation),
-        then the predicted-fastest new one; the search goes on either way.
+        At most ``MAX_RESAMPLES`` tries, never an unbounded loop (see ``pick``).
+        """
+        return self.pick((propose() for _ in range(MAX_RESAMPLES)), budget_ms)
+
+    def level_target(self, level: int, levels: int) -> float:
+        """Latency target of ``level`` of ``levels``: geometric from the fastest to the slowest
+        latency observed so far (for single-objective strategies run without a budget)."""
+        lats = [max(o.latency_ms, 1e-9) for o in self.history]
+        lo, hi = min(lats), max(lats)
+        return float(lo * (hi / lo) ** (level / max(1, levels - 1)))
+
+    def pick(self, archs: Iterable[Arch], budget_ms: float | None = None) -> Arch:
+        """The first of ``archs`` not yet asked and predicted within budget (consumed lazily).
+
+        If none qualifies, a try predicted within budget wins even if already asked (re-telling
+        it costs no evaluation), then the predicted-fastest new one; the search goes on.
         """
         fallback, fallback_key = None, (True, True, np.inf)
-        for _ in range(MAX_RESAMPLES):
-            arch = propose()
+        for arch in archs:
             seen = str(arch) in self._seen
-            ok = self.problem.predicted_ok(arch)
+            ok = self.problem.predicted_ok(arch, budget_ms)
             if ok and not seen:
                 return arch
             lat = self.problem.latency_fn(arch) if self.problem.latency_fn else 0.0

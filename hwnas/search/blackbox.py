@@ -30,10 +30,12 @@ def make_evaluator(spec: str, space, lut: str | None, data: str, epochs: int, se
     raise HwnasError(f"unknown evaluator {spec!r}", "choose oneshot, scratch or table:FILE.csv")
 
 
-def _strategy_options(strategy: str, population: int, sample_size: int, reward: str) -> dict:
+def _strategy_options(strategy: str, population: int, sample_size: int, reward: str,
+                      surrogate: str = "ridge") -> dict:
     return {"evolution": {"population": population, "sample_size": sample_size},
             "nsga2": {"population": population}, "rl": {"reward": reward},
-            "predictor": {"initial": min(population, 10)}, "random": {}}[strategy]
+            "predictor": {"initial": min(population, 10), "surrogate": surrogate},
+            "random": {}}[strategy]
 
 
 def run_blackbox(strategy: str, evaluator_spec: str, space_name: str, lut: str | None,
@@ -43,7 +45,8 @@ def run_blackbox(strategy: str, evaluator_spec: str, space_name: str, lut: str |
                  population: int = 20, sample_size: int = 5, reward: str = "soft",
                  data: str = "digits", epochs: int = 2, arch_column: str = "arch",
                  accuracy_column: str = "accuracy", latency_column: str | None = "latency_ms",
-                 energy_column: str | None = None, progress: bool = True) -> dict:
+                 energy_column: str | None = None, progress: bool = True,
+                 surrogate: str = "ridge") -> dict:
     """The library call behind ``hwnas search`` for the black-box strategies."""
     from hwnas.execution import make_executor
     from hwnas.runs import RunFolder
@@ -59,7 +62,7 @@ def run_blackbox(strategy: str, evaluator_spec: str, space_name: str, lut: str |
     problem = Problem(space, tuple(objectives), budget_ms,
                       evaluator.latency_fn() if evaluator.name != "oneshot" or lut else None)
     strat = make_strategy(strategy, problem, seed,
-                          **_strategy_options(strategy, population, sample_size, reward))
+                          **_strategy_options(strategy, population, sample_size, reward, surrogate))
     if max_evals < strat.min_evals:
         raise HwnasError(f"--max-evals {max_evals} is below the {strategy} population / initial "
                          f"sample of {strat.min_evals}",
@@ -69,7 +72,7 @@ def run_blackbox(strategy: str, evaluator_spec: str, space_name: str, lut: str |
               "space_fingerprint": space.fingerprint(), "lut": lut, "budget_ms": budget_ms,
               "max_evals": max_evals, "objectives": list(objectives), "seed": seed,
               "workers": workers, "executor": executor, "ray_address": ray_address,
-              "options": _strategy_options(strategy, population, sample_size, reward)}
+              "options": _strategy_options(strategy, population, sample_size, reward, surrogate)}
     if executor == "ray":
         exe.start()  # an unreachable address fails here, before the run folder is touched
     run = RunFolder(out)

@@ -1,14 +1,21 @@
 """REINFORCE with an LSTM controller (Zoph & Le; MnasNet's latency-aware reward).
 
 The controller emits one choice per position: an LSTM cell reads the embedding of the previous
-choice, a per-position linear head gives that position's logits. Sampling uses the strategy's
-numpy generator (so the JSON state holds all randomness); the log-probability is recomputed at
-update time. Every ``batch_size`` tells, the policy gradient step is
-``-(R - b) * log p(arch) - entropy_weight * H`` with a moving-average baseline ``b``.
+choice (at the first position: a start token), a per-position linear head gives that position's
+logits. Sampling uses the strategy's numpy generator (so the JSON state holds all randomness);
+the log-probability is recomputed at update time. Every ``batch_size`` tells, the policy
+gradient step is ``-(R - b) * log p(arch) - entropy_weight * H`` with a moving-average baseline
+``b``.
 
 Reward (MnasNet): ``ACC * (LAT / T) ** w``; ``soft``: w = -0.07 on both sides of T; ``hard``:
-w = 0 under T and -1 over. T is the latency budget, else ``target_ms``, else the median latency
-observed so far.
+w = 0 under T and -1 over. T is the latency budget, else ``target_ms``.
+
+Without either there is no single T, and one T would collapse the search onto one trade-off.
+So the controller is conditioned on ``targets`` latency levels - each level has its own start
+token and baseline - spread geometrically from the fastest to the slowest latency observed so
+far, and each ask draws a level. Levels use the hard reward: under the soft one T only scales
+the reward (``ACC * LAT**w * T**-w``), so every level would seek the same arch. The fastest
+level keeps pressing below the fastest arch seen, so the levels spread along the whole front.
 """
 
 from __future__ import annotations
@@ -17,35 +24,47 @@ import numpy as np
 import torch
 from torch import nn
 
-from hwnas.search.base import Observation, Problem, SearchError, Strategy
+from hwnas.search.base import MAX_RESAMPLES, Observation, Problem, SearchError, Strategy
 from hwnas.space.arch import Arch
 
 SOFT_W = -0.07
 
 
 class Controller(nn.Module):
-    def __init__(self, choice_counts: list[int], hidden: int = 32):
+    def __init__(self, choice_counts: list[int], hidden: int = 32, start_tokens: int = 1):
         super().__init__()
-        self.embed = nn.Embedding(max(choice_counts) + 1, hidden)  # last row: start token
+        self.start = max(choice_counts)  # start token of level k: start + k
+        self.embed = nn.Embedding(self.start + start_tokens, hidden)
         self.cell = nn.LSTMCell(hidden, hidden)
         self.heads = nn.ModuleList(nn.Linear(hidden, n) for n in choice_counts)
-        self.start = max(choice_counts)
 
-    def step_logits(self, prev: int, state):
-        h, c = self.cell(self.embed(torch.tensor([prev])), state)
-        return h, c
-
-    def log_prob_entropy(self, indices: list[int]) -> tuple[torch.Tensor, torch.Tensor]:
-        state, prev = None, self.start
+    def log_prob_entropy(self, indices: list[int], level: int = 0
+                         ) -> tuple[torch.Tensor, torch.Tensor]:
+        state, prev = None, self.start + level
         logp, ent = torch.zeros(()), torch.zeros(())
         for p, j in enumerate(indices):
-            h, c = self.step_logits(prev, state)
+            h, c = self.cell(self.embed(torch.tensor([prev])), state)
             state = (h, c)
             dist = torch.log_softmax(self.heads[p](h)[0], dim=0)
             logp = logp + dist[j]
             ent = ent - (dist.exp() * dist).sum()
             prev = j
         return logp, ent
+
+    @torch.no_grad()
+    def sample(self, level: int, n: int, rng: np.random.Generator) -> np.ndarray:
+        """``n`` index rows sampled in one batched pass (uniforms from ``rng``)."""
+        prev = torch.full((n,), self.start + level, dtype=torch.long)
+        state, rows = None, []
+        for head in self.heads:
+            h, c = self.cell(self.embed(prev), state)
+            state = (h, c)
+            cdf = torch.softmax(head(h).double(), dim=1).cumsum(1).numpy()
+            u = rng.random(n)[:, None] * cdf[:, -1:]
+            pick = np.minimum((u >= cdf).sum(1), cdf.shape[1] - 1)
+            rows.append(pick)
+            prev = torch.from_numpy(pick).long()
+        return np.stack(rows, 1)
 
 
 def _to_json(obj):
@@ -73,47 +92,46 @@ class ReinforceSearch(Strategy):
 
     def __init__(self, problem: Problem, seed: int = 0, reward: str = "soft", batch_size: int = 5,
                  lr: float = 0.05, entropy_weight: float = 1e-3, baseline_decay: float = 0.9,
-                 target_ms: float | None = None, hidden: int = 32):
+                 target_ms: float | None = None, hidden: int = 32, targets: int = 6):
         super().__init__(problem, seed)
         if reward not in ("soft", "hard"):
             raise SearchError(f"unknown reward {reward!r}", "use --reward soft or hard")
-        self.reward_kind = reward
+        self.target_ms = problem.budget_ms if problem.budget_ms is not None else target_ms
+        self.levels = 1 if self.target_ms is not None else max(1, targets)
+        self.reward_kind = reward if self.target_ms is not None else "hard"
         self.batch_size = batch_size
         self.entropy_weight = entropy_weight
         self.baseline_decay = baseline_decay
-        self.target_ms = problem.budget_ms if problem.budget_ms is not None else target_ms
         counts = [len(c) for c in self.space.choices()]
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
-            self.controller = Controller(counts, hidden)
+            self.controller = Controller(counts, hidden, self.levels)
         self.optimizer = torch.optim.Adam(self.controller.parameters(), lr=lr)
-        self.baseline: float | None = None
-        self.buffer: list[tuple[list[int], float]] = []
+        self.baselines: dict[int, float] = {}
+        self.ask_levels: list[int] = []  # the level each ask was sampled for, in ask order
+        self.buffer: list[tuple[list[int], int, float]] = []
         self.updates = 0
 
     @property
     def min_evals(self) -> int:
         return self.batch_size
 
-    @torch.no_grad()
-    def _sample(self) -> Arch:
-        state, prev, out = None, self.controller.start, []
-        for p in range(self.space.num_positions):
-            h, c = self.controller.step_logits(prev, state)
-            state = (h, c)
-            probs = torch.softmax(self.controller.heads[p](h)[0].double(), dim=0).numpy()
-            j = int(self.rng.choice(len(probs), p=probs / probs.sum()))
-            out.append(j)
-            prev = j
-        return self.space.arch_from_indices(out)
-
     def _propose(self) -> Arch:
-        return self.draw(self._sample)
+        level = int(self.rng.integers(self.levels))
+        self.ask_levels.append(level)
+        rows = self.controller.sample(level, MAX_RESAMPLES, self.rng)
+        # a level's target also screens the samples, like a budget (when latency is predicted)
+        target = self.level_target(level) if self.history else None
+        return self.pick((self.space.arch_from_indices(r) for r in rows), target)
 
-    def reward(self, obs: Observation) -> float:
-        target = self.target_ms
-        if target is None:
-            target = float(np.median([o.latency_ms for o in self.history]))
+    def level_target(self, level: int, levels: int | None = None) -> float:
+        """T of a level: the budget / target, else geometric between observed extremes."""
+        if self.target_ms is not None:
+            return float(self.target_ms)
+        return super().level_target(level, self.levels)
+
+    def reward(self, obs: Observation, level: int = 0) -> float:
+        target = self.level_target(level)
         ratio = max(obs.latency_ms, 1e-9) / target
         if self.reward_kind == "soft":
             w = SOFT_W
@@ -122,36 +140,41 @@ class ReinforceSearch(Strategy):
         return float(obs.accuracy * ratio ** w)
 
     def _learn(self, obs: Observation) -> None:
-        self.buffer.append((list(self.space.indices(obs.arch)), self.reward(obs)))
+        index = len(self.history) - 1
+        level = self.ask_levels[index] if index < len(self.ask_levels) else 0
+        self.buffer.append((list(self.space.indices(obs.arch)), level, self.reward(obs, level)))
         if len(self.buffer) >= self.batch_size:
             self._update()
 
     def _update(self) -> None:
-        rewards = np.array([r for _, r in self.buffer])
-        if self.baseline is None:
-            self.baseline = float(rewards.mean())
+        for _, level, r in self.buffer:
+            self.baselines.setdefault(level, r)
         loss = torch.zeros(())
-        for indices, r in self.buffer:
-            logp, ent = self.controller.log_prob_entropy(indices)
-            loss = loss - (r - self.baseline) * logp - self.entropy_weight * ent
+        for indices, level, r in self.buffer:
+            logp, ent = self.controller.log_prob_entropy(indices, level)
+            loss = loss - (r - self.baselines[level]) * logp - self.entropy_weight * ent
         self.optimizer.zero_grad(set_to_none=True)
         (loss / len(self.buffer)).backward()
         self.optimizer.step()
-        for r in rewards:
-            self.baseline = self.baseline_decay * self.baseline + (1 - self.baseline_decay) * float(r)
+        d = self.baseline_decay
+        for _, level, r in self.buffer:
+            self.baselines[level] = d * self.baselines[level] + (1 - d) * float(r)
         self.buffer = []
         self.updates += 1
 
     def _extra_state(self) -> dict:
         return {"controller": _to_json(self.controller.state_dict()),
-                "optimizer": _to_json(self.optimizer.state_dict()), "baseline": self.baseline,
-                "buffer": [[i, r] for i, r in self.buffer], "updates": self.updates,
+                "optimizer": _to_json(self.optimizer.state_dict()),
+                "baselines": [[k, v] for k, v in sorted(self.baselines.items())],
+                "ask_levels": list(self.ask_levels),
+                "buffer": [[i, lv, r] for i, lv, r in self.buffer], "updates": self.updates,
                 "target_ms": self.target_ms}
 
     def _load_extra(self, extra: dict) -> None:
         self.controller.load_state_dict(_from_json(extra["controller"]))
         self.optimizer.load_state_dict(_from_json(extra["optimizer"]))
-        self.baseline = extra["baseline"]
-        self.buffer = [(list(i), float(r)) for i, r in extra["buffer"]]
+        self.baselines = {int(k): float(v) for k, v in extra["baselines"]}
+        self.ask_levels = [int(v) for v in extra["ask_levels"]]
+        self.buffer = [(list(i), int(lv), float(r)) for i, lv, r in extra["buffer"]]
         self.updates = extra["updates"]
         self.target_ms = extra["target_ms"]

@@ -1,0 +1,138 @@
+"""The predictor's parts: exact additive fronts, additivity detection, the surrogate's fit."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from hwnas.pareto import pareto_front
+from hwnas.search import Observation, Problem, make_strategy
+from hwnas.search.surrogate import (
+    Surrogate,
+    additive_fit,
+    additive_front,
+    dominance_ranks,
+    encode,
+    inner_search,
+)
+from hwnas.testing.strategy_conformance import ToyEvaluator, drive, toy_space
+
+
+def test_additive_front_equals_enumerated_front():
+    space = toy_space()
+    ev = ToyEvaluator(space, seed=3)
+    rows = additive_front(ev.acc, ev.lat)
+    archs, pts = ev.all_points()
+    true = {tuple(np.round(p, 12)) for p in pts[pareto_front(pts, ("max", "min"))]}
+    found = {tuple(np.round(ev.values(space.arch_from_indices(r)), 12)) for r in rows}
+    assert found == true
+
+
+def test_additive_fit_recovers_tables_and_rejects_interactions():
+    space = toy_space()
+    ev = ToyEvaluator(space, seed=1)
+    rng = np.random.default_rng(0)
+
+    def additive(rows):
+        return np.array([ev.values(space.arch_from_indices(r))[1] for r in rows])
+
+    def interacting(rows):
+        return additive(rows) + 0.1 * (np.asarray(rows)[:, 0] * np.asarray(rows)[:, 1])
+
+    weights, bias = additive_fit(space, additive, rng)
+    rows = rng.integers([len(c) for c in space.choices()], size=(30, space.num_positions))
+    assert np.allclose(encode(space, rows) @ weights + bias, additive(rows))
+    assert additive_fit(space, interacting, rng) is False
+
+
+def test_surrogate_picks_a_ceiling_for_saturating_accuracy_and_none_for_a_line():
+    rng = np.random.default_rng(0)
+    x = np.eye(6)[rng.integers(6, size=(200, 4))].reshape(200, -1)
+    w = rng.uniform(0, 0.5, x.shape[1])
+    saturating = Surrogate("ridge", 0).fit(x, 0.75 - np.exp(-(x @ w)))
+    linear = Surrogate("ridge", 0).fit(x, 0.2 + 0.1 * (x @ w))
+    assert saturating.ceiling is not None and linear.ceiling is None
+    mean, spread = saturating.predict(x[:20])
+    assert np.abs(mean - (0.75 - np.exp(-(x[:20] @ w)))).max() < 0.01
+    assert np.all(spread >= 0)
+
+
+def test_never_sampled_choice_is_uncertain():
+    # position 0 only ever took choice 0: choice 1's weight must carry the most uncertainty
+    rng = np.random.default_rng(1)
+    rows = np.column_stack([np.zeros(60, int), rng.integers(3, size=60)])
+    x = np.column_stack([np.eye(2)[rows[:, 0]], np.eye(3)[rows[:, 1]]])
+    model = Surrogate("ridge", 0, saturating=False).fit(x, rows[:, 1] * 0.1 + rng.normal(0, 0.01, 60))
+    spread = model.weight_spread()
+    assert spread[1] == spread.max()
+
+
+def test_dominance_ranks_with_constraints():
+    pts = np.array([[0.0, 0.0], [1.0, 1.0], [-0.5, 2.0], [-1.0, -1.0]])
+    assert list(dominance_ranks(pts)) == [1, 2, 1, 0]
+    viol = np.array([0.0, 0.0, 0.0, 0.5])  # the dominating row is infeasible: ranks last
+    assert list(dominance_ranks(pts, viol)) == [0, 1, 0, 2]
+
+
+def test_inner_search_reaches_the_front_of_a_cheap_objective():
+    space = toy_space()
+    ev = ToyEvaluator(space, seed=2)
+
+    def objective(rows):
+        return np.array([[-a, lat] for a, lat in (ev.values(space.arch_from_indices(r)) for r in rows)])
+
+    rows = inner_search(space, objective, np.zeros((0, 4), int), np.random.default_rng(0),
+                        population=40, generations=25)
+    _, pts = ev.all_points()
+    true = pts[pareto_front(pts, ("max", "min"))]
+    found = np.array([ev.values(space.arch_from_indices(r)) for r in rows])
+    on_front = sum(any(np.allclose(f, t) for t in true) for f in found)
+    assert on_front >= 0.8 * min(len(true), len(found))
+
+
+@pytest.mark.parametrize("surrogate", ["ridge", "forest"])
+def test_predictor_beats_random_on_the_toy_front(surrogate):
+    from hwnas.pareto import default_reference, hypervolume
+
+    space = toy_space()
+    ev = ToyEvaluator(space, seed=5)
+    problem = Problem(space, latency_fn=ev.latency_fn())
+    _, pts = ev.all_points()
+    true = pts[pareto_front(pts, ("max", "min"))]
+    ref = default_reference(true, ("max", "min"))
+    ratio = {}
+    for name, opts in (("random", {}), ("predictor", {"surrogate": surrogate, "generations": 10})):
+        s = make_strategy(name, problem, 0, **opts)
+        drive(s, ev, 60)
+        ratio[name] = hypervolume(problem.points(s.history), ("max", "min"), ref) / hypervolume(
+            true, ("max", "min"), ref)
+    assert ratio["predictor"] > ratio["random"]
+    if surrogate == "ridge":  # additive toy: the exact predicted front is the true front
+        assert ratio["predictor"] >= 0.99
+
+
+def test_rl_without_budget_spreads_targets_over_observed_latency():
+    space = toy_space()
+    ev = ToyEvaluator(space)
+    s = make_strategy("rl", Problem(space, latency_fn=ev.latency_fn()), 0, targets=4)
+    assert s.levels == 4 and s.reward_kind == "hard"
+    drive(s, ev, 20)
+    lats = [o.latency_ms for o in s.history]
+    assert s.level_target(0) == pytest.approx(min(lats))
+    assert s.level_target(3) == pytest.approx(max(lats))
+    assert min(lats) < s.level_target(1) < s.level_target(2) < max(lats)
+    arch = s.history[0].arch
+    slow = Observation(arch, 0.5, s.level_target(0) * 2)
+    assert s.reward(slow, 0) == pytest.approx(0.25)  # hard: w = -1 over the level's target
+
+
+def test_evolution_without_budget_spreads_along_the_front():
+    space = toy_space()
+    ev = ToyEvaluator(space, seed=4)
+    problem = Problem(space, latency_fn=ev.latency_fn())
+    evo = make_strategy("evolution", problem, 0, population=20, sample_size=10)
+    drive(evo, ev, 100)
+    lats = np.array([o.latency_ms for o in evo.history])
+    _, pts = ev.all_points()
+    # the fastest and the slowest ends of the space are both reached
+    assert lats.min() <= np.quantile(pts[:, 1], 0.02) and lats.max() >= np.quantile(pts[:, 1], 0.9)
