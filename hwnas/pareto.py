@@ -118,6 +118,21 @@ def non_dominated_sort(points: np.ndarray, senses: Sequence[str]) -> list[np.nda
     return fronts
 
 
+def crowding_distance(points: np.ndarray) -> np.ndarray:
+    """NSGA-II crowding distance of each row of one front (boundary rows get infinity)."""
+    n, m = points.shape
+    dist = np.zeros(n)
+    if n <= 2:
+        return np.full(n, np.inf)
+    for j in range(m):
+        order = np.argsort(points[:, j], kind="stable")
+        span = points[order[-1], j] - points[order[0], j]
+        dist[order[0]] = dist[order[-1]] = np.inf
+        if span > 0:
+            dist[order[1:-1]] += (points[order[2:], j] - points[order[:-2], j]) / span
+    return dist
+
+
 # --- hypervolume ---------------------------------------------------------------------------
 def _hv_2d(pts: np.ndarray, ref: np.ndarray) -> float:
     order = np.lexsort((pts[:, 1], pts[:, 0]))

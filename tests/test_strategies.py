@@ -5,8 +5,8 @@ import json
 import numpy as np
 import pytest
 
+from hwnas.pareto import crowding_distance
 from hwnas.search import Observation, Problem, SearchError, make_strategy, strategy_names
-from hwnas.search.nsga2 import crowding_distance
 from hwnas.search.rl import SOFT_W
 from hwnas.testing.strategy_conformance import StrategyConformance, ToyEvaluator, drive, toy_space
 

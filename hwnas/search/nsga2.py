@@ -16,24 +16,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from hwnas.pareto import non_dominated_sort
+from hwnas.pareto import crowding_distance, non_dominated_sort
 from hwnas.search.base import Observation, Problem, SearchError, Strategy
 from hwnas.space.arch import Arch
-
-
-def crowding_distance(points: np.ndarray) -> np.ndarray:
-    """Crowding distance of each row (boundary points get infinity)."""
-    n, m = points.shape
-    dist = np.zeros(n)
-    if n <= 2:
-        return np.full(n, np.inf)
-    for j in range(m):
-        order = np.argsort(points[:, j], kind="stable")
-        span = points[order[-1], j] - points[order[0], j]
-        dist[order[0]] = dist[order[-1]] = np.inf
-        if span > 0:
-            dist[order[1:-1]] += (points[order[2:], j] - points[order[:-2], j]) / span
-    return dist
 
 
 def rank_and_crowd(problem: Problem, obs: list[Observation]) -> tuple[np.ndarray, np.ndarray]:

@@ -22,6 +22,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from hwnas.pareto import crowding_distance
 from hwnas.space.base import SearchSpace
 
 SURROGATES = ("ridge", "ridge-pairs", "forest")
@@ -195,28 +196,13 @@ def dominance_ranks(points_min: np.ndarray, violation: np.ndarray | None = None)
     return rank
 
 
-def crowding(points: np.ndarray) -> np.ndarray:
-    """Crowding distance of each row (boundary rows get infinity)."""
-    n, m = points.shape
-    if n <= 2:
-        return np.full(n, np.inf)
-    dist = np.zeros(n)
-    for j in range(m):
-        order = np.argsort(points[:, j], kind="stable")
-        span = points[order[-1], j] - points[order[0], j]
-        dist[order[0]] = dist[order[-1]] = np.inf
-        if span > 0:
-            dist[order[1:-1]] += (points[order[2:], j] - points[order[:-2], j]) / span
-    return dist
-
-
 def survivors(points_min: np.ndarray, k: int, violation: np.ndarray | None = None) -> np.ndarray:
     """Indices of the ``k`` best rows by (rank, crowding within the rank, index)."""
     rank = dominance_ranks(points_min, violation)
     crowd = np.zeros(len(rank))
     for r in np.unique(rank):
         idx = np.flatnonzero(rank == r)
-        crowd[idx] = crowding(points_min[idx])
+        crowd[idx] = crowding_distance(points_min[idx])
     order = np.lexsort((np.arange(len(rank)), -crowd, rank))
     return np.sort(order[:k])
 
