@@ -131,3 +131,9 @@ def test_error_ray_address_not_answering(nb201_csv, tmp_path):
                   "--ray-address", "127.0.0.1:9"])
     one_line_error(res, "no Ray cluster answers at 127.0.0.1:9")
     assert not (tmp_path / "r").exists()
+
+
+def test_error_unknown_surrogate_before_anything_is_written(nb201_csv, tmp_path):
+    res = search([*base_args(nb201_csv, tmp_path / "r", "predictor"), "--surrogate", "gp"])
+    one_line_error(res, "unknown surrogate 'gp'")
+    assert not (tmp_path / "r").exists()

@@ -127,3 +127,54 @@ def test_predictor_proposes_better_than_random_under_budget():
         found[name] = max(o.accuracy for o in s.history if o.latency_ms <= 2.0)
     assert found["predictor"] >= found["random"]
     assert found["predictor"] >= best - 0.02
+
+
+def test_rl_without_budget_spreads_targets_over_observed_latency():
+    space = toy_space()
+    ev = ToyEvaluator(space)
+    s = make_strategy("rl", Problem(space, latency_fn=ev.latency_fn()), 0, targets=4)
+    assert s.levels == 4 and s.reward_kind == "hard"
+    drive(s, ev, 20)
+    lats = [o.latency_ms for o in s.history]
+    assert s._target_ms(0) == pytest.approx(min(lats))
+    assert s._target_ms(3) == pytest.approx(max(lats))
+    assert min(lats) < s._target_ms(1) < s._target_ms(2) < max(lats)
+    arch = s.history[0].arch
+    slow = Observation(arch, 0.5, s._target_ms(0) * 2)
+    assert s.reward(slow, 0) == pytest.approx(0.25)  # hard: w = -1 over the level's target
+
+
+def test_evolution_without_budget_spreads_along_the_front():
+    space = toy_space()
+    ev = ToyEvaluator(space, seed=4)
+    problem = Problem(space, latency_fn=ev.latency_fn())
+    evo = make_strategy("evolution", problem, 0, population=20, sample_size=10)
+    drive(evo, ev, 100)
+    lats = np.array([o.latency_ms for o in evo.history])
+    _, pts = ev.all_points()
+    # the fastest and the slowest ends of the space are both reached
+    assert lats.min() <= np.quantile(pts[:, 1], 0.02) and lats.max() >= np.quantile(pts[:, 1], 0.9)
+
+
+def test_single_rl_level_means_no_latency_pressure():
+    ev = ToyEvaluator(toy_space())
+    s = make_strategy("rl", Problem(ev.space, latency_fn=ev.latency_fn()), 0, targets=1)
+    drive(s, ev, 10)
+    assert s._target_ms(0) == pytest.approx(max(o.latency_ms for o in s.history))
+
+
+def test_state_from_another_version_is_a_clear_error():
+    ev = ToyEvaluator(toy_space())
+    s = make_strategy("rl", Problem(ev.space), 0)
+    drive(s, ev, 6)
+    state = s.state_dict()
+    del state["extra"]["ask_targets_ms"]
+    with pytest.raises(SearchError, match="another hwnas version"):
+        make_strategy("rl", Problem(ev.space), 0).load_state_dict(state)
+
+
+def test_out_of_range_level_options_are_refused():
+    with pytest.raises(SearchError, match="level share"):
+        make_strategy("evolution", Problem(toy_space()), level_share=1.5)
+    with pytest.raises(SearchError, match="at least 1 latency target"):
+        make_strategy("rl", Problem(toy_space()), targets=0)

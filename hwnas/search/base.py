@@ -158,12 +158,15 @@ class Strategy(ABC):
         """
         return self.pick((propose() for _ in range(MAX_RESAMPLES)), budget_ms)
 
-    def level_target(self, level: int, levels: int) -> float:
+    def level_target_ms(self, level: int, levels: int) -> float:
         """Latency target of ``level`` of ``levels``: geometric from the fastest to the slowest
-        latency observed so far (for single-objective strategies run without a budget)."""
+        latency observed so far (for single-objective strategies run without a budget); a
+        single level is the slowest, i.e. no latency pressure."""
         lats = [max(o.latency_ms, 1e-9) for o in self.history]
         lo, hi = min(lats), max(lats)
-        return float(lo * (hi / lo) ** (level / max(1, levels - 1)))
+        if levels <= 1:
+            return float(hi)
+        return float(lo * (hi / lo) ** (level / (levels - 1)))
 
     def pick(self, archs: Iterable[Arch], budget_ms: float | None = None) -> Arch:
         """The first of ``archs`` not yet asked and predicted within budget (consumed lazily).
@@ -199,7 +202,11 @@ class Strategy(ABC):
         self.proposed = list(state["proposed"])
         self._seen = set(self.proposed)
         self.history = [Observation.from_dict(self.space, r) for r in state["history"]]
-        self._load_extra(state["extra"])
+        try:
+            self._load_extra(state["extra"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise SearchError(f"saved {self.name} state lacks or garbles {exc}: written by "
+                              "another hwnas version", "start a new run with another --out") from None
 
     def _extra_state(self) -> dict:
         return {}

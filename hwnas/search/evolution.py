@@ -33,7 +33,10 @@ class RegularizedEvolution(Strategy):
                               "lower --sample-size")
         self.population_size = population
         self.sample_size = sample_size
-        self.levels = max(1, targets)
+        if targets < 1 or not 0.0 <= level_share <= 1.0:
+            raise SearchError(f"targets {targets} / level share {level_share} out of range",
+                              "use targets >= 1 and a level share in [0, 1]")
+        self.levels = targets
         self.level_share = level_share
         self.population: list[Observation] = []
 
@@ -51,7 +54,7 @@ class RegularizedEvolution(Strategy):
             parent = max(sample, key=self.problem.fitness)  # ties: the earliest in the sample
             return self.draw(lambda: self.space.mutate(parent.arch, self.rng))
         if "latency_ms" in self.problem.objectives and self.rng.random() < self.level_share:
-            target = self.level_target(int(self.rng.integers(self.levels)), self.levels)
+            target = self.level_target_ms(int(self.rng.integers(self.levels)), self.levels)
             within = [o for o in sample if o.latency_ms <= target]
             parent = (max(within, key=lambda o: o.accuracy) if within
                       else min(sample, key=lambda o: o.latency_ms))

@@ -2,22 +2,26 @@
 
 After ``initial`` random candidates, a surrogate per modelled objective is fitted (every
 ``refit_every`` tells) on one-hot encodings of the evaluated archs (``hwnas.search.surrogate``:
-a bootstrap ridge ensemble by default). Latency comes from ``problem.latency_fn`` (the table)
-when given - exact and cheap - else from its own surrogate. A table's latency is a sum over
-positions (its calibrations are additive too), so when a check on random archs finds
-``latency_fn`` exactly additive, candidates are priced by one matrix product instead of one
-call each. Then an inner NSGA-II runs on the
-optimistic predictions (mean + ``kappa`` * spread for accuracy), seeded with the evaluated front
-and the previous pool, and its final population becomes the pool of candidates. Each ask
-proposes from the pool:
+Bayesian ridge, on accuracy or a saturating transform of it, by default). Latency comes from
+``problem.latency_fn`` (the table) when given - exact and cheap - else from its own surrogate.
+A table's latency is a sum over positions (its calibrations are additive too), so when a check
+on random archs finds ``latency_fn`` exactly additive, candidates are priced by one matrix
+product instead of one call each.
+
+The pool of candidates is the predicted front: solved exactly (a multiple-choice knapsack over
+per-choice optimistic weights) when the ridge surrogate and the latency are both additive, else
+the final population of an inner NSGA-II on the optimistic predictions (mean + ``kappa`` *
+spread), seeded with the evaluated front and the previous pool. Each ask proposes from the pool:
 
 * with a latency budget: the highest optimistic accuracy among candidates predicted within
-  budget (the inner search ranks by Deb's constrained domination, so the pool is feasible);
+  budget;
 * without: the largest hypervolume improvement of the optimistic predicted point over the
   current front, where already-proposed but not yet told candidates count as their predicted
-  points (so parallel asks do not all pick the same spot).
+  points (so parallel asks do not all pick the same spot); ties go to the most accurate.
 
-The surrogate is refitted from the history on resume, with the same seed, so it is identical.
+Candidates whose latency is unknown (``latency_fn`` gives inf: an arch missing from a CSV) are
+never proposed from the pool. The surrogate is refitted from the history on resume, with the
+same seed, so it is identical.
 """
 
 from __future__ import annotations
@@ -50,6 +54,10 @@ class PredictorSearch(Strategy):
         if surrogate not in SURROGATES:
             raise SearchError(f"unknown surrogate {surrogate!r}",
                               f"choose one of {', '.join(SURROGATES)}")
+        if refit_every < 1 or population < 2 or generations < 0:
+            raise SearchError(f"predictor options refit_every={refit_every}, population="
+                              f"{population}, generations={generations} out of range",
+                              "use refit_every >= 1, population >= 2, generations >= 0")
         self.initial, self.refit_every, self.kappa = initial, refit_every, kappa
         self.surrogate, self.inner_population, self.inner_generations = (
             surrogate, population, generations)
@@ -82,12 +90,18 @@ class PredictorSearch(Strategy):
         return [n for n in self.problem.objectives
                 if not (n == "latency_ms" and self.problem.latency_fn is not None)]
 
-    def _latency(self, rows: np.ndarray) -> np.ndarray:
+    def _additive_latency_model(self) -> tuple[np.ndarray, float] | None:
+        """Per-choice latency weights and bias if ``latency_fn`` is additive (checked once)."""
         if self._additive_latency is None:
-            self._additive_latency = additive_fit(self.space, self._latency_calls,
-                                                  np.random.default_rng([self.seed, 1]))
-        if self._additive_latency is not False:
-            weights, bias = self._additive_latency
+            fit = additive_fit(self.space, self._latency_calls,
+                               np.random.default_rng([self.seed, 1]))
+            self._additive_latency = False if fit is None else fit
+        return self._additive_latency or None
+
+    def _latency(self, rows: np.ndarray) -> np.ndarray:
+        model = self._additive_latency_model()
+        if model is not None:
+            weights, bias = model
             return encode(self.space, rows) @ weights + bias
         return self._latency_calls(rows)
 
@@ -133,14 +147,13 @@ class PredictorSearch(Strategy):
         if (self.problem.objectives != ("accuracy", "latency_ms") or self._models is None
                 or self.problem.latency_fn is None):
             return None
-        model = self._models["accuracy"]
-        weights = model.mean_weights()
-        if self._additive_latency is None:
-            self._latency(np.zeros((1, self.space.num_positions), dtype=int))
-        if weights is None or self.surrogate != "ridge" or self._additive_latency is False:
+        latency = self._additive_latency_model()
+        if self.surrogate != "ridge" or latency is None:
             return None
-        weights = weights + self.kappa * model.weight_spread()  # optimism, additive
-        lat_weights = self._additive_latency[0]
+        model = self._models["accuracy"]
+        # optimism per choice, in the (monotone) transformed space, so the front stays additive
+        weights = model.mean_weights() + self.kappa * model.weight_spread()
+        lat_weights = latency[0]
         bounds = np.cumsum([0, *(len(c) for c in self.space.choices())])
         split = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
         return additive_front([weights[k] for k in split], [lat_weights[k] for k in split])
@@ -158,8 +171,9 @@ class PredictorSearch(Strategy):
         if rows is None:
             start = np.array([self.space.indices(a) for a in [*seeds, *self.pool_archs]], dtype=int)
             senses = self.problem.senses
-            rows = inner_search(
-                self.space, lambda r: to_minimization(self._predict_rows(r), senses), start,
+            rows = inner_search(  # unknown (inf) latency ranks as the worst, not as an error
+                self.space, lambda r: to_minimization(np.nan_to_num(
+                    self._predict_rows(r), posinf=1e300, neginf=-1e300), senses), start,
                 self.rng, self.inner_population, self.inner_generations,
                 self._violation_rows if self.problem.budget_ms is not None else None)
         archs = [self.space.arch_from_indices(r) for r in rows]
@@ -183,6 +197,8 @@ class PredictorSearch(Strategy):
         if not keep:  # every pooled candidate was proposed: draw a new pool
             self._set_pool(self._candidates())
             keep = list(range(len(self.pool_archs)))
+        if not keep:  # nothing with a known latency: fall back to a (bounded) random draw
+            return self.draw(lambda: self.space.sample(self.rng))
         pool = [self.pool_archs[k] for k in keep]
         pred = self._pool_pred[keep]
         if self.problem.budget_ms is not None:
@@ -194,11 +210,14 @@ class PredictorSearch(Strategy):
             if not np.isfinite(score).any():
                 score = -lat
             return pool[int(np.argmax(score))]
-        return pool[int(np.argmax(self._hv_improvement(pred)))]
+        acc = pred[:, self.problem.objectives.index("accuracy")]
+        return pool[int(np.lexsort((-acc, -self._hv_improvement(pred)))[0])]
 
     def _set_pool(self, archs: list[Arch]) -> None:
-        self.pool_archs = archs
-        self._pool_pred = self._predict(archs)
+        pred = self._predict(archs) if archs else np.zeros((0, len(self.problem.objectives)))
+        finite = np.all(np.isfinite(pred), axis=1)
+        self.pool_archs = [a for a, ok in zip(archs, finite) if ok]
+        self._pool_pred = pred[finite]
         self._pool_index = {str(a): k for k, a in enumerate(archs)}
 
     def _hv_improvement(self, pred: np.ndarray) -> np.ndarray:

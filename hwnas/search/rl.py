@@ -96,9 +96,12 @@ class ReinforceSearch(Strategy):
         super().__init__(problem, seed)
         if reward not in ("soft", "hard"):
             raise SearchError(f"unknown reward {reward!r}", "use --reward soft or hard")
+        if targets < 1:
+            raise SearchError(f"RL needs at least 1 latency target, got {targets}", "raise targets")
         self.target_ms = problem.budget_ms if problem.budget_ms is not None else target_ms
-        self.levels = 1 if self.target_ms is not None else max(1, targets)
-        self.reward_kind = reward if self.target_ms is not None else "hard"
+        leveled = self.target_ms is None and "latency_ms" in problem.objectives
+        self.levels = targets if leveled else 1
+        self.reward_kind = "hard" if leveled else reward
         self.batch_size = batch_size
         self.entropy_weight = entropy_weight
         self.baseline_decay = baseline_decay
@@ -108,7 +111,10 @@ class ReinforceSearch(Strategy):
             self.controller = Controller(counts, hidden, self.levels)
         self.optimizer = torch.optim.Adam(self.controller.parameters(), lr=lr)
         self.baselines: dict[int, float] = {}
-        self.ask_levels: list[int] = []  # the level each ask was sampled for, in ask order
+        # per ask, in ask order: its level and the target (ms) it was screened against, so its
+        # reward uses that same target even if later tells move the observed range
+        self.ask_levels: list[int] = []
+        self.ask_targets_ms: list[float | None] = []
         self.buffer: list[tuple[list[int], int, float]] = []
         self.updates = 0
 
@@ -118,20 +124,22 @@ class ReinforceSearch(Strategy):
 
     def _propose(self) -> Arch:
         level = int(self.rng.integers(self.levels))
-        self.ask_levels.append(level)
         rows = self.controller.sample(level, MAX_RESAMPLES, self.rng)
-        # a level's target also screens the samples, like a budget (when latency is predicted)
-        target = self.level_target(level) if self.history else None
+        # a level's target screens the samples like a budget (when latency is predicted); a
+        # single user target with the soft reward is a trade-off, not a constraint: no screen
+        target = self._target_ms(level) if self.levels > 1 and self.history else None
+        self.ask_levels.append(level)
+        self.ask_targets_ms.append(target)
         return self.pick((self.space.arch_from_indices(r) for r in rows), target)
 
-    def level_target(self, level: int, levels: int | None = None) -> float:
+    def _target_ms(self, level: int) -> float:
         """T of a level: the budget / target, else geometric between observed extremes."""
         if self.target_ms is not None:
             return float(self.target_ms)
-        return super().level_target(level, self.levels)
+        return self.level_target_ms(level, self.levels)
 
-    def reward(self, obs: Observation, level: int = 0) -> float:
-        target = self.level_target(level)
+    def reward(self, obs: Observation, level: int = 0, target_ms: float | None = None) -> float:
+        target = self._target_ms(level) if target_ms is None else target_ms
         ratio = max(obs.latency_ms, 1e-9) / target
         if self.reward_kind == "soft":
             w = SOFT_W
@@ -141,14 +149,16 @@ class ReinforceSearch(Strategy):
 
     def _learn(self, obs: Observation) -> None:
         index = len(self.history) - 1
-        level = self.ask_levels[index] if index < len(self.ask_levels) else 0
-        self.buffer.append((list(self.space.indices(obs.arch)), level, self.reward(obs, level)))
+        level, target = ((self.ask_levels[index], self.ask_targets_ms[index])
+                         if index < len(self.ask_levels) else (0, None))
+        self.buffer.append((list(self.space.indices(obs.arch)), level,
+                            self.reward(obs, level, target)))
         if len(self.buffer) >= self.batch_size:
             self._update()
 
     def _update(self) -> None:
-        for _, level, r in self.buffer:
-            self.baselines.setdefault(level, r)
+        for level in {lv for _, lv, _ in self.buffer} - set(self.baselines):
+            self.baselines[level] = float(np.mean([r for _, lv, r in self.buffer if lv == level]))
         loss = torch.zeros(())
         for indices, level, r in self.buffer:
             logp, ent = self.controller.log_prob_entropy(indices, level)
@@ -166,7 +176,7 @@ class ReinforceSearch(Strategy):
         return {"controller": _to_json(self.controller.state_dict()),
                 "optimizer": _to_json(self.optimizer.state_dict()),
                 "baselines": [[k, v] for k, v in sorted(self.baselines.items())],
-                "ask_levels": list(self.ask_levels),
+                "ask_levels": list(self.ask_levels), "ask_targets_ms": list(self.ask_targets_ms),
                 "buffer": [[i, lv, r] for i, lv, r in self.buffer], "updates": self.updates,
                 "target_ms": self.target_ms}
 
@@ -175,6 +185,7 @@ class ReinforceSearch(Strategy):
         self.optimizer.load_state_dict(_from_json(extra["optimizer"]))
         self.baselines = {int(k): float(v) for k, v in extra["baselines"]}
         self.ask_levels = [int(v) for v in extra["ask_levels"]]
+        self.ask_targets_ms = [None if v is None else float(v) for v in extra["ask_targets_ms"]]
         self.buffer = [(list(i), int(lv), float(r)) for i, lv, r in extra["buffer"]]
         self.updates = extra["updates"]
         self.target_ms = extra["target_ms"]

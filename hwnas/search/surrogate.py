@@ -1,19 +1,18 @@
 """The predictor strategy's parts: arch encodings, surrogate models, and the inner search.
 
 Evaluating a candidate (training it) is the expensive step; predicting its accuracy with a
-fitted surrogate and its latency with the table is cheap. So the predictor runs a whole
-multi-objective search on the predictions (``inner_search``: NSGA-II over choice indices) and
-only evaluates the candidates that promise the most.
+fitted surrogate and its latency with the table is cheap. So the predictor searches the
+predictions - exactly (``additive_front``) when both are sums over positions, else with an
+inner NSGA-II (``inner_search``) - and only evaluates the candidates that promise the most.
 
-Surrogates (scikit-learn, fitted on one-hot encodings):
+Surrogates, on one-hot encodings (``encode``):
 
-* ``ridge``: a bootstrap ensemble of ridge regressions. Accuracy in these spaces is close to
-  additive over layers, so a linear model on one-hot choices learns it from few samples (about
-  one per choice); the ensemble's spread is the uncertainty used for optimism.
+* ``ridge``: Bayesian ridge regression in closed form (numpy: the leave-one-out model selection
+  needs the hat matrix) on accuracy or a saturating transform of it; see ``Surrogate``.
 * ``ridge-pairs``: the same plus one-hot features of adjacent-position pairs (interactions
   between neighbouring layers).
-* ``forest``: a random forest (no additivity assumed; needs more samples); the spread of its
-  trees is the uncertainty.
+* ``forest``: scikit-learn's random forest (no additivity assumed; needs more samples); the
+  spread of its trees is the uncertainty.
 """
 
 from __future__ import annotations
@@ -41,8 +40,8 @@ def encode(space: SearchSpace, index_rows: np.ndarray, pairs: bool = False) -> n
 
 
 def additive_fit(space: SearchSpace, values: Callable[[np.ndarray], np.ndarray],
-                 rng: np.random.Generator, check: int = 50) -> tuple[np.ndarray, float] | bool:
-    """Per-choice weights and a bias reproducing ``values`` exactly, or False if it is not additive.
+                 rng: np.random.Generator, check: int = 50) -> tuple[np.ndarray, float] | None:
+    """Per-choice weights and a bias reproducing ``values`` exactly, or None if not additive.
 
     Fitted by least squares on random archs (enough to determine every choice's weight), then
     checked on ``check`` fresh ones: any error beyond rounding means the function has
@@ -53,12 +52,12 @@ def additive_fit(space: SearchSpace, values: Callable[[np.ndarray], np.ndarray],
     rows = rng.integers(sizes, size=(n_fit + check, sizes.size))
     y = np.asarray(values(rows), dtype=float)
     if not np.all(np.isfinite(y)):
-        return False
+        return None
     x = np.hstack([encode(space, rows), np.ones((len(rows), 1), np.float32)]).astype(float)
     coef = np.linalg.lstsq(x[:n_fit], y[:n_fit], rcond=None)[0]
     error = np.abs(x[n_fit:] @ coef - y[n_fit:])
     if np.any(error > 1e-7 * max(1.0, float(np.abs(y).max()))):
-        return False
+        return None
     return coef[:-1], float(coef[-1])
 
 
@@ -137,6 +136,8 @@ class Surrogate:
             return per.mean(0), per.std(0)
         xc = x - self._x_mean
         u = x @ self.weights + self.bias
+        # the intercept's own variance (s2 / n) is left out: equal for every row, it cannot
+        # change which candidate looks best
         spread = np.sqrt(np.clip(((xc @ self._cov) * xc).sum(1), 0.0, None))
         if self.ceiling is None:
             return u, spread
@@ -150,7 +151,7 @@ def additive_front(gains: list[np.ndarray], costs: list[np.ndarray],
     When both objectives are sums over positions (a ridge surrogate on one-hot choices, a
     latency table), the front is a multiple-choice knapsack front: merge position by position,
     keeping only non-dominated partial sums. If a partial front grows past ``max_points`` it is
-    thinned evenly along the cost axis (endpoints kept), so the result is then near-exact.
+    thinned to evenly spaced ranks along it (endpoints kept), so the result is then near-exact.
     """
     gain_sum, cost_sum = np.zeros(1), np.zeros(1)
     rows = np.zeros((1, 0), dtype=int)
@@ -219,7 +220,9 @@ def inner_search(space: SearchSpace, objective: Callable[[np.ndarray], np.ndarra
     """
     sizes = np.array([len(c) for c in space.choices()])
     length = sizes.size
-    pop = np.unique(np.asarray(start, dtype=int).reshape(-1, length), axis=0)[:population]
+    start = np.asarray(start, dtype=int).reshape(-1, length)
+    _, first = np.unique(start, axis=0, return_index=True)
+    pop = start[np.sort(first)][:population]  # distinct, in the given order: seeds come first
     fill = population - len(pop)
     if fill > 0:
         pop = np.vstack([pop, rng.integers(sizes, size=(fill, length))])
