@@ -124,3 +124,7 @@ def test_predictor_never_proposes_archs_with_unknown_latency():
     s = make_strategy("predictor", problem, 0, surrogate="forest", generations=4)
     asked = drive(s, ev, 40)
     assert all(a in covered for a in asked[10:])  # the first 10 are the random start
+    # with asks pending, the pool's index (their predictions) points into the filtered pool
+    s = make_strategy("predictor", problem, 0, surrogate="forest", generations=4)
+    drive(s, ev, 40, batch=3)
+    assert all(str(s.pool_archs[k]) == key for key, k in s._pool_index.items())

@@ -131,12 +131,6 @@ class PredictorSearch(Strategy):
     def _predict(self, archs: list[Arch]) -> np.ndarray:
         return self._predict_rows(np.array([self.space.indices(a) for a in archs]))
 
-    def _violation_rows(self, rows: np.ndarray) -> np.ndarray | None:
-        if self.problem.budget_ms is None or "latency_ms" not in self.problem.objectives:
-            return None
-        lat = self._predict_rows(rows)[:, self.problem.objectives.index("latency_ms")]
-        return np.maximum(0.0, lat / self.problem.budget_ms - 1.0)
-
     # --- proposals -------------------------------------------------------------------------------
     def _exact_front(self) -> np.ndarray | None:
         """The predicted (accuracy, latency) front, exactly, when both predictions are additive.
@@ -170,12 +164,15 @@ class PredictorSearch(Strategy):
         rows = self._exact_front()
         if rows is None:
             start = np.array([self.space.indices(a) for a in [*seeds, *self.pool_archs]], dtype=int)
-            senses = self.problem.senses
+            senses, budget = self.problem.senses, self.problem.budget_ms
+            lat_col = (self.problem.objectives.index("latency_ms")
+                       if "latency_ms" in self.problem.objectives else None)
             rows = inner_search(  # unknown (inf) latency ranks as the worst, not as an error
                 self.space, lambda r: to_minimization(np.nan_to_num(
                     self._predict_rows(r), posinf=1e300, neginf=-1e300), senses), start,
                 self.rng, self.inner_population, self.inner_generations,
-                self._violation_rows if self.problem.budget_ms is not None else None)
+                None if budget is None or lat_col is None  # latency is minimized: not negated
+                else lambda pts: np.maximum(0.0, pts[:, lat_col] / budget - 1.0))
         archs = [self.space.arch_from_indices(r) for r in rows]
         fresh = [a for a in archs if str(a) not in self._seen and self.problem.predicted_ok(a)]
         if fresh:
@@ -218,7 +215,7 @@ class PredictorSearch(Strategy):
         finite = np.all(np.isfinite(pred), axis=1)
         self.pool_archs = [a for a, ok in zip(archs, finite) if ok]
         self._pool_pred = pred[finite]
-        self._pool_index = {str(a): k for k, a in enumerate(archs)}
+        self._pool_index = {str(a): k for k, a in enumerate(self.pool_archs)}
 
     def _hv_improvement(self, pred: np.ndarray) -> np.ndarray:
         senses = self.problem.senses

@@ -216,7 +216,9 @@ def inner_search(space: SearchSpace, objective: Callable[[np.ndarray], np.ndarra
 
     ``start`` seeds the population (the evaluated front, the last pool); the rest is random.
     Offspring: uniform crossover of binary-tournament parents, then per-position mutation
-    (probability 1/L, at least one change). Returns the final population's distinct rows.
+    (probability 1/L, at least one change). ``violation`` maps the objective's matrix to each
+    row's constraint violation (Deb's rule), so predictions are made once per row. Returns the
+    final population's distinct rows.
     """
     sizes = np.array([len(c) for c in space.choices()])
     length = sizes.size
@@ -228,7 +230,8 @@ def inner_search(space: SearchSpace, objective: Callable[[np.ndarray], np.ndarra
         pop = np.vstack([pop, rng.integers(sizes, size=(fill, length))])
 
     def score(rows):
-        return objective(rows), (violation(rows) if violation is not None else None)
+        points = objective(rows)
+        return points, (violation(points) if violation is not None else None)
 
     points, viol = score(pop)
     for _ in range(generations):
