@@ -7,11 +7,11 @@ import pytest
 
 from hwnas.pareto import pareto_front
 from hwnas.search import Problem, make_strategy
+from hwnas.search.nsga2 import dominance_ranks
 from hwnas.search.surrogate import (
     Surrogate,
     additive_fit,
     additive_front,
-    dominance_ranks,
     encode,
     inner_search,
 )

@@ -16,31 +16,69 @@ from __future__ import annotations
 
 import numpy as np
 
-from hwnas.pareto import crowding_distance, non_dominated_sort
+from hwnas.pareto import crowding_distance, to_minimization
 from hwnas.search.base import Observation, Problem, SearchError, Strategy
 from hwnas.space.arch import Arch
 
 
+def dominance_ranks(points_min: np.ndarray, violation: np.ndarray | None = None) -> np.ndarray:
+    """Non-dominated-sorting rank of each row (0 = front) of a minimization matrix, vectorized.
+
+    With ``violation`` (>= 0, 0 = feasible), Deb's rule: feasible rows rank first; infeasible
+    ones after, ordered by how far over they are.
+    """
+    p = np.asarray(points_min, dtype=float)
+    n = p.shape[0]
+    rank = np.full(n, -1)
+    viol = np.zeros(n) if violation is None else np.asarray(violation, dtype=float)
+    feasible = viol == 0
+    sub = p[feasible]
+    dom = np.all(sub[:, None] <= sub[None, :], -1) & np.any(sub[:, None] < sub[None, :], -1)
+    count, left = dom.sum(0), np.ones(len(sub), bool)
+    r, sub_rank = 0, np.full(len(sub), -1)
+    while left.any():
+        current = left & (count == 0)
+        sub_rank[current] = r
+        count = count - dom[current].sum(0)
+        left &= ~current
+        r += 1
+    rank[feasible] = sub_rank
+    bad = np.flatnonzero(~feasible)
+    rank[bad[np.argsort(viol[bad], kind="stable")]] = r + np.arange(bad.size)
+    return rank
+
+
+def ranks_and_crowding(points: np.ndarray, senses, violation: np.ndarray | None = None
+                       ) -> tuple[np.ndarray, np.ndarray]:
+    """(rank, crowding distance within the rank) of each row under constrained domination.
+
+    Crowding is measured on ``points`` as given; infeasible rows, ranked by violation alone,
+    get 0.
+    """
+    rank = dominance_ranks(to_minimization(points, senses), violation)
+    crowd = np.zeros(len(rank))
+    feasible = np.ones(len(rank), bool) if violation is None else np.asarray(violation) == 0
+    for r in np.unique(rank[feasible]):
+        idx = np.flatnonzero(rank == r)
+        crowd[idx] = crowding_distance(points[idx])
+    return rank, crowd
+
+
+def survivors(points: np.ndarray, senses, k: int, violation: np.ndarray | None = None
+              ) -> np.ndarray:
+    """Indices (ascending) of the ``k`` best rows by (rank, larger crowding, earlier row)."""
+    rank, crowd = ranks_and_crowding(points, senses, violation)
+    order = np.lexsort((np.arange(len(rank)), -crowd, rank))
+    return np.sort(order[:k])
+
+
 def rank_and_crowd(problem: Problem, obs: list[Observation]) -> tuple[np.ndarray, np.ndarray]:
     """(rank, crowding) per observation under constrained domination."""
-    n = len(obs)
-    rank, crowd = np.zeros(n, dtype=int), np.zeros(n)
-    viol = np.array([problem.violation(o) for o in obs])
-    feasible = np.flatnonzero(viol == 0)
-    points = problem.points(obs)
-    next_rank = 0
-    if feasible.size:
-        for front in non_dominated_sort(points[feasible], problem.senses):
-            idx = feasible[front]
-            rank[idx] = next_rank
-            crowd[idx] = crowding_distance(points[idx])
-            next_rank += 1
-    infeasible = np.flatnonzero(viol > 0)
-    for i in infeasible[np.argsort(viol[infeasible], kind="stable")]:
-        rank[i] = next_rank
-        crowd[i] = 0.0
-        next_rank += 1
-    return rank, crowd
+    return ranks_and_crowding(problem.points(obs), problem.senses, _violations(problem, obs))
+
+
+def _violations(problem: Problem, obs: list[Observation]) -> np.ndarray:
+    return np.array([problem.violation(o) for o in obs])
 
 
 class NSGA2(Strategy):
@@ -99,11 +137,10 @@ class NSGA2(Strategy):
 
     def _select(self) -> None:
         merged = self.population + self.offspring
-        rank, crowd = rank_and_crowd(self.problem, merged)
-        # sort by rank, then crowding (larger first), then age (stable) for determinism
-        order = np.lexsort((np.arange(len(merged)), -crowd, rank))
-        survivors = sorted(int(i) for i in order[: self.population_size])
-        self.population = [merged[i] for i in survivors]
+        # by rank, then crowding (larger first), then age: deterministic
+        keep = survivors(self.problem.points(merged), self.problem.senses, self.population_size,
+                         _violations(self.problem, merged))
+        self.population = [merged[int(i)] for i in keep]
         self.offspring = []
         self._ranks = None
 

@@ -21,7 +21,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from hwnas.pareto import crowding_distance
+from hwnas.search.nsga2 import dominance_ranks, survivors
 from hwnas.space.base import SearchSpace
 
 SURROGATES = ("ridge", "ridge-pairs", "forest")
@@ -170,44 +170,6 @@ def additive_front(gains: list[np.ndarray], costs: list[np.ndarray],
     return rows
 
 
-def dominance_ranks(points_min: np.ndarray, violation: np.ndarray | None = None) -> np.ndarray:
-    """Non-dominated-sorting rank of each row (0 = front) of a minimization matrix, vectorized.
-
-    With ``violation`` (>= 0, 0 = feasible), Deb's rule: feasible rows rank first; infeasible
-    ones after, ordered by how far over they are.
-    """
-    p = np.asarray(points_min, dtype=float)
-    n = p.shape[0]
-    rank = np.full(n, -1)
-    viol = np.zeros(n) if violation is None else np.asarray(violation, dtype=float)
-    feasible = viol == 0
-    sub = p[feasible]
-    dom = np.all(sub[:, None] <= sub[None, :], -1) & np.any(sub[:, None] < sub[None, :], -1)
-    count, left = dom.sum(0), np.ones(len(sub), bool)
-    r, sub_rank = 0, np.full(len(sub), -1)
-    while left.any():
-        current = left & (count == 0)
-        sub_rank[current] = r
-        count = count - dom[current].sum(0)
-        left &= ~current
-        r += 1
-    rank[feasible] = sub_rank
-    bad = np.flatnonzero(~feasible)
-    rank[bad[np.argsort(viol[bad], kind="stable")]] = r + np.arange(bad.size)
-    return rank
-
-
-def survivors(points_min: np.ndarray, k: int, violation: np.ndarray | None = None) -> np.ndarray:
-    """Indices of the ``k`` best rows by (rank, crowding within the rank, index)."""
-    rank = dominance_ranks(points_min, violation)
-    crowd = np.zeros(len(rank))
-    for r in np.unique(rank):
-        idx = np.flatnonzero(rank == r)
-        crowd[idx] = crowding_distance(points_min[idx])
-    order = np.lexsort((np.arange(len(rank)), -crowd, rank))
-    return np.sort(order[:k])
-
-
 def inner_search(space: SearchSpace, objective: Callable[[np.ndarray], np.ndarray],
                  start: np.ndarray, rng: np.random.Generator, population: int = 64,
                  generations: int = 30,
@@ -247,7 +209,7 @@ def inner_search(space: SearchSpace, objective: Callable[[np.ndarray], np.ndarra
         child = np.where(flip, (child + shift) % sizes, child)
         merged = np.unique(np.vstack([pop, child]), axis=0)
         m_points, m_viol = score(merged)
-        keep = survivors(m_points, population, m_viol)
+        keep = survivors(m_points, ("min",) * m_points.shape[1], population, m_viol)
         pop, points = merged[keep], m_points[keep]
         viol = None if m_viol is None else m_viol[keep]
     return pop
