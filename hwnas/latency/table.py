@@ -158,7 +158,7 @@ class LatencyTable:
 
     @classmethod
     def load(cls, path: Path | str) -> LatencyTable:
-        raw = read_json(path, "latency table")
+        raw = read_json(path, "latency table", TableError)
         return _validate(raw, str(path))
 
 
