@@ -1,4 +1,4 @@
-"""Datasets: ``digits`` (embedded), ``cifar10:PATH``, ``imagefolder:PATH``, ``synthetic``."""
+"""Datasets: ``digits`` (embedded), ``cifar10:PATH``, ``cifar100:PATH``, ``imagefolder:PATH``, ``synthetic``."""
 
 from hwnas.data.datasets import DataBundle, load_data, load_for_space
 

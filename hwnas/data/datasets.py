@@ -87,21 +87,18 @@ def _require_dir(path: Path, kind: str, what: str) -> None:
         raise DataError(f"dataset folder {path} does not exist", f"pass {kind}:PATH where PATH {what}")
 
 
-def _cifar10(path: Path, resolution: int, seed: int) -> DataBundle:
-    from torchvision.datasets import CIFAR10
+def _cifar(name: str, path: Path, resolution: int, seed: int) -> DataBundle:
+    from hwnas.data.cifar import LAYOUTS, CifarArrays, read_cifar
 
-    _require_dir(path, "cifar10", "holds cifar-10-batches-py/")
-    try:
-        full = CIFAR10(str(path), train=True, download=False, transform=_transform(resolution))
-        test = CIFAR10(str(path), train=False, download=False, transform=_transform(resolution))
-    except RuntimeError as exc:
-        raise DataError(
-            f"no CIFAR-10 data in {path} ({exc})".replace("\n", " "),
-            "pass the folder that holds cifar-10-batches-py/ (hwnas never downloads)",
-        ) from None
+    layout = LAYOUTS[name]
+    _require_dir(path, name, f"holds {layout.python_dir}/ or {layout.binary_dir}/")
+    train_x, train_y, test_x, test_y = read_cifar(path, name)
+    full = CifarArrays(train_x, train_y, resolution, _MEAN, _STD)
+    test = CifarArrays(test_x, test_y, resolution, _MEAN, _STD)
+    # validation (architecture decisions) is carved from the training images, never from test
     train_idx, val_idx, _ = _split_indices(len(full), (0.1, 0.0), seed)
-    return DataBundle("cifar10", Subset(full, train_idx.tolist()), Subset(full, val_idx.tolist()),
-                      test, 10, resolution)
+    return DataBundle(name, Subset(full, train_idx.tolist()), Subset(full, val_idx.tolist()),
+                      test, layout.classes, resolution)
 
 
 def _imagefolder(path: Path, resolution: int, seed: int) -> DataBundle:
@@ -129,7 +126,7 @@ def _imagefolder(path: Path, resolution: int, seed: int) -> DataBundle:
 
 
 def load_data(spec: str, resolution: int, seed: int = 0) -> DataBundle:
-    """Load ``digits``, ``synthetic``, ``cifar10:PATH`` or ``imagefolder:PATH``.
+    """Load ``digits``, ``synthetic``, ``cifar10:PATH``, ``cifar100:PATH`` or ``imagefolder:PATH``.
 
     ``seed`` fixes the split; the same seed always gives the same split.
     """
@@ -138,14 +135,15 @@ def load_data(spec: str, resolution: int, seed: int = 0) -> DataBundle:
         return _digits(resolution, seed)
     if name == "synthetic":
         return _synthetic(resolution, seed)
-    if name in ("cifar10", "imagefolder"):
+    if name in ("cifar10", "cifar100", "imagefolder"):
         if not arg:
             raise DataError(f"dataset {name!r} needs a folder", f"pass {name}:PATH")
-        loader = _cifar10 if name == "cifar10" else _imagefolder
-        return loader(Path(arg).expanduser(), resolution, seed)
+        if name == "imagefolder":
+            return _imagefolder(Path(arg).expanduser(), resolution, seed)
+        return _cifar(name, Path(arg).expanduser(), resolution, seed)
     raise DataError(
         f"unknown dataset {spec!r}",
-        "pass digits, synthetic, cifar10:PATH or imagefolder:PATH",
+        "pass digits, synthetic, cifar10:PATH, cifar100:PATH or imagefolder:PATH",
     )
 
 
