@@ -49,12 +49,21 @@ def print_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(_jsonable(obj), indent=2) + "\n")
 
 
-def check_out_dir(path: Path, marker: str, force: bool) -> None:
-    """Refuse to overwrite an earlier result unless ``--force``; fail early if not writable."""
-    if (path / marker).exists() and not force:
-        raise HwnasError(f"{path} already holds {marker}", "choose another --out or pass --force")
+def check_out_dir(path: Path, writes: tuple[str, ...], force: bool) -> None:
+    """Refuse a non-empty ``--out`` unless ``--force``; fail early if it cannot be written.
+
+    ``writes`` names the files the command puts there: with ``--force`` only those are replaced,
+    anything else a user keeps in the folder is left alone.
+    """
     if path.exists() and not path.is_dir():
         raise HwnasError(f"--out {path} is a file, not a folder", "pass a folder path")
+    if path.is_dir() and not force:
+        present = sorted(p.name for p in path.iterdir())
+        if present:
+            shown = ", ".join(present[:3]) + (f" and {len(present) - 3} more" if len(present) > 3 else "")
+            raise HwnasError(f"--out {path} is not empty (it holds {shown})",
+                             f"choose an empty or new --out, or pass --force to replace "
+                             f"{' and '.join(writes)} there")
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

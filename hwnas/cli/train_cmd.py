@@ -44,11 +44,11 @@ def train(arch: str = typer.Argument(..., help="Canonical arch string."),
           epochs: int = typer.Option(10, min=1), batch_size: int = typer.Option(64, min=1),
           lr: float = typer.Option(0.05, min=0.0), seed: int = typer.Option(0),
           out: Path = typer.Option(..., help="Folder for metrics.json and weights.pt."),
-          force: bool = typer.Option(False, help="Overwrite an earlier result in --out."),
+          force: bool = typer.Option(False, help="Use a non-empty --out, replacing metrics.json and weights.pt there."),
           json_out: bool = JSON_OPTION) -> None:
     """Train an architecture from scratch and save its metrics and weights."""
     get_space(space).parse(arch)  # fail on a bad arch before touching the disk
-    check_out_dir(out, "metrics.json", force)
+    check_out_dir(out, ("metrics.json", "weights.pt"), force)
     metrics = train_arch(space, arch, data, TrainConfig(epochs, batch_size, lr, seed=seed), out,
                          progress=not json_out)
     if json_out:
@@ -72,7 +72,7 @@ def demo(out: Path = typer.Option(Path("hwnas-demo"), help="Folder for the demo'
 
     from hwnas.demo import run_demo
 
-    check_out_dir(out, "demo.json", force=True)
+    check_out_dir(out, ("demo.json",), force=True)
     summary = run_demo(out, quick=quick, seed=seed,
                        say=(lambda _msg: None) if json_out else
                        (lambda msg: console.print(msg, highlight=False)))
