@@ -214,14 +214,20 @@ def default_reference(points: np.ndarray, senses: Sequence[str],
 
 
 # --- knee ----------------------------------------------------------------------------------
-def knee_point(points: np.ndarray, senses: Sequence[str]) -> int:
+def knee_point(points: np.ndarray, senses: Sequence[str],
+               keys: Sequence[str] | None = None) -> int:
     """Index (into ``points``) of the knee of the Pareto front.
 
     Method: normalize the front's objectives to [0, 1] (0 = the front's best value, 1 = its worst;
     a column without spread is 0), then take the front point farthest below the hyperplane
     ``sum(x) = 1`` through the per-objective extremes. In 2-D that plane is exactly the line
     through the two end points of the front, so this is the classic "max distance to the chord".
-    Maximizing that distance is minimizing ``sum(x)``; ties go to the lowest index.
+    Maximizing that distance is minimizing ``sum(x)``.
+
+    Ties (a two-point front, collinear points, duplicates) are broken by the points' values, not
+    by their order, so the knee of a set never depends on how it was listed: the best value of
+    the first objective wins, then of the next; then the smallest of ``keys`` (e.g. arch
+    strings) for identical values; the lowest index only when nothing else tells them apart.
     """
     pts = to_minimization(points, senses)
     if pts.shape[0] == 0:
@@ -231,7 +237,14 @@ def knee_point(points: np.ndarray, senses: Sequence[str]) -> int:
     lo, hi = f.min(axis=0), f.max(axis=0)
     span = np.where(hi > lo, hi - lo, 1.0)
     norm = (f - lo) / span
-    return int(front[int(np.argmin(norm.sum(axis=1)))])
+    sums = norm.sum(axis=1)
+    tied = np.flatnonzero(sums <= sums.min() + 1e-12 * max(1.0, float(norm.shape[1])))
+
+    def order(i: int) -> tuple:
+        idx = int(front[i])
+        return (*f[i].tolist(), "" if keys is None else str(keys[idx]), idx)
+
+    return int(front[min(tied.tolist(), key=order)])
 
 
 __all__ = [

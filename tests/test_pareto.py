@@ -202,3 +202,19 @@ def test_bad_input_is_a_typed_error():
         hypervolume(np.zeros((2, 2)), ["min", "min"], [1.0])
     with pytest.raises(ParetoError, match="no points"):
         knee_point(np.zeros((0, 2)), ["min", "min"])
+
+
+def test_knee_does_not_depend_on_the_order_of_the_points():
+    rng = np.random.default_rng(5)
+    senses = ["max", "min"]
+    two = np.array([[0.142, 12.25], [0.983, 19.78]])  # a two-point front: both ends tie
+    rev = two[::-1]
+    assert two[knee_point(two, senses)].tolist() == rev[knee_point(rev, senses)].tolist()
+    assert two[knee_point(two, senses)].tolist() == [0.983, 19.78]  # best first objective wins
+    for _ in range(50):
+        pts = np.round(rng.random((12, 2)), 1)  # coarse values: many ties and duplicates
+        keys = [f"arch{i}" for i in range(12)]
+        perm = rng.permutation(12)
+        a = knee_point(pts, senses, keys)
+        b = knee_point(pts[perm], senses, [keys[i] for i in perm])
+        assert keys[a] == keys[perm[b]]
