@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from hwnas.nn.supernet import BinaryGate, MixedOp, Supernet
 from hwnas.latency.calibration import Calibration
+from hwnas.nn.supernet import BinaryGate, MixedOp, Supernet
 from hwnas.search.gradient.derive import brute_force, solve_budget
 from hwnas.search.gradient.finish import derive_arch
 from hwnas.search.gradient.objective import (

@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 
 from hwnas.io import save_weights, write_json, write_text
-from hwnas.search.gradient.config import GradientSearchConfig, GradientSearchResult
 from hwnas.latency.cost import CostModel
+from hwnas.search.gradient.config import GradientSearchConfig, GradientSearchResult
 from hwnas.search.gradient.derive import KnapsackResult, solve_budget
 
 

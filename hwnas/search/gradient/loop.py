@@ -17,9 +17,9 @@ import torch
 from torch import nn
 
 from hwnas.errors import HwnasError
+from hwnas.latency.cost import CostModel
 from hwnas.nn.supernet import Supernet
 from hwnas.search.gradient.config import GradientSearchConfig
-from hwnas.latency.cost import CostModel
 from hwnas.search.gradient.objective import LossConfig, dual_ascent, expected_latency, search_loss
 from hwnas.search.gradient.relax import ArchParams, ArchStep, temperature, weight_gates
 

@@ -7,12 +7,11 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-
 from hwnas.errors import DataError, HwnasError
 from hwnas.io import append_jsonl, load_weights, read_json, read_jsonl, save_weights, write_json, write_text
+from hwnas.latency.cost import CostModel
 from hwnas.search.gradient.config import RESUME_FREE, GradientSearchConfig, GradientSearchResult
 from hwnas.search.gradient.loop import new_state, run_epoch
-from hwnas.latency.cost import CostModel
 from hwnas.search.gradient.objective import LossConfig, check_loss, expected_latency
 from hwnas.search.gradient.relax import RELAXATIONS
 
