@@ -90,7 +90,7 @@ def child(kind: str) -> None:
     from hwnas.data import load_data
     from hwnas.search.gradient.config import GradientSearchConfig
     from hwnas.search.gradient.loop import new_state, run_epoch
-    from hwnas.search.gradient.objective import CostModel, LossConfig
+    from hwnas.search.gradient.objective import LossConfig
     from hwnas.space import get_space
     from hwnas.testing import synthetic_table
     from hwnas.train import seeded
@@ -99,10 +99,10 @@ def child(kind: str) -> None:
     space = get_space(SPACE)
     data = load_data("digits", space.resolution, 0)
     table = synthetic_table(space)
-    cost = CostModel.from_table(table, space)
+    cost = table.cost_model(space)
     base_kb = _rss_kb()
     if kind == "subnet":
-        largest = space.arch_from_indices([int(np.argmax(c)) for c in cost.costs])
+        largest = cost.slowest_arch()
         model = seeded(0, lambda: space.build(largest))
         opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=4e-5, nesterov=True)
         gen = torch.Generator().manual_seed(0)
@@ -120,7 +120,7 @@ def child(kind: str) -> None:
         cfg = GradientSearchConfig(space=SPACE, lut="", budget_ms=1.0, out="", epochs=4, warmup_epochs=1,
                                    relaxation=kind)
         state = new_state(space, cfg)
-        target = float(np.mean(table.extremes(space)))
+        target = float(np.mean(cost.price_range()))
         model = state.supernet
 
         def epoch(e: int) -> None:
@@ -209,9 +209,7 @@ def adherence(table_path: str, epochs: int, workdir: Path) -> tuple[dict, list]:
 
     space = get_space(SPACE)
     table = LatencyTable.load(table_path)
-    costs = table.position_costs(space)
-    fastest, slowest = (table.predict(space, space.arch_from_indices([int(pick(c)) for c in costs]))
-                        for pick in (np.argmin, np.argmax))
+    fastest, slowest = table.cost_model(space).price_range()
     budgets = [fastest + (i + 0.5) / 10 * (slowest - fastest) for i in range(10)]
     rows, results = [], []
     for i, budget in enumerate(budgets):
@@ -225,7 +223,7 @@ def adherence(table_path: str, epochs: int, workdir: Path) -> tuple[dict, list]:
     affinity = os.sched_getaffinity(0)
     for row in rows:
         model = space.build(space.parse(row["arch"])).eval()
-        p50s = [profiler.measure_model(model, (3, space.resolution, space.resolution)).p50 for _ in range(3)]
+        p50s = [profiler.measure_model(model, space.input_shape).p50 for _ in range(3)]
         row.update(measured_p50s_ms=p50s, measured_ms=float(np.median(p50s)),
                    noise_ms=float(max(p50s) - min(p50s)))
     os.sched_setaffinity(0, affinity)
@@ -252,7 +250,7 @@ def accuracy(table_path: str, search_epochs: int, train_epochs: int, n_random: i
 
     space = get_space(SPACE)
     table = LatencyTable.load(table_path)
-    fastest, slowest = table.extremes(space)
+    fastest, slowest = table.cost_model(space).price_range()
     budget = fastest + 0.5 * (slowest - fastest)
     cfg = GradientSearchConfig(space=SPACE, lut=table_path, budget_ms=budget, out=str(workdir / "acc"),
                                data="digits", epochs=search_epochs, warmup_epochs=1, arch_lr=0.01,

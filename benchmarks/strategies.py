@@ -75,8 +75,8 @@ def _pixel3_costs(space):
     for path in sorted(shipped.glob("**/*pixel3*fbnet-cifar100*.json")):
         from hwnas.latency import LatencyTable
 
-        table = LatencyTable.load(path)
-        return table.position_costs(space), table.fixed_cost(space), str(path)
+        cost = LatencyTable.load(path).cost_model(space)
+        return list(cost.costs), cost.fixed, str(path)
     here = Path(__file__).resolve().parent.parent
     for root in (here / "shared", here.parent / "shared", Path("/work/shared")):
         lut = root / "data/hwnasbench-fbnet/fbnet_lut.json"
@@ -124,8 +124,10 @@ def fbnet_pixel3() -> tuple[Tabular, np.ndarray, str]:
 
 
 def run_one(prob: Tabular, name: str, seed: int, checkpoints: list[int]) -> dict[int, np.ndarray]:
+    from hwnas.latency.cost import CostModel
+
     problem = Problem(prob.space, ("accuracy", "latency_ms"), None,
-                      lambda a: prob.values(a)[1])
+                      CostModel(prob.space, tuple(prob.lat_terms), prob.fixed_ms))
     s = make_strategy(name, problem, seed, **OPTIONS[name])
     seen: dict[str, tuple[float, float]] = {}
     out, asks = {}, 0

@@ -107,8 +107,7 @@ def run_demo(out: Path, quick: bool = False, seed: int = 0,
 
     def search() -> dict:
         table = LatencyTable.load(lut)
-        fastest = min(table.predict(space, a) for a in _extreme_archs(space, table, fastest=True))
-        slowest = max(table.predict(space, a) for a in _extreme_archs(space, table, fastest=False))
+        fastest, slowest = table.cost_model(space).price_range()
         budget["ms"] = round(fastest + settings.budget_fraction * (slowest - fastest), 4)
         config = GradientSearchConfig(
             SPACE, str(lut), budget["ms"], str(out / "proxyless"), epochs=settings.search_epochs,
@@ -169,13 +168,6 @@ def _remove(path: Path) -> None:
         shutil.rmtree(path)
     elif path.exists():
         path.unlink()
-
-
-def _extreme_archs(space, table, fastest: bool) -> list:
-    """The arch with the cheapest (or dearest) choice at every position, on raw table costs."""
-    costs = table.position_costs(space)
-    pick = np.argmin if fastest else np.argmax
-    return [space.arch_from_indices([int(pick(c)) for c in costs])]
 
 
 def _first_hypervolume(report: dict) -> float | None:

@@ -40,6 +40,7 @@ def test_table_lookup_percent_and_columns(tmp_path):
     res = ev.evaluate(space.parse(arch))
     assert res.accuracy == pytest.approx(acc / 100) and res.latency_ms == pytest.approx(lat)
     assert res.params > 0 and res.macs > 0
+    assert ev.cost_model() is None  # a measured latency per arch: nothing to price ahead
 
 
 def test_table_missing_column_names_it(tmp_path):
@@ -75,6 +76,7 @@ def test_table_latency_from_lut_when_no_column(tmp_path):
     ev = TableEvaluator(space, str(path), "arch", "acc", None, lut=str(tmp_path / "lut.json"))
     ev.prepare()
     assert ev.evaluate(arch).latency_ms == pytest.approx(table.predict(space, arch))
+    assert ev.cost_model().price(arch) == ev.evaluate(arch).latency_ms  # strategies price alike
 
 
 def test_oneshot_trains_once_scores_deterministically_and_caches(tmp_path):
@@ -100,6 +102,7 @@ def test_scratch_evaluator_trains_and_needs_a_lut(tmp_path):
     space = tiny_space()
     with pytest.raises(HwnasError, match="needs a latency table"):
         ScratchEvaluator(space, None).prepare()
+    assert ScratchEvaluator(space, None).cost_model() is None
     synthetic_table(space).save(tmp_path / "lut.json")
     ev = ScratchEvaluator(space, str(tmp_path / "lut.json"),
                           ScratchConfig(epochs=1, subset=0.3, seed=0))
@@ -107,6 +110,7 @@ def test_scratch_evaluator_trains_and_needs_a_lut(tmp_path):
     a, b = ev.evaluate(arch), ev.evaluate(arch)
     assert a.accuracy == b.accuracy and 0.0 <= a.accuracy <= 1.0
     assert a.params > 0
+    assert ev.cost_model().price(arch) == a.latency_ms
 
 
 @pytest.mark.slow

@@ -1,14 +1,23 @@
 """Pieces of the gradient search: knapsack derivation, expected latency, relaxations' gates."""
 
 import itertools
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
 
+from hwnas.latency.calibration import Calibration
 from hwnas.nn.supernet import BinaryGate, MixedOp, Supernet
 from hwnas.search.gradient.derive import brute_force, solve_budget
-from hwnas.search.gradient.objective import CostModel, LossConfig, check_loss, dual_ascent, search_loss
+from hwnas.search.gradient.finish import derive_arch
+from hwnas.search.gradient.objective import (
+    LossConfig,
+    check_loss,
+    dual_ascent,
+    expected_latency,
+    search_loss,
+)
 from hwnas.search.gradient.relax import ArchParams, ArchStep, temperature, weight_gates
 from hwnas.testing import synthetic_table, tiny_space
 
@@ -49,16 +58,16 @@ def test_knapsack_refuses_budget_below_cheapest():
 
 def test_expected_latency_gradient_matches_finite_difference():
     space = tiny_space()
-    cost = CostModel.from_table(synthetic_table(space), space)
+    cost = synthetic_table(space).cost_model(space)
     arch = ArchParams([len(c) for c in space.choices()])
     with torch.no_grad():
         g = torch.Generator().manual_seed(0)
         for a in arch.alphas:
             a.copy_(torch.randn(a.shape, generator=g, dtype=a.dtype))
-    value = cost.expected(arch.probs())
+    value = expected_latency(cost, arch.probs())
     value.backward()
     assert value.item() == pytest.approx(
-        cost.fixed + sum(float((p.detach() * torch.as_tensor(c)).sum()) for p, c in
+        cost.fixed + sum(float((p.detach() * torch.tensor(c)).sum()) for p, c in
                          zip(arch.probs(), cost.costs)))
     eps = 1e-6
     for pos, j in [(0, 0), (2, 1), (5, len(arch.alphas[5]) - 1)]:
@@ -66,9 +75,9 @@ def test_expected_latency_gradient_matches_finite_difference():
         assert grad != 0.0
         with torch.no_grad():
             arch.alphas[pos][j] += eps
-            up = cost.expected(arch.probs()).item()
+            up = expected_latency(cost, arch.probs()).item()
             arch.alphas[pos][j] -= 2 * eps
-            down = cost.expected(arch.probs()).item()
+            down = expected_latency(cost, arch.probs()).item()
             arch.alphas[pos][j] += eps
         assert grad == pytest.approx((up - down) / (2 * eps), rel=1e-5, abs=1e-12)
 
@@ -175,16 +184,50 @@ def test_temperature_anneals_geometrically():
 
 
 @pytest.mark.parametrize("calibration", [
-    {"method": "overhead", "offset_ms": 0.02},
-    {"method": "linear", "coef_sum": 0.9, "coef_ops": 0.004, "intercept_ms": 0.05},
+    Calibration.overhead(0.02),
+    Calibration.linear(0.9, 0.004, 0.05),
 ])
-def test_cost_model_folds_calibration_exactly(calibration):
-    from dataclasses import replace
-
+def test_expected_latency_folds_calibration_exactly(calibration):
     space = tiny_space()
     table = replace(synthetic_table(space), calibration=calibration)
-    cost = CostModel.from_table(table, space)
+    cost = table.cost_model(space)
     rng = np.random.default_rng(0)
     for _ in range(20):
         arch = space.sample(rng)
-        assert cost.exact(space.indices(arch)) == pytest.approx(table.predict(space, arch), rel=1e-12)
+        # the calibration's formula on the raw sum, written out (not from hwnas code)
+        raw, n_ops = table.raw_sum(space, arch), len(space.ops(arch))
+        want = calibration.coef_sum * raw + calibration.coef_ops * n_ops + calibration.intercept_ms
+        one_hot = [torch.nn.functional.one_hot(torch.tensor(j), len(c)).double()
+                   for j, c in zip(space.indices(arch), space.choices())]
+        assert expected_latency(cost, one_hot).item() == pytest.approx(want, rel=1e-12)
+
+
+def _calibrated_trap(space, table):
+    """(arch, its price) where the calibration's formula on the raw sum rounds above the folded
+    per-choice sum: with the budget at that price, the old derivation's table check refused the
+    knapsack's pick and needed its retry loop."""
+    cost = table.cost_model(space)
+    cal = table.calibration
+    rng = np.random.default_rng(0)
+    for _ in range(5000):
+        arch = space.sample(rng)
+        ops = space.ops(arch)
+        formula = cal.coef_sum * sum(table.entries[o.key].p50 for o in ops) + cal.coef_ops * len(ops) \
+            + cal.intercept_ms
+        if formula > cost.price(arch):
+            return arch, cost.price(arch)
+    raise AssertionError("no arch where the formula rounds above the folded sum")
+
+
+def test_derivation_meets_the_budget_by_the_tables_own_prediction():
+    space = tiny_space()
+    table = replace(synthetic_table(space), calibration=Calibration.linear(1.1373, 0.00731, 0.0217))
+    arch, budget = _calibrated_trap(space, table)
+    cost = table.cost_model(space)
+    # the search's probabilities favour exactly that arch; the budget is exactly its price
+    probs = [[0.9 if j == k else 0.1 / (len(c) - 1) for j in range(len(c))]
+             for k, c in zip(space.indices(arch), space.choices())]
+    derived = derive_arch(cost, probs, budget, 0.9, hard=True)
+    assert derived["arch"] == str(arch) and derived["method"] == "knapsack"
+    assert derived["predicted"] == table.predict(space, arch) <= budget
+    assert derived["in_band"]

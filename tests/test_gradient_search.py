@@ -34,7 +34,7 @@ def setup(tmp_path_factory):
     space = tiny_space()
     table = synthetic_table(space)
     table.save(root / "table.json")
-    fastest, slowest = table.extremes(space)
+    fastest, slowest = table.cost_model(space).price_range()
     return root, table, fastest, slowest
 
 
@@ -211,7 +211,7 @@ def test_dataset_classes_must_fit_the_space_outputs(tmp_path):
         space = get_space(str(spec))
         lut = tmp_path / f"lut{classes}.json"
         synthetic_table(space).save(lut)
-        budget = sum(synthetic_table(space).extremes(space)) / 2
+        budget = sum(synthetic_table(space).cost_model(space).price_range()) / 2
         cfg = GradientSearchConfig(str(spec), str(lut), budget, str(tmp_path / f"run{classes}"),
                                    epochs=1, train_derived=False)
         try:

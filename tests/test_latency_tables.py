@@ -1,8 +1,12 @@
-"""Shipped tables (HW-NAS-Bench conversion checked by hand), loading errors, calibration."""
+"""Shipped tables (HW-NAS-Bench conversion checked by hand), loading errors, calibration, the
+cost model that prices every arch."""
 
 from __future__ import annotations
 
+import itertools
 import json
+import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +14,7 @@ import pytest
 
 from hwnas.errors import HwnasError, TableError
 from hwnas.latency import LatencyTable
-from hwnas.latency.calibration import apply_calibration, fit_linear
+from hwnas.latency.calibration import Calibration, fit_linear
 from hwnas.latency.fidelity import agreement
 from hwnas.latency.hwnasbench import convert
 from hwnas.latency.shipped import load_table, resolve_table, shipped_names, table_path
@@ -136,15 +140,10 @@ def test_malformed_json_is_rejected(tmp_path: Path) -> None:
 def test_overhead_calibration_adds_once(synth: LatencyTable) -> None:
     space = tiny_space()
     arch = space.sample(np.random.default_rng(0))
-    table = synth
-    raw = table.raw_sum(space, arch)
-    cal = {"method": "overhead", "offset_ms": 0.25}
-    assert apply_calibration(cal, raw, space, arch) == pytest.approx(raw + 0.25)
-    from dataclasses import replace
-
-    assert replace(table, calibration=cal).predict(space, arch) == pytest.approx(raw + 0.25)
-    with pytest.raises(TableError, match="unknown calibration"):
-        apply_calibration({"method": "magic"}, raw, space, arch)
+    raw = synth.raw_sum(space, arch)
+    calibrated = replace(synth, calibration=Calibration.overhead(0.25))
+    assert calibrated.predict(space, arch) == pytest.approx(raw + 0.25, rel=1e-12)
+    assert calibrated.raw_sum(space, arch) == raw  # the fidelity check's uncalibrated sum
 
 
 def test_linear_calibration_recovers_a_known_relation() -> None:
@@ -153,9 +152,119 @@ def test_linear_calibration_recovers_a_known_relation() -> None:
     n_ops = rng.integers(10, 20, 40)
     measured = 1.2 * raw + 0.05 * n_ops + 0.3
     cal = fit_linear(raw, n_ops, measured)
-    assert cal["coef_sum"] == pytest.approx(1.2, rel=1e-2)
-    assert cal["coef_ops"] == pytest.approx(0.05, rel=5e-2)
-    assert json.loads(json.dumps(cal)) == cal
+    assert cal.method == "linear" and cal.fitted_on == 40
+    assert cal.coef_sum == pytest.approx(1.2, rel=1e-2)
+    assert cal.coef_ops == pytest.approx(0.05, rel=5e-2)
+    assert Calibration.from_dict(json.loads(json.dumps(cal.to_dict()))) == cal
+
+
+LINEAR = {"method": "linear", "coef_sum": 0.9, "coef_ops": 0.004, "intercept_ms": 0.05,
+          "fitted_on": 20, "features": ["raw_sum_ms", "n_ops"], "fitter": "HuberRegressor"}
+
+
+@pytest.mark.parametrize("calibration,match", [
+    ({k: v for k, v in LINEAR.items() if k != "coef_ops"}, "linear calibration lacks 'coef_ops'"),
+    ({k: v for k, v in LINEAR.items() if k != "intercept_ms"}, "lacks 'intercept_ms'"),
+    ({"method": "overhead"}, "overhead calibration lacks 'offset_ms'"),
+    ({**LINEAR, "coef_sum": float("nan")}, "'coef_sum' is nan, not a finite number"),
+    ({**LINEAR, "intercept_ms": float("inf")}, "'intercept_ms' is inf, not a finite number"),
+    ({**LINEAR, "coef_ops": "0.1"}, "'coef_ops' is '0.1', not a finite number"),
+    ({"method": "overhead", "offset_ms": True}, "'offset_ms' is True"),
+    ({**LINEAR, "fitted_on": 2.5}, "'fitted_on' is 2.5"),
+    ({**LINEAR, "slope": 1.0}, "unknown field.*slope"),
+    ({"method": "magic"}, "unknown calibration method 'magic'"),
+    ({}, "unknown calibration method None"),
+    ([1, 2], "calibration must be an object or null"),
+])
+def test_bad_calibrations_are_rejected_naming_the_field(tmp_path: Path, synth: LatencyTable,
+                                                        calibration, match: str) -> None:
+    d = synth.to_dict()
+    d["calibration"] = calibration
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(d))  # NaN / Infinity are written as JSON's extensions
+    with pytest.raises(TableError, match=match) as info:
+        LatencyTable.load(path)
+    assert str(path) in info.value.message and "hwnas lut validate --calibrate" in info.value.fix
+
+
+@pytest.mark.parametrize("calibration", [None, {"method": "overhead", "offset_ms": 0.031}, LINEAR,
+                                         {k: LINEAR[k] for k in ("method", "coef_sum", "coef_ops",
+                                                                 "intercept_ms")}])
+def test_calibration_is_written_back_in_the_same_json_shape(tmp_path: Path, synth: LatencyTable,
+                                                            calibration) -> None:
+    d = synth.to_dict()
+    d["calibration"] = calibration
+    table = LatencyTable.from_dict(json.loads(json.dumps(d)))
+    assert table.calibration is None or isinstance(table.calibration, Calibration)
+    table.save(tmp_path / "t.json")
+    assert json.loads((tmp_path / "t.json").read_text())["calibration"] == calibration
+
+
+def _old_prediction(table: LatencyTable, space, arch) -> float:
+    """The prediction as hwnas computed it before the cost model: the p50 sum over the arch's
+    ops, then the calibration's formula on that sum (written out here, not from hwnas code)."""
+    ops = space.ops(arch)
+    raw = sum(table.entries[op.key].p50 for op in ops)
+    cal = table.to_dict()["calibration"]
+    if cal is None:
+        return raw
+    if cal["method"] == "overhead":
+        return raw + cal["offset_ms"]
+    return cal["coef_sum"] * raw + cal["coef_ops"] * len(ops) + cal["intercept_ms"]
+
+
+@pytest.mark.parametrize("name", shipped_names())
+def test_cost_model_prices_every_shipped_table_as_before(name: str) -> None:
+    table = load_table(name)
+    space = get_space(table.meta.space)
+    path = table_path(name)
+    assert table.to_dict()["calibration"] == json.loads(path.read_text())["calibration"]
+    cost = table.cost_model(space)
+    assert cost.unit == table.meta.unit and table.cost_model(space) is cost  # cached per space
+    rng = np.random.default_rng(3)
+    rows = np.array([space.indices(space.sample(rng)) for _ in range(25)])
+    batch = cost.price_rows(rows)
+    for row, priced in zip(rows, batch):
+        arch = space.arch_from_indices(row)
+        want = _old_prediction(table, space, arch)
+        assert table.predict(space, arch) == pytest.approx(want, rel=1e-12, abs=1e-12)
+        assert priced == pytest.approx(want, rel=1e-12, abs=1e-12)
+        assert cost.price(arch) == table.predict(space, arch)
+
+
+@pytest.mark.parametrize("calibration", [
+    None,
+    Calibration.overhead(0.02),
+    # a negative per-op term larger than any op's p50: a zero op becomes the dearest choice, so
+    # the raw table's cheapest choices are not the calibrated fastest arch
+    Calibration.linear(0.9, -0.03, 0.5),
+])
+def test_fastest_and_slowest_arch_equal_brute_force(synth: LatencyTable, calibration) -> None:
+    space = tiny_space()
+    table = replace(synth, calibration=calibration)
+    cost = table.cost_model(space)
+    every = np.array(list(itertools.product(*(range(len(c)) for c in space.choices()))))
+    prices = np.array([_old_prediction(table, space, space.arch_from_indices(r)) for r in every])
+    fastest, slowest = cost.fastest_arch(), cost.slowest_arch()
+    assert table.predict(space, fastest) == pytest.approx(prices.min(), rel=1e-12)
+    assert table.predict(space, slowest) == pytest.approx(prices.max(), rel=1e-12)
+    assert cost.price_range() == (cost.price(fastest), cost.price(slowest))
+    np.testing.assert_allclose(cost.price_rows(every), prices, rtol=1e-12)
+
+
+def test_cost_model_refuses_an_incomplete_table_and_a_wrong_shape(synth: LatencyTable) -> None:
+    from hwnas.latency.cost import CostModel
+
+    space = tiny_space()
+    key = next(iter(synth.entries))
+    partial = synth.with_entries({k: v for k, v in synth.entries.items() if k != key})
+    with pytest.raises(TableError, match=f"table lacks 1 op.*{key}"):
+        partial.cost_model(space)
+    sizes = [len(c) for c in space.choices()]
+    with pytest.raises(TableError, match="choice costs per position"):
+        CostModel(space, tuple(np.zeros(n + 1) for n in sizes), 0.0)
+    with pytest.raises(TableError, match="non-finite"):
+        CostModel(space, tuple(np.zeros(n) for n in sizes), math.nan)
 
 
 def test_agreement_figures() -> None:

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 
 from hwnas.cli import app
 from hwnas.latency import LatencyTable
+from hwnas.latency.calibration import Calibration
 from hwnas.latency.profile import unique_ops
 from hwnas.testing import tiny_space
 
@@ -62,7 +63,7 @@ def test_profiled_table_is_complete_and_described(tiny_table: Path) -> None:
     assert (m.runtime, m.threads, m.batch, m.space, m.resolution) == ("torch-cpu", 1, 1, "tiny", 16)
     assert m.device_name == "test-host" and m.device_detail and m.torch_version and m.created
     assert m.protocol["runs"] == 6 and m.protocol["call_overhead_ms"] >= 0
-    assert table.calibration == {"method": "overhead", "offset_ms": m.protocol["call_overhead_ms"]}
+    assert table.calibration == Calibration.overhead(m.protocol["call_overhead_ms"])
     assert all(e.n >= 6 and e.p50 >= 0 for e in table.entries.values())
 
 
@@ -122,7 +123,7 @@ def test_validate_reports_fidelity_and_repeat(tiny_table: Path, tmp_path: Path) 
     assert len(out["measured_ms"]) == len(out["repeat_ms"]) == 6
     assert out["calibrated"]["held_out"]["n"] == 3
     assert png.read_bytes()[:4] == b"\x89PNG"
-    assert LatencyTable.load(copy).calibration["method"] == "linear"
+    assert LatencyTable.load(copy).calibration.method == "linear"
 
 
 def test_unknown_runtime_and_mismatching_table(tiny_table: Path, tmp_path: Path) -> None:

@@ -23,7 +23,7 @@ def cluster():
 
 
 def search(evaluator, executor):
-    problem = Problem(evaluator.space, budget_ms=2.3, latency_fn=ToyEvaluator(toy_space()).latency_fn())
+    problem = Problem(evaluator.space, budget_ms=2.3, cost=ToyEvaluator(toy_space()).cost_model())
     strat = make_strategy("evolution", problem, 0, population=6, sample_size=2)
     return run_search(strat, evaluator, 12, executor=executor, batch=2)
 

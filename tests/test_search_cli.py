@@ -73,7 +73,7 @@ def test_resume_gives_the_uninterrupted_result(nb201_csv, tmp_path):
     ev = make_evaluator(f"table:{nb201_csv}", space, None, "digits", 1, 0, "arch", "acc",
                         "latency_ms", None)
     ev.prepare()
-    strat = make_strategy("nsga2", Problem(space, latency_fn=ev.latency_fn()), 0, population=10)
+    strat = make_strategy("nsga2", Problem(space, cost=ev.cost_model()), 0, population=10)
     run = RunFolder(tmp_path / "part")
     config = json.loads((tmp_path / "full" / "config.json").read_text())
     run.create(config, resume=False)

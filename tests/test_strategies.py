@@ -54,7 +54,7 @@ def test_nsga2_front_approaches_true_front():
     from hwnas.pareto import hypervolume, pareto_front
 
     ev = ToyEvaluator(toy_space())
-    problem = Problem(ev.space, ("accuracy", "latency_ms"), None, ev.latency_fn())
+    problem = Problem(ev.space, ("accuracy", "latency_ms"), None, ev.cost_model())
     _, pts = ev.all_points()
     senses = ["max", "min"]
     true = pts[pareto_front(pts, senses)]
@@ -109,7 +109,7 @@ def test_evolution_removes_oldest_not_worst():
 
 def test_unreachable_budget_does_not_loop_forever():
     ev = ToyEvaluator(toy_space())
-    s = make_strategy("evolution", Problem(ev.space, budget_ms=0.01, latency_fn=ev.latency_fn()), 0,
+    s = make_strategy("evolution", Problem(ev.space, budget_ms=0.01, cost=ev.cost_model()), 0,
                       population=4, sample_size=2)
     asked = drive(s, ev, 20)  # every proposal is over budget; bounded re-sampling returns anyway
     assert len(asked) == 20
@@ -118,7 +118,7 @@ def test_unreachable_budget_does_not_loop_forever():
 
 def test_predictor_proposes_better_than_random_under_budget():
     ev = ToyEvaluator(toy_space(), seed=3)
-    problem = Problem(ev.space, budget_ms=2.0, latency_fn=ev.latency_fn())
+    problem = Problem(ev.space, budget_ms=2.0, cost=ev.cost_model())
     _, best = ev.optimum(2.0)
     found = {}
     for name in ("random", "predictor"):
@@ -132,7 +132,7 @@ def test_predictor_proposes_better_than_random_under_budget():
 def test_rl_without_budget_spreads_targets_over_observed_latency():
     space = toy_space()
     ev = ToyEvaluator(space)
-    s = make_strategy("rl", Problem(space, latency_fn=ev.latency_fn()), 0, targets=4)
+    s = make_strategy("rl", Problem(space, cost=ev.cost_model()), 0, targets=4)
     assert s.levels == 4 and s.reward_kind == "hard"
     drive(s, ev, 20)
     lats = [o.latency_ms for o in s.history]
@@ -147,7 +147,7 @@ def test_rl_without_budget_spreads_targets_over_observed_latency():
 def test_evolution_without_budget_spreads_along_the_front():
     space = toy_space()
     ev = ToyEvaluator(space, seed=4)
-    problem = Problem(space, latency_fn=ev.latency_fn())
+    problem = Problem(space, cost=ev.cost_model())
     evo = make_strategy("evolution", problem, 0, population=20, sample_size=10)
     drive(evo, ev, 100)
     lats = np.array([o.latency_ms for o in evo.history])
@@ -158,7 +158,7 @@ def test_evolution_without_budget_spreads_along_the_front():
 
 def test_single_rl_level_means_no_latency_pressure():
     ev = ToyEvaluator(toy_space())
-    s = make_strategy("rl", Problem(ev.space, latency_fn=ev.latency_fn()), 0, targets=1)
+    s = make_strategy("rl", Problem(ev.space, cost=ev.cost_model()), 0, targets=1)
     drive(s, ev, 10)
     assert s._target_ms(0) == pytest.approx(max(o.latency_ms for o in s.history))
 

@@ -1,4 +1,4 @@
-"""The predictor's parts: exact additive fronts, additivity detection, the surrogate's fit."""
+"""The predictor's parts: exact additive fronts, the surrogate's fit, the inner search."""
 
 from __future__ import annotations
 
@@ -8,13 +8,7 @@ import pytest
 from hwnas.pareto import pareto_front
 from hwnas.search import Problem, make_strategy
 from hwnas.search.nsga2 import dominance_ranks
-from hwnas.search.surrogate import (
-    Surrogate,
-    additive_fit,
-    additive_front,
-    encode,
-    inner_search,
-)
+from hwnas.search.surrogate import Surrogate, additive_front, inner_search
 from hwnas.testing.strategy_conformance import ToyEvaluator, drive, toy_space
 
 
@@ -26,23 +20,6 @@ def test_additive_front_equals_enumerated_front():
     true = {tuple(np.round(p, 12)) for p in pts[pareto_front(pts, ("max", "min"))]}
     found = {tuple(np.round(ev.values(space.arch_from_indices(r)), 12)) for r in rows}
     assert found == true
-
-
-def test_additive_fit_recovers_tables_and_rejects_interactions():
-    space = toy_space()
-    ev = ToyEvaluator(space, seed=1)
-    rng = np.random.default_rng(0)
-
-    def additive(rows):
-        return np.array([ev.values(space.arch_from_indices(r))[1] for r in rows])
-
-    def interacting(rows):
-        return additive(rows) + 0.1 * (np.asarray(rows)[:, 0] * np.asarray(rows)[:, 1])
-
-    weights, bias = additive_fit(space, additive, rng)
-    rows = rng.integers([len(c) for c in space.choices()], size=(30, space.num_positions))
-    assert np.allclose(encode(space, rows) @ weights + bias, additive(rows))
-    assert additive_fit(space, interacting, rng) is None
 
 
 def test_surrogate_picks_a_ceiling_for_saturating_accuracy_and_none_for_a_line():
@@ -96,7 +73,7 @@ def test_predictor_beats_random_on_the_toy_front(surrogate):
 
     space = toy_space()
     ev = ToyEvaluator(space, seed=5)
-    problem = Problem(space, latency_fn=ev.latency_fn())
+    problem = Problem(space, cost=ev.cost_model())
     _, pts = ev.all_points()
     true = pts[pareto_front(pts, ("max", "min"))]
     ref = default_reference(true, ("max", "min"))
@@ -111,20 +88,15 @@ def test_predictor_beats_random_on_the_toy_front(surrogate):
         assert ratio["predictor"] >= 0.99
 
 
-def test_predictor_never_proposes_archs_with_unknown_latency():
-    # a partial CSV: latency_fn gives inf outside it; the pool must skip those archs
-    import math
-
+def test_predictor_prices_candidates_with_the_cost_model():
+    # latency is the cost model's price, never a surrogate's guess, and pending asks (batch of 3)
+    # are looked up in the pool by index
     space = toy_space()
     ev = ToyEvaluator(space)
-    archs, _ = ev.all_points()
-    covered = {str(a) for a in archs[::2]}
-    lat = ev.latency_fn()
-    problem = Problem(space, latency_fn=lambda a: lat(a) if str(a) in covered else math.inf)
-    s = make_strategy("predictor", problem, 0, surrogate="forest", generations=4)
-    asked = drive(s, ev, 40)
-    assert all(a in covered for a in asked[10:])  # the first 10 are the random start
-    # with asks pending, the pool's index (their predictions) points into the filtered pool
+    problem = Problem(space, cost=ev.cost_model())
     s = make_strategy("predictor", problem, 0, surrogate="forest", generations=4)
     drive(s, ev, 40, batch=3)
-    assert all(str(s.pool_archs[k]) == key for key, k in s._pool_index.items())
+    assert set(s._models) == {"accuracy"}
+    assert s.pool_archs and all(str(s.pool_archs[k]) == key for key, k in s._pool_index.items())
+    lat = s._pool_pred[:, problem.objectives.index("latency_ms")]
+    np.testing.assert_allclose(lat, [ev.values(a)[1] for a in s.pool_archs], rtol=1e-12)

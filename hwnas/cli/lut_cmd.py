@@ -52,7 +52,8 @@ def show(table_file: str = TABLE_ARG, json_out: bool = JSON_OPTION) -> None:
 
     table = load_table(table_file)
     values = np.array([e.p50 for e in table.entries.values()]) if table.entries else np.zeros(1)
-    info = {"meta": asdict(table.meta), "entries": len(table.entries), "calibration": table.calibration,
+    calibration = None if table.calibration is None else table.calibration.to_dict()
+    info = {"meta": asdict(table.meta), "entries": len(table.entries), "calibration": calibration,
             "min": float(values.min()), "median": float(np.median(values)), "max": float(values.max())}
     if json_out:
         print_json(info)
@@ -65,7 +66,7 @@ def show(table_file: str = TABLE_ARG, json_out: bool = JSON_OPTION) -> None:
         grid.add_row(k, str(getattr(m, k)))
     grid.add_row("protocol", ", ".join(f"{k}={v}" for k, v in m.protocol.items()))
     grid.add_row("entries", f"{info['entries']} (p50 {info['min']:.4g} .. {info['max']:.4g} {m.unit})")
-    grid.add_row("calibration", str(table.calibration))
+    grid.add_row("calibration", str(calibration))
     console.print(grid)
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from hwnas.errors import HwnasError
+from hwnas.latency.cost import CostModel
 from hwnas.space.arch import Arch
 from hwnas.space.base import SearchSpace
 
@@ -49,8 +50,9 @@ class Evaluator(ABC):
     def evaluate(self, arch: Arch) -> EvalResult:
         """Score one architecture."""
 
-    def latency_fn(self):
-        """A cheap latency prediction strategies may use to skip over-budget archs, or None."""
+    def cost_model(self) -> CostModel | None:
+        """The cost model pricing this evaluator's latency before evaluation (strategies use it to
+        skip over-budget archs), or None when latency is only known once evaluated."""
         return None
 
     def describe(self) -> dict:
@@ -70,10 +72,9 @@ class LutPricedEvaluator(Evaluator):
             self._lut = load_lut(self.lut_path, self.space)
             require_latency(self._lut, self.name)
 
-    def latency_fn(self):
+    def cost_model(self) -> CostModel | None:
         self._lut = self._lut or load_lut(self.lut_path, self.space)
-        lut, space = self._lut, self.space
-        return lambda a: lut.predict(space, a)
+        return None if self._lut is None else self._lut.cost_model(self.space)
 
 
 def load_lut(path: str | None, space: SearchSpace):
@@ -95,7 +96,7 @@ def _costs(space: SearchSpace, arch: Arch) -> tuple[int, int]:
 
     with torch.random.fork_rng(devices=[]):
         model = space.build(arch)
-    return count_params(model), count_macs(model, (space.in_channels, space.resolution, space.resolution))
+    return count_params(model), count_macs(model, space.input_shape)
 
 
 def arch_costs(space: SearchSpace, arch: Arch) -> tuple[int, int]:

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from hwnas.errors import HwnasError, SpaceError
 from hwnas.evaluation.base import EvalResult, Evaluator, arch_costs, load_lut
+from hwnas.latency.cost import CostModel
 from hwnas.space.arch import Arch
 from hwnas.space.base import SearchSpace
 
@@ -54,13 +55,12 @@ class TableEvaluator(Evaluator):
         params, macs = arch_costs(self.space, arch) if self.costs else (0, 0)
         return EvalResult(acc, float(lat), params, macs, time.perf_counter() - start, energy)
 
-    def latency_fn(self):
+    def cost_model(self) -> CostModel | None:
+        """The table's cost model when latency comes from ``--lut``; None when from the CSV (a
+        measured latency per arch has no per-choice costs)."""
         if self.rows is None:
             self.prepare()
-        if self.latency_column is None:
-            return lambda a: self._lut.predict(self.space, a)
-        rows = self.rows
-        return lambda a: rows[str(a)][1] if str(a) in rows else math.inf
+        return self._lut.cost_model(self.space) if self.latency_column is None else None
 
     def describe(self) -> dict:
         return {"evaluator": f"table:{self.path}", "arch_column": self.arch_column,

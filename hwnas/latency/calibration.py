@@ -1,39 +1,128 @@
-"""Corrections applied to a table's raw per-op sum (stored in the table's ``calibration``).
+"""Corrections to a table's raw per-op sum: the typed ``Calibration`` a table carries.
 
-Methods (all JSON, never pickles):
+On disk (the table's ``calibration``, JSON, never pickles) a calibration is one of:
+
 - ``{"method": "overhead", "offset_ms": c}``: the runtime's per-call overhead, subtracted from
   every op when profiling and paid once per network: ``raw + c``.
 - ``{"method": "linear", "coef_sum": a, "coef_ops": b, "intercept_ms": c, ...}``: fitted with
   scikit-learn on measured archs: ``a * raw + b * n_ops + c`` (``n_ops`` = ops the arch runs,
   zero ops excluded), which captures per-op effects a per-op table cannot see (fusion, cache).
+  ``fitted_on``, ``features`` and ``fitter`` record how it was fitted.
+
+Both are additive over the ops an arch runs, so :mod:`hwnas.latency.cost` folds them into
+per-choice costs; that is the only place a calibration is applied.
 """
 
 from __future__ import annotations
 
+import math
+from dataclasses import dataclass
+
 import numpy as np
 
 from hwnas.errors import TableError
-from hwnas.space.arch import Arch
-from hwnas.space.base import SearchSpace
+
+METHODS = ("overhead", "linear")
+_RECALIBRATE = "recalibrate with `hwnas lut validate --calibrate` (or remove the table's calibration)"
+_COEFFICIENTS = {"overhead": ("offset_ms",), "linear": ("coef_sum", "coef_ops", "intercept_ms")}
+_FIT_FIELDS = ("fitted_on", "features", "fitter")
 
 
-def apply_calibration(calibration: dict, raw_sum_ms: float, space: SearchSpace, arch: Arch) -> float:
-    method = calibration.get("method")
-    if method == "overhead":
-        return float(raw_sum_ms + float(calibration.get("offset_ms", 0.0)))
-    if method == "linear":
-        n_ops = len(space.ops(arch))
-        return float(calibration["coef_sum"] * raw_sum_ms + calibration["coef_ops"] * n_ops
-                     + calibration["intercept_ms"])
-    raise TableError(f"unknown calibration method {method!r}",
-                     "recalibrate with `hwnas lut validate --calibrate`")
+@dataclass(frozen=True)
+class Calibration:
+    """``raw -> coef_sum * raw + coef_ops * n_ops + intercept_ms``, in the table's unit.
+
+    ``overhead`` is the case ``coef_sum = 1, coef_ops = 0`` with its offset as the intercept.
+    """
+
+    method: str
+    coef_sum: float = 1.0
+    coef_ops: float = 0.0
+    intercept_ms: float = 0.0
+    fitted_on: int | None = None
+    features: tuple[str, ...] | None = None
+    fitter: str | None = None
+
+    @classmethod
+    def overhead(cls, offset_ms: float) -> Calibration:
+        return cls("overhead", intercept_ms=float(offset_ms))
+
+    @classmethod
+    def linear(cls, coef_sum: float, coef_ops: float, intercept_ms: float, fitted_on: int | None = None,
+               features: tuple[str, ...] | None = None, fitter: str | None = None) -> Calibration:
+        return cls("linear", float(coef_sum), float(coef_ops), float(intercept_ms), fitted_on,
+                   None if features is None else tuple(features), fitter)
+
+    def __post_init__(self) -> None:
+        if self.method not in METHODS:
+            raise TableError(f"unknown calibration method {self.method!r}", _RECALIBRATE)
+        for name in ("coef_sum", "coef_ops", "intercept_ms"):
+            value = getattr(self, name)
+            if not _is_number(value) or not math.isfinite(value):
+                raise TableError(f"calibration {name} is {value!r}, not a finite number", _RECALIBRATE)
+        if self.method == "overhead" and (self.coef_sum != 1.0 or self.coef_ops != 0.0):
+            raise TableError("an overhead calibration only adds its offset", "use Calibration.linear")
+
+    # --- JSON -------------------------------------------------------------------------------
+    def to_dict(self) -> dict:
+        """The table's JSON shape (what :meth:`from_dict` reads)."""
+        if self.method == "overhead":
+            return {"method": "overhead", "offset_ms": self.intercept_ms}
+        out = {"method": "linear", "coef_sum": self.coef_sum, "coef_ops": self.coef_ops,
+               "intercept_ms": self.intercept_ms}
+        fit = {"fitted_on": self.fitted_on,
+               "features": None if self.features is None else list(self.features),
+               "fitter": self.fitter}
+        return {**out, **{k: v for k, v in fit.items() if v is not None}}
+
+    @classmethod
+    def from_dict(cls, raw: object) -> Calibration:
+        """Parse and validate a table's ``calibration`` object (``TableError`` naming the field)."""
+        if not isinstance(raw, dict):
+            raise TableError(f"calibration must be an object or null, got {raw!r}", _RECALIBRATE)
+        method = raw.get("method")
+        if method not in METHODS:
+            raise TableError(f"unknown calibration method {method!r} (known: {', '.join(METHODS)})",
+                             _RECALIBRATE)
+        wanted = _COEFFICIENTS[method]
+        allowed = {"method", *wanted, *(_FIT_FIELDS if method == "linear" else ())}
+        unknown = sorted(set(raw) - allowed)
+        if unknown:
+            raise TableError(f"{method} calibration has unknown field(s) {', '.join(unknown)}",
+                             _RECALIBRATE)
+        values = {}
+        for name in wanted:
+            if name not in raw:
+                raise TableError(f"{method} calibration lacks {name!r}", _RECALIBRATE)
+            value = raw[name]
+            if not _is_number(value) or not math.isfinite(value):
+                raise TableError(f"{method} calibration {name!r} is {value!r}, not a finite number",
+                                 _RECALIBRATE)
+            values[name] = float(value)
+        if method == "overhead":
+            return cls.overhead(values["offset_ms"])
+        fitted_on, features, fitter = (raw.get(k) for k in _FIT_FIELDS)
+        if fitted_on is not None and (isinstance(fitted_on, bool) or not isinstance(fitted_on, int)):
+            raise TableError(f"linear calibration 'fitted_on' is {fitted_on!r}, not a count", _RECALIBRATE)
+        if features is not None and (not isinstance(features, list)
+                                     or not all(isinstance(f, str) for f in features)):
+            raise TableError(f"linear calibration 'features' is {features!r}, not a list of names",
+                             _RECALIBRATE)
+        if fitter is not None and not isinstance(fitter, str):
+            raise TableError(f"linear calibration 'fitter' is {fitter!r}, not a name", _RECALIBRATE)
+        return cls.linear(values["coef_sum"], values["coef_ops"], values["intercept_ms"], fitted_on,
+                          features, fitter)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def features(raw_sums_ms: np.ndarray, n_ops: np.ndarray) -> np.ndarray:
     return np.column_stack([raw_sums_ms, n_ops]).astype(float)
 
 
-def fit_linear(raw_sums_ms: np.ndarray, n_ops: np.ndarray, measured_ms: np.ndarray) -> dict:
+def fit_linear(raw_sums_ms: np.ndarray, n_ops: np.ndarray, measured_ms: np.ndarray) -> Calibration:
     """Fit ``measured ~ a * raw + b * n_ops + c`` (Huber loss: robust to a noisy measurement)."""
     from sklearn.linear_model import HuberRegressor, LinearRegression
 
@@ -46,6 +135,5 @@ def fit_linear(raw_sums_ms: np.ndarray, n_ops: np.ndarray, measured_ms: np.ndarr
     except ValueError:
         model = LinearRegression().fit(X, y)
     coef = list(model.coef_) + [0.0] * (2 - len(model.coef_))
-    return {"method": "linear", "coef_sum": float(coef[0]), "coef_ops": float(coef[1]),
-            "intercept_ms": float(model.intercept_), "fitted_on": int(len(y)),
-            "features": ["raw_sum_ms", "n_ops"], "fitter": type(model).__name__}
+    return Calibration.linear(float(coef[0]), float(coef[1]), float(model.intercept_), int(len(y)),
+                              ("raw_sum_ms", "n_ops"), type(model).__name__)

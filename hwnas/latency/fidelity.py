@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, replace
 import numpy as np
 
 from hwnas.errors import HwnasError
-from hwnas.latency.calibration import apply_calibration, fit_linear
+from hwnas.latency.calibration import fit_linear
 from hwnas.latency.measure import measure_interleaved
 from hwnas.latency.table import LatencyTable
 from hwnas.space.base import SearchSpace
@@ -132,12 +132,13 @@ def _validate_table(table: LatencyTable, space: SearchSpace, profiler, samples: 
         fit_idx, test_idx = idx[: len(idx) // 2], idx[len(idx) // 2:]
         n_ops = np.array([len(space.ops(a)) for a in archs])
         cal = fit_linear(raw[fit_idx], n_ops[fit_idx], meas[fit_idx])
-        cal_pred = np.array([apply_calibration(cal, r, space, a) for r, a in zip(raw, archs)])
-        calibrated = {"calibration": cal,
+        calibrated_table = replace(table, calibration=cal)
+        cal_pred = np.array([calibrated_table.predict(space, a) for a in archs])
+        calibrated = {"calibration": cal.to_dict(),
                       "held_out": agreement(cal_pred[test_idx], meas[test_idx]).to_dict(),
                       "uncalibrated_held_out": agreement(pred[test_idx], meas[test_idx]).to_dict(),
                       "repeat_held_out": agreement(rep[test_idx], meas[test_idx]).to_dict()}
-        table = replace(table, calibration=cal)
+        table = calibrated_table
     validation = Validation([str(a) for a in archs], raw.tolist(), pred.tolist(), meas.tolist(),
                             rep.tolist(), agreement(pred, meas), agreement(rep, meas), per_arch,
                             calibrated, table.meta.protocol.get("profile_seconds"))

@@ -20,6 +20,7 @@ import torch
 
 from hwnas import __version__
 from hwnas.errors import TableError
+from hwnas.latency.calibration import Calibration
 from hwnas.latency.measure import measure_interleaved
 from hwnas.latency.table import LatencyTable, OpStats, TableMeta
 from hwnas.space.arch import OpSpec
@@ -95,7 +96,7 @@ def _profile_space(space: SearchSpace, profiler, out: Path | str, device_name: s
     out = Path(out)
     meta = make_meta(space, profiler, device_name)
     entries: dict[str, OpStats] = {}
-    calibration: dict | None = None
+    calibration: Calibration | None = None
     extra: dict = {}
     if out.exists():
         existing = LatencyTable.load(out)
@@ -130,7 +131,7 @@ def _profile_space(space: SearchSpace, profiler, out: Path | str, device_name: s
         extra["call_overhead_ms"] = ident.stats[0].p50
     overhead = float(extra.get("call_overhead_ms", 0.0))
     if proto.subtract_overhead:
-        calibration = calibration or {"method": "overhead", "offset_ms": overhead}
+        calibration = calibration or Calibration.overhead(overhead)
     save()
     for start in range(0, len(todo), chunk):
         part = todo[start:start + chunk]

@@ -11,7 +11,9 @@ On disk a table is JSON (never a pickle) with a schema version::
 
 Op keys are :attr:`hwnas.space.OpSpec.key` (HW-NAS-Bench style, shapes in the key). The fixed
 parts (stem, head, pooling, classifier) are entries like any other. A prediction is the sum of
-the p50 of every op the arch runs (then the calibration, if the table carries one).
+the p50 of every op the arch runs, then the calibration (a typed
+:class:`~hwnas.latency.calibration.Calibration`) if the table carries one; it is priced by the
+table's :class:`~hwnas.latency.cost.CostModel` (:meth:`LatencyTable.cost_model`).
 """
 
 from __future__ import annotations
@@ -20,10 +22,10 @@ import math
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-import numpy as np
-
 from hwnas.errors import TableError
 from hwnas.io import read_json, write_json
+from hwnas.latency.calibration import Calibration
+from hwnas.latency.cost import CostModel, table_cost_model
 from hwnas.space.arch import Arch, OpSpec
 from hwnas.space.base import SearchSpace
 
@@ -73,7 +75,9 @@ class TableMeta:
 class LatencyTable:
     meta: TableMeta
     entries: dict[str, OpStats]
-    calibration: dict | None = None
+    calibration: Calibration | None = None
+    # cost models already built, per space object (not an init field: ``replace`` starts afresh)
+    _cost_models: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     # --- lookup ----------------------------------------------------------------------------
     def value(self, op: OpSpec | str) -> float:
@@ -104,38 +108,27 @@ class LatencyTable:
                              f"{space.name} is at {space.resolution}", "profile the space again")
 
     def raw_sum(self, space: SearchSpace, arch: Arch) -> float:
+        """The uncalibrated sum of p50s (what fidelity checks and calibration fits compare)."""
         ops = space.ops(arch)
         self.require(space, ops)
         return float(sum(self.entries[op.key].p50 for op in ops))
 
     def predict(self, space: SearchSpace, arch: Arch) -> float:
         """Predicted whole-network latency (or energy) of ``arch``: sum of p50s, calibrated."""
-        total = self.raw_sum(space, arch)
-        if self.calibration:
-            from hwnas.latency.calibration import apply_calibration
+        return self.cost_model(space).price(arch)
 
-            total = apply_calibration(self.calibration, total, space, arch)
-        return total
+    def cost_model(self, space: SearchSpace) -> CostModel:
+        """Per-choice costs and fixed part of this table's prediction over ``space`` (cached).
 
-    # --- costs per searchable position (for expected latency and budget derivation) ---------
-    def fixed_cost(self, space: SearchSpace) -> float:
-        fixed = [*space.prefix_ops(), *space.suffix_ops()]
-        self.require(space, fixed)
-        return float(sum(self.entries[op.key].p50 for op in fixed))
-
-    def position_costs(self, space: SearchSpace) -> list[np.ndarray]:
-        """For each position, the cost of each choice (sum of the ops it adds; zero op = 0)."""
-        self.require(space)
-        return [
-            np.array([sum(self.entries[op.key].p50 for op in ops) for ops in space.candidate_ops(p)])
-            for p in range(space.num_positions)
-        ]
-
-    def extremes(self, space: SearchSpace) -> tuple[float, float]:
-        """(fastest, slowest) raw-sum latency over all archs of the space."""
-        costs = self.position_costs(space)
-        fixed = self.fixed_cost(space)
-        return (float(fixed + sum(c.min() for c in costs)), float(fixed + sum(c.max() for c in costs)))
+        Raises ``TableError`` when the table was made for another space or lacks one of its ops.
+        """
+        model = self._cost_models.get(space)
+        if model is None:
+            model = table_cost_model(self, space)
+            if len(self._cost_models) >= 8:  # a process sees a handful of spaces: stay bounded
+                self._cost_models.clear()
+            self._cost_models[space] = model
+        return model
 
     # --- I/O --------------------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -143,7 +136,7 @@ class LatencyTable:
             "schema_version": SCHEMA_VERSION,
             "meta": asdict(self.meta),
             "entries": {k: asdict(v) for k, v in sorted(self.entries.items())},
-            "calibration": self.calibration,
+            "calibration": None if self.calibration is None else self.calibration.to_dict(),
         }
 
     def save(self, path: Path | str) -> None:
@@ -198,6 +191,9 @@ def _validate(raw: object, origin: str) -> LatencyTable:
             raise bad(str(exc)) from None
         entries[key] = OpStats(*(float(v) for v in values), int(stats["n"]))
     calibration = raw.get("calibration")
-    if calibration is not None and not isinstance(calibration, dict):
-        raise bad("calibration must be an object or null")
+    if calibration is not None:
+        try:
+            calibration = Calibration.from_dict(calibration)
+        except TableError as exc:
+            raise TableError(f"latency table {origin}: {exc.message}", exc.fix) from None
     return LatencyTable(meta, entries, calibration)

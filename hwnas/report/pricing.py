@@ -67,8 +67,7 @@ def _reprice(run: Run, tables: dict, spaces: dict) -> tuple[Candidate, ...]:
     space = spaces.get(run.space)
     if space is None:
         space = spaces[run.space] = get_space(run.space)
-    for _path, table in tables.values():
-        table.check_space(space)
+    costs = {field: table.cost_model(space) for field, (_p, table) in tables.items()}
     out = []
     for c in run.candidates:
         try:
@@ -76,7 +75,7 @@ def _reprice(run: Run, tables: dict, spaces: dict) -> tuple[Candidate, ...]:
         except Exception as exc:  # SpaceError or a parse ValueError: name the line
             raise ReportError(f"run {run.path}: candidate {c.index} arch {c.arch!r} is not in space "
                               f"{space.name}: {exc}", "check that the run and the space match") from None
-        changes = {field: table.predict(space, arch) for field, (_p, table) in tables.items()}
+        changes = {field: cost.price(arch) for field, cost in costs.items()}
         changes.setdefault("energy_mj", None)
         out.append(replace(c, **changes))
     return tuple(out)

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hwnas.errors import HwnasError
+from hwnas.latency.cost import CostModel
 from hwnas.space.arch import Arch
 from hwnas.space.base import SearchSpace
 
@@ -70,20 +71,24 @@ class Observation:
 class Problem:
     """What is searched: the space, the objectives and an optional hard latency budget.
 
-    ``latency_fn`` is a cheap latency prediction (the latency table) that strategies may use to
-    re-sample candidates predicted over the budget before spending an evaluation on them.
+    ``cost`` prices any arch of the space (the latency table's cost model) before it is
+    evaluated: strategies use it to re-sample candidates predicted over the budget, and the
+    predictor reads its per-choice costs. None when latency is only known once measured.
     """
 
     space: SearchSpace
     objectives: tuple[str, ...] = ("accuracy", "latency_ms")
     budget_ms: float | None = None
-    latency_fn: Callable[[Arch], float] | None = field(default=None, compare=False)
+    cost: CostModel | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         unknown = [o for o in self.objectives if o not in OBJECTIVE_SENSES]
         if unknown or "accuracy" not in self.objectives:
             raise SearchError(f"bad objectives {list(self.objectives)}",
                               f"use accuracy plus any of {', '.join(list(OBJECTIVE_SENSES)[1:])}")
+        if self.cost is not None and self.cost.space.fingerprint() != self.space.fingerprint():
+            raise SearchError(f"the cost model prices space {self.cost.space.name}, not the searched "
+                              f"space {self.space.name}", "build the cost model for the searched space")
 
     @property
     def senses(self) -> tuple[str, ...]:
@@ -107,9 +112,9 @@ class Problem:
     def predicted_ok(self, arch: Arch, budget_ms: float | None = None) -> bool:
         """Predicted within ``budget_ms`` (default: the problem's budget); True if unknown."""
         budget = self.budget_ms if budget_ms is None else budget_ms
-        if budget is None or self.latency_fn is None:
+        if budget is None or self.cost is None:
             return True
-        return self.latency_fn(arch) <= budget
+        return self.cost.price(arch) <= budget
 
 
 class Strategy(ABC):
@@ -180,7 +185,7 @@ class Strategy(ABC):
             ok = self.problem.predicted_ok(arch, budget_ms)
             if ok and not seen:
                 return arch
-            lat = self.problem.latency_fn(arch) if self.problem.latency_fn else 0.0
+            lat = self.problem.cost.price(arch) if self.problem.cost else 0.0
             if (not ok, seen, lat) < fallback_key:
                 fallback, fallback_key = arch, (not ok, seen, lat)
         return fallback

@@ -59,8 +59,7 @@ def run_blackbox(strategy: str, evaluator_spec: str, space_name: str, lut: str |
                                accuracy_column, latency_column, energy_column)
     if evaluator.name == "table":
         evaluator.prepare()  # bad CSV -> error before anything is written
-    problem = Problem(space, tuple(objectives), budget_ms,
-                      evaluator.latency_fn() if evaluator.name != "oneshot" or lut else None)
+    problem = Problem(space, tuple(objectives), budget_ms, evaluator.cost_model())
     strat = make_strategy(strategy, problem, seed,
                           **_strategy_options(strategy, population, sample_size, reward, surrogate))
     if max_evals < strat.min_evals:

@@ -144,13 +144,6 @@ class NSGA2(Strategy):
         self.offspring = []
         self._ranks = None
 
-    def front(self) -> list[Observation]:
-        """The current population's first front."""
-        if not self.population:
-            return []
-        rank, _ = rank_and_crowd(self.problem, self.population)
-        return [o for o, r in zip(self.population, rank) if r == 0]
-
     def _extra_state(self) -> dict:
         return {"population": [o.to_dict() for o in self.population],
                 "offspring": [o.to_dict() for o in self.offspring]}

@@ -3,10 +3,8 @@
 After ``initial`` random candidates, a surrogate per modelled objective is fitted (every
 ``refit_every`` tells) on one-hot encodings of the evaluated archs (``hwnas.search.surrogate``:
 Bayesian ridge, on accuracy or a saturating transform of it, by default). Latency comes from
-``problem.latency_fn`` (the table) when given - exact and cheap - else from its own surrogate.
-A table's latency is a sum over positions (its calibrations are additive too), so when a check
-on random archs finds ``latency_fn`` exactly additive, candidates are priced by one matrix
-product instead of one call each.
+``problem.cost`` (the table's cost model: per-choice costs, calibration folded in) when given -
+exact and cheap - else from its own surrogate.
 
 The pool of candidates is the predicted front: solved exactly (a multiple-choice knapsack over
 per-choice optimistic weights) when the ridge surrogate and the latency are both additive, else
@@ -19,9 +17,7 @@ spread), seeded with the evaluated front and the previous pool. Each ask propose
   current front, where already-proposed but not yet told candidates count as their predicted
   points (so parallel asks do not all pick the same spot); ties go to the most accurate.
 
-Candidates whose latency is unknown (``latency_fn`` gives inf: an arch missing from a CSV) are
-never proposed from the pool. The surrogate is refitted from the history on resume, with the
-same seed, so it is identical.
+The surrogate is refitted from the history on resume, with the same seed, so it is identical.
 """
 
 from __future__ import annotations
@@ -30,14 +26,7 @@ import numpy as np
 
 from hwnas.pareto import default_reference, hypervolume, pareto_front, to_minimization
 from hwnas.search.base import OBJECTIVE_SENSES, Problem, SearchError, Strategy
-from hwnas.search.surrogate import (
-    SURROGATES,
-    Surrogate,
-    additive_fit,
-    additive_front,
-    encode,
-    inner_search,
-)
+from hwnas.search.surrogate import SURROGATES, Surrogate, additive_front, encode, inner_search
 from hwnas.space.arch import Arch
 
 
@@ -63,8 +52,6 @@ class PredictorSearch(Strategy):
             surrogate, population, generations)
         self.fit_count = 0  # how many history entries the current surrogate was fitted on
         self._models: dict[str, Surrogate] | None = None
-        self._latency_cache: dict[bytes, float] = {}
-        self._additive_latency: tuple[np.ndarray, float] | bool | None = None
         self.pool_archs: list[Arch] = []
         self._pool_pred = np.zeros((0, len(problem.objectives)))
         self._pool_index: dict[str, int] = {}
@@ -88,32 +75,7 @@ class PredictorSearch(Strategy):
 
     def _modelled(self) -> list[str]:
         return [n for n in self.problem.objectives
-                if not (n == "latency_ms" and self.problem.latency_fn is not None)]
-
-    def _additive_latency_model(self) -> tuple[np.ndarray, float] | None:
-        """Per-choice latency weights and bias if ``latency_fn`` is additive (checked once)."""
-        if self._additive_latency is None:
-            fit = additive_fit(self.space, self._latency_calls,
-                               np.random.default_rng([self.seed, 1]))
-            self._additive_latency = False if fit is None else fit
-        return self._additive_latency or None
-
-    def _latency(self, rows: np.ndarray) -> np.ndarray:
-        model = self._additive_latency_model()
-        if model is not None:
-            weights, bias = model
-            return encode(self.space, rows) @ weights + bias
-        return self._latency_calls(rows)
-
-    def _latency_calls(self, rows: np.ndarray) -> np.ndarray:
-        out = np.empty(len(rows))
-        for k, row in enumerate(np.asarray(rows, dtype=int)):
-            key = row.tobytes()
-            if key not in self._latency_cache:
-                self._latency_cache[key] = float(
-                    self.problem.latency_fn(self.space.arch_from_indices(row)))
-            out[k] = self._latency_cache[key]
-        return out
+                if not (n == "latency_ms" and self.problem.cost is not None)]
 
     def _predict_rows(self, rows: np.ndarray) -> np.ndarray:
         """Optimistic predicted objective matrix (n, m) in the problem's objective order."""
@@ -121,8 +83,8 @@ class PredictorSearch(Strategy):
         x = self._encode(rows)
         cols = []
         for name, sense in zip(self.problem.objectives, self.problem.senses):
-            if name == "latency_ms" and self.problem.latency_fn is not None:
-                cols.append(self._latency(rows))
+            if name == "latency_ms" and self.problem.cost is not None:
+                cols.append(self.problem.cost.price_rows(rows))
                 continue
             mean, spread = self._models[name].predict(x)
             cols.append(mean + self.kappa * spread if sense == "max" else mean - self.kappa * spread)
@@ -135,22 +97,19 @@ class PredictorSearch(Strategy):
     def _exact_front(self) -> np.ndarray | None:
         """The predicted (accuracy, latency) front, exactly, when both predictions are additive.
 
-        A ridge surrogate on one-hot choices and a table latency are sums over positions, so
-        their front is a multiple-choice knapsack front (``additive_front``), no search needed.
+        A ridge surrogate on one-hot choices and the cost model's latency are sums over
+        positions, so their front is a multiple-choice knapsack front (``additive_front``) over
+        the cost model's per-choice costs, no search needed.
         """
         if (self.problem.objectives != ("accuracy", "latency_ms") or self._models is None
-                or self.problem.latency_fn is None):
-            return None
-        latency = self._additive_latency_model()
-        if self.surrogate != "ridge" or latency is None:
+                or self.problem.cost is None or self.surrogate != "ridge"):
             return None
         model = self._models["accuracy"]
         # optimism per choice, in the (monotone) transformed space, so the front stays additive
         weights = model.mean_weights() + self.kappa * model.weight_spread()
-        lat_weights = latency[0]
         bounds = np.cumsum([0, *(len(c) for c in self.space.choices())])
         split = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:])]
-        return additive_front([weights[k] for k in split], [lat_weights[k] for k in split])
+        return additive_front([weights[k] for k in split], list(self.problem.cost.costs))
 
     def _candidates(self) -> list[Arch]:
         """The predicted front (exact, or the inner search's population), minus archs asked."""
@@ -167,9 +126,8 @@ class PredictorSearch(Strategy):
             senses, budget = self.problem.senses, self.problem.budget_ms
             lat_col = (self.problem.objectives.index("latency_ms")
                        if "latency_ms" in self.problem.objectives else None)
-            rows = inner_search(  # unknown (inf) latency ranks as the worst, not as an error
-                self.space, lambda r: to_minimization(np.nan_to_num(
-                    self._predict_rows(r), posinf=1e300, neginf=-1e300), senses), start,
+            rows = inner_search(
+                self.space, lambda r: to_minimization(self._predict_rows(r), senses), start,
                 self.rng, self.inner_population, self.inner_generations,
                 None if budget is None or lat_col is None  # latency is minimized: not negated
                 else lambda pts: np.maximum(0.0, pts[:, lat_col] / budget - 1.0))
@@ -194,8 +152,6 @@ class PredictorSearch(Strategy):
         if not keep:  # every pooled candidate was proposed: draw a new pool
             self._set_pool(self._candidates())
             keep = list(range(len(self.pool_archs)))
-        if not keep:  # nothing with a known latency: fall back to a (bounded) random draw
-            return self.draw(lambda: self.space.sample(self.rng))
         pool = [self.pool_archs[k] for k in keep]
         pred = self._pool_pred[keep]
         if self.problem.budget_ms is not None:
@@ -211,10 +167,8 @@ class PredictorSearch(Strategy):
         return pool[int(np.lexsort((-acc, -self._hv_improvement(pred)))[0])]
 
     def _set_pool(self, archs: list[Arch]) -> None:
-        pred = self._predict(archs) if archs else np.zeros((0, len(self.problem.objectives)))
-        finite = np.all(np.isfinite(pred), axis=1)
-        self.pool_archs = [a for a, ok in zip(archs, finite) if ok]
-        self._pool_pred = pred[finite]
+        self.pool_archs = list(archs)
+        self._pool_pred = self._predict(archs) if archs else np.zeros((0, len(self.problem.objectives)))
         self._pool_index = {str(a): k for k, a in enumerate(self.pool_archs)}
 
     def _hv_improvement(self, pred: np.ndarray) -> np.ndarray:

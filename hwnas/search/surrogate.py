@@ -1,7 +1,7 @@
 """The predictor strategy's parts: arch encodings, surrogate models, and the inner search.
 
 Evaluating a candidate (training it) is the expensive step; predicting its accuracy with a
-fitted surrogate and its latency with the table is cheap. So the predictor searches the
+fitted surrogate and its latency with the table's cost model is cheap. So the predictor searches the
 predictions - exactly (``additive_front``) when both are sums over positions, else with an
 inner NSGA-II (``inner_search``) - and only evaluates the candidates that promise the most.
 
@@ -37,28 +37,6 @@ def encode(space: SearchSpace, index_rows: np.ndarray, pairs: bool = False) -> n
             blocks.append(np.eye(sizes[p] * sizes[p + 1], dtype=np.float32)[
                 rows[:, p] * sizes[p + 1] + rows[:, p + 1]])
     return np.concatenate(blocks, axis=1)
-
-
-def additive_fit(space: SearchSpace, values: Callable[[np.ndarray], np.ndarray],
-                 rng: np.random.Generator, check: int = 50) -> tuple[np.ndarray, float] | None:
-    """Per-choice weights and a bias reproducing ``values`` exactly, or None if not additive.
-
-    Fitted by least squares on random archs (enough to determine every choice's weight), then
-    checked on ``check`` fresh ones: any error beyond rounding means the function has
-    interactions and must be called per arch.
-    """
-    sizes = np.array([len(c) for c in space.choices()])
-    n_fit = int(sizes.sum()) + 2 * sizes.size + 10
-    rows = rng.integers(sizes, size=(n_fit + check, sizes.size))
-    y = np.asarray(values(rows), dtype=float)
-    if not np.all(np.isfinite(y)):
-        return None
-    x = np.hstack([encode(space, rows), np.ones((len(rows), 1), np.float32)]).astype(float)
-    coef = np.linalg.lstsq(x[:n_fit], y[:n_fit], rcond=None)[0]
-    error = np.abs(x[n_fit:] @ coef - y[n_fit:])
-    if np.any(error > 1e-7 * max(1.0, float(np.abs(y).max()))):
-        return None
-    return coef[:-1], float(coef[-1])
 
 
 CEILING_GAPS = (0.02, 0.05, 0.1, 0.2, 0.5, 1.0, 2.0)  # candidate ceilings, in ranges of y

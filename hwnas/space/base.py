@@ -60,6 +60,11 @@ class SearchSpace(ABC):
     def num_positions(self) -> int:
         return len(self.choices())
 
+    @property
+    def input_shape(self) -> tuple[int, int, int]:
+        """(channels, height, width) of one input image."""
+        return (self.in_channels, self.resolution, self.resolution)
+
     def size(self) -> int:
         return math.prod(len(c) for c in self.choices())
 

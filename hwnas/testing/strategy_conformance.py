@@ -20,6 +20,7 @@ from pathlib import Path
 import numpy as np
 
 from hwnas.evaluation.base import EvalResult, Evaluator
+from hwnas.latency.cost import CostModel
 from hwnas.space.arch import Arch
 from hwnas.space.base import SearchSpace
 from hwnas.space.mbconv import MBConvConfig, MBConvSpace, Stage
@@ -59,8 +60,8 @@ class ToyEvaluator(Evaluator):
         acc, lat = self.values(arch)
         return EvalResult(acc, lat, 0, 0, 0.0)
 
-    def latency_fn(self):
-        return lambda a: self.values(a)[1]
+    def cost_model(self) -> CostModel:
+        return CostModel(self.space, tuple(self.lat), 0.0)
 
     def all_points(self) -> tuple[list[Arch], np.ndarray]:
         archs = [self.space.arch_from_indices(i)
@@ -120,7 +121,7 @@ class StrategyConformance:
         from hwnas.search.base import Problem
 
         ev = ToyEvaluator(toy_space())
-        return Problem(ev.space, tuple(objectives), budget_ms, ev.latency_fn()), ev
+        return Problem(ev.space, tuple(objectives), budget_ms, ev.cost_model()), ev
 
     def make(self, problem, seed: int = 0):
         from hwnas.search import make_strategy

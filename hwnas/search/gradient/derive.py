@@ -1,6 +1,6 @@
 """Exact derivation under a hard budget: a multiple-choice knapsack over the searchable layers.
 
-Given per-layer choice costs ``c[p][j]`` (from the table) and scores ``v[p][j] = log p_j``, pick one
+Given per-layer choice costs ``c[p][j]`` (a table's cost model) and scores ``v[p][j] = log p_j``, pick one
 choice per layer maximizing ``sum v`` subject to ``fixed + sum c <= T``; when the budget allows,
 also ``fixed + sum c >= lower`` (hwnas aims at ``lower = 0.9 T`` so the budget is used well).
 
@@ -31,7 +31,12 @@ class KnapsackResult:
 
 
 def _total(costs: Sequence[np.ndarray], fixed: float, indices: Sequence[int]) -> float:
-    return float(fixed + sum(float(costs[p][j]) for p, j in enumerate(indices)))
+    # added in position order, as the dynamic programme and ``CostModel.price_indices`` add:
+    # the exact cost a choice is checked with is bit for bit the price the table predicts
+    total = float(fixed)
+    for p, j in enumerate(indices):
+        total += float(costs[p][j])
+    return total
 
 
 def _frontier_dp(costs, scores, fixed, upper, lower, buckets: int | None):
@@ -93,7 +98,7 @@ def solve_budget(costs: Sequence[np.ndarray], scores: Sequence[np.ndarray], fixe
     """
     if len(costs) != len(scores):
         raise ValueError("costs and scores need one entry per layer")
-    fastest = fixed + sum(float(np.min(c)) for c in costs)
+    fastest = _total(costs, fixed, [int(np.argmin(c)) for c in costs])
     if fastest > upper:
         raise ValueError(f"cheapest arch costs {fastest:g} > budget {upper:g}")
     final = _frontier_dp(costs, scores, fixed, upper, None, None)

@@ -9,42 +9,33 @@ from pathlib import Path
 
 import numpy as np
 
-from hwnas.errors import HwnasError
 from hwnas.io import save_weights, write_json, write_text
+from hwnas.latency.cost import CostModel
 from hwnas.search.gradient.config import GradientSearchConfig, GradientSearchResult
 from hwnas.search.gradient.derive import KnapsackResult, solve_budget
 
 
-def derive_arch(space, table, cost, probs: list[list[float]], budget: float, band_low: float,
+def derive_arch(cost: CostModel, probs: list[list[float]], budget: float, band_low: float,
                 hard: bool) -> dict:
     """The derived arch and how it was chosen.
 
-    ``hard`` (the budget loss): the most probable arch (max sum of log p) whose table latency is
-    ``<= budget``, and ``>= band_low * budget`` when that band holds an arch. The table's own
-    prediction is checked; a calibrated table whose prediction exceeds the budget lowers the raw
-    budget until it does not. Otherwise (soft losses): the argmax per layer, as the anchors do.
+    ``hard`` (the budget loss): the most probable arch (max sum of log p) whose price is
+    ``<= budget``, and ``>= band_low * budget`` when that band holds an arch: one knapsack on
+    the cost model's (calibrated) costs, whose exact cost is the table's own prediction, so no
+    reconciling is needed. The budget must be at least the fastest arch's price (the run checks
+    it up front). Otherwise (soft losses): the argmax per layer, as the anchors do.
     """
+    space = cost.space
     scores = [np.log(np.maximum(np.asarray(p, dtype=np.float64), 1e-300)) for p in probs]
-    argmax = [int(np.argmax(p)) for p in probs]
-    argmax_arch = space.arch_from_indices(argmax)
-    info = {"argmax_arch": str(argmax_arch), "argmax_predicted": table.predict(space, argmax_arch)}
+    argmax_arch = space.arch_from_indices([int(np.argmax(p)) for p in probs])
+    info = {"argmax_arch": str(argmax_arch), "argmax_predicted": cost.price(argmax_arch)}
     if not hard:
         return {**info, "arch": str(argmax_arch), "predicted": info["argmax_predicted"],
                 "method": "argmax", "in_band": band_low * budget <= info["argmax_predicted"] <= budget}
-    upper = budget
-    for _ in range(20):
-        pick: KnapsackResult = solve_budget(cost.costs, scores, cost.fixed, upper, band_low * budget)
-        arch = space.arch_from_indices(pick.indices)
-        predicted = table.predict(space, arch)
-        if predicted <= budget:
-            return {**info, "arch": str(arch), "predicted": predicted, "method": "knapsack",
-                    "raw_sum": pick.cost, "log_prob": pick.score,
-                    "in_band": predicted >= band_low * budget}
-        upper -= max(predicted - budget, 1e-9 * budget)  # calibration pushed it over: tighten
-        if upper < cost.fastest():
-            break
-    raise HwnasError(f"no arch found whose calibrated prediction meets the budget {budget:g}",
-                     "raise the budget or use an uncalibrated table")
+    pick: KnapsackResult = solve_budget(cost.costs, scores, cost.fixed, budget, band_low * budget)
+    arch = space.arch_from_indices(pick.indices)
+    return {**info, "arch": str(arch), "predicted": cost.price(arch), "method": "knapsack",
+            "raw_sum": pick.cost, "log_prob": pick.score, "in_band": pick.in_band}
 
 
 def finish_run(config: GradientSearchConfig, space, table, cost, data, state, probs, expected: float,
@@ -52,10 +43,11 @@ def finish_run(config: GradientSearchConfig, space, table, cost, data, state, pr
     from hwnas.nn.builder import count_macs, count_params
     from hwnas.train import TrainConfig, seeded, train_model
 
-    derived = derive_arch(space, table, cost, probs, config.budget_ms, config.band_low,
+    derived = derive_arch(cost, probs, config.budget_ms, config.band_low,
                           hard=config.loss == "budget")
     derived.update({"budget": config.budget_ms, "unit": cost.unit, "expected_final": expected,
-                    "fastest": cost.fastest(), "slowest": cost.slowest(), "loss": config.loss,
+                    "fastest": cost.price_range()[0], "slowest": cost.price_range()[1],
+                    "loss": config.loss,
                     "relaxation": config.relaxation})
     write_json(out / "derived.json", derived)
     arch = space.parse(derived["arch"])
@@ -86,8 +78,8 @@ def finish_run(config: GradientSearchConfig, space, table, cost, data, state, pr
     write_text(out / "candidates.jsonl", json.dumps(candidate) + "\n")
     result = GradientSearchResult(
         arch=str(arch), predicted=derived["predicted"], budget=config.budget_ms, unit=cost.unit,
-        in_band=bool(derived["in_band"]), expected_final=expected, fastest=cost.fastest(),
-        slowest=cost.slowest(), epochs_run=epochs_run, search_wall_s=search_wall_s, scratch=scratch,
+        in_band=bool(derived["in_band"]), expected_final=expected, fastest=cost.price_range()[0],
+        slowest=cost.price_range()[1], epochs_run=epochs_run, search_wall_s=search_wall_s, scratch=scratch,
         run_dir=str(out), extra={"method": derived["method"], "argmax_arch": derived["argmax_arch"],
                                  "argmax_predicted": derived["argmax_predicted"]},
     )

@@ -17,9 +17,10 @@ import torch
 from torch import nn
 
 from hwnas.errors import HwnasError
+from hwnas.latency.cost import CostModel
 from hwnas.nn.supernet import Supernet
 from hwnas.search.gradient.config import GradientSearchConfig
-from hwnas.search.gradient.objective import CostModel, LossConfig, dual_ascent, search_loss
+from hwnas.search.gradient.objective import LossConfig, dual_ascent, expected_latency, search_loss
 from hwnas.search.gradient.relax import ArchParams, ArchStep, temperature, weight_gates
 
 
@@ -130,7 +131,7 @@ def run_epoch(state: SearchState, epoch: int, config: GradientSearchConfig, data
         if on_step is not None:
             on_step({"ce": ce.item(), "expected": expected, "multiplier": state.multiplier})
     with torch.no_grad():
-        expected = float(cost.expected(arch.probs()))
+        expected = float(expected_latency(cost, arch.probs()))
         probs = arch.probs_lists()
     argmax = [max(range(len(p)), key=p.__getitem__) for p in probs]
     val_acc = _val_accuracy(supernet, argmax, data, config.batch_size)
@@ -140,7 +141,7 @@ def run_epoch(state: SearchState, epoch: int, config: GradientSearchConfig, data
         "arch_loss": arch_loss_sum / arch_steps if arch_steps else None, "arch_steps": arch_steps,
         "val_acc": val_acc, "temperature": tau if config.relaxation == "gumbel" else None,
         "multiplier": state.multiplier, "lr": lr, "argmax": argmax,
-        "argmax_latency": cost.exact(argmax), "wall_s": time.perf_counter() - start,
+        "argmax_latency": cost.price_indices(argmax), "wall_s": time.perf_counter() - start,
     }
     return EpochRecord(history, probs)
 
@@ -153,7 +154,7 @@ def _arch_step(state: SearchState, batch, config: GradientSearchConfig, cost: Co
     step = ArchStep(config.relaxation, arch, state.gens["arch"], tau)
     with _frozen(supernet):
         ce = nn.functional.cross_entropy(supernet(x, step.gates), y)
-        expected = cost.expected(arch.probs())
+        expected = expected_latency(cost, arch.probs())
         loss = search_loss(ce.to(torch.float64), expected, loss_cfg, state.multiplier)
         state.arch_opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -161,7 +162,7 @@ def _arch_step(state: SearchState, batch, config: GradientSearchConfig, cost: Co
     state.arch_opt.step()
     step.after_step()
     with torch.no_grad():
-        expected_now = float(cost.expected(arch.probs()))
+        expected_now = float(expected_latency(cost, arch.probs()))
     if loss_cfg.kind == "budget":
         state.multiplier = dual_ascent(state.multiplier, expected_now, loss_cfg.target, config.dual_lr)
     return loss.detach(), expected_now

@@ -1,9 +1,9 @@
-"""Expected latency from a table and the three search losses.
+"""Expected latency from a cost model and the three search losses.
 
 ``E[LAT] = fixed + sum_p sum_j p_pj * cost_pj`` with ``p_p = softmax(alpha_p)`` is differentiable in
-the architecture parameters. Costs come from :meth:`LatencyTable.position_costs` (sum of the p50 of
-the ops a choice adds; zero op = 0) and :meth:`LatencyTable.fixed_cost`; an energy table works the
-same way (the unit is the table's).
+the architecture parameters. The costs are the table's :class:`~hwnas.latency.cost.CostModel`
+(``LatencyTable.cost_model``: its calibration folded in), so E[LAT] of a one-hot ``p`` is the
+table's own prediction; an energy table works the same way (the unit is the table's).
 """
 
 from __future__ import annotations
@@ -12,57 +12,20 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 
 from hwnas.errors import HwnasError
+from hwnas.latency.cost import CostModel
 
 LOSSES = ("budget", "mul-log", "add-linear")
 
 
-@dataclass(frozen=True)
-class CostModel:
-    """Per-position choice costs and the fixed part, in the table's unit."""
-
-    costs: tuple[np.ndarray, ...]
-    fixed: float
-    unit: str = "ms"
-
-    @classmethod
-    def from_table(cls, table, space) -> CostModel:
-        """Costs of the table's *prediction*: known calibrations are folded in exactly.
-
-        ``overhead`` adds a constant; ``linear`` (``a * raw + b * n_ops + c``) is additive over
-        positions too, since ``n_ops`` counts the ops each choice adds (zero adds none).
-        """
-        costs = [np.asarray(c, dtype=np.float64) for c in table.position_costs(space)]
-        fixed = table.fixed_cost(space)
-        cal = table.calibration or {}
-        if cal.get("method") == "overhead":
-            fixed += float(cal.get("offset_ms", 0.0))
-        elif cal.get("method") == "linear":
-            a, b = float(cal["coef_sum"]), float(cal["coef_ops"])
-            n_fixed = len(space.prefix_ops()) + len(space.suffix_ops())
-            costs = [a * c + b * np.array([len(ops) for ops in space.candidate_ops(p)], dtype=np.float64)
-                     for p, c in enumerate(costs)]
-            fixed = a * fixed + b * n_fixed + float(cal["intercept_ms"])
-        return cls(tuple(costs), float(fixed), table.meta.unit)
-
-    def expected(self, probs: Sequence[torch.Tensor]) -> torch.Tensor:
-        """Differentiable E[LAT] for per-position probabilities (float64)."""
-        total = torch.tensor(self.fixed, dtype=torch.float64)
-        for p, c in zip(probs, self.costs):
-            total = total + (p.to(torch.float64) * torch.as_tensor(c, dtype=torch.float64)).sum()
-        return total
-
-    def exact(self, indices: Sequence[int]) -> float:
-        return float(self.fixed + sum(float(self.costs[p][j]) for p, j in enumerate(indices)))
-
-    def fastest(self) -> float:
-        return float(self.fixed + sum(float(c.min()) for c in self.costs))
-
-    def slowest(self) -> float:
-        return float(self.fixed + sum(float(c.max()) for c in self.costs))
+def expected_latency(cost: CostModel, probs: Sequence[torch.Tensor]) -> torch.Tensor:
+    """Differentiable E[LAT] for per-position probabilities (float64), in ``cost.unit``."""
+    total = torch.tensor(cost.fixed, dtype=torch.float64)
+    for p, c in zip(probs, cost.costs):
+        total = total + (p.to(torch.float64) * torch.tensor(c, dtype=torch.float64)).sum()
+    return total
 
 
 @dataclass(frozen=True)

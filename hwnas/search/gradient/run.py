@@ -7,13 +7,12 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
-
 from hwnas.errors import DataError, HwnasError
 from hwnas.io import append_jsonl, load_weights, read_json, read_jsonl, save_weights, write_json, write_text
+from hwnas.latency.cost import CostModel
 from hwnas.search.gradient.config import RESUME_FREE, GradientSearchConfig, GradientSearchResult
 from hwnas.search.gradient.loop import new_state, run_epoch
-from hwnas.search.gradient.objective import CostModel, LossConfig, check_loss
+from hwnas.search.gradient.objective import LossConfig, check_loss, expected_latency
 from hwnas.search.gradient.relax import RELAXATIONS
 
 MIN_SPLIT_SAMPLES = 8
@@ -39,14 +38,11 @@ def _check_config(config: GradientSearchConfig) -> None:
         raise HwnasError(f"budget must be a positive number, got {config.budget_ms}", "fix --budget-ms")
 
 
-def _check_budget(table, space, cost: CostModel, budget: float) -> None:
-    fastest = cost.fastest()
-    if table.calibration:
-        fastest_arch = space.arch_from_indices([int(np.argmin(c)) for c in cost.costs])
-        fastest = table.predict(space, fastest_arch)
+def _check_budget(cost: CostModel, budget: float) -> None:
+    fastest = cost.price(cost.fastest_arch())
     if budget < fastest:
         raise HwnasError(
-            f"budget {budget:g} {cost.unit} is below the fastest arch of space {space.name} on this "
+            f"budget {budget:g} {cost.unit} is below the fastest arch of space {cost.space.name} on this "
             f"table ({fastest:.4g} {cost.unit}); no arch can meet it",
             f"raise --budget-ms to at least {fastest:.4g}",
         )
@@ -105,10 +101,10 @@ def run_gradient_search(config: GradientSearchConfig, progress: bool = True) -> 
     space = get_space(config.space)
     table = load_table(config.lut)
     table.require(space)
-    cost = CostModel.from_table(table, space)
+    cost = table.cost_model(space)
     loss_cfg = LossConfig(config.loss, config.budget_ms, config.mul_alpha, config.mul_beta, config.add_lambda)
     check_loss(loss_cfg)
-    _check_budget(table, space, cost, config.budget_ms)
+    _check_budget(cost, config.budget_ms)
     data = load_for_space(config.data, space, config.seed)  # no more classes than outputs
     _check_data(data, space)
 
@@ -126,10 +122,10 @@ def run_gradient_search(config: GradientSearchConfig, progress: bool = True) -> 
     finished = state.next_epoch >= config.epochs
     probs = state.arch.probs_lists()
     with torch.no_grad():
-        expected = float(cost.expected(state.arch.probs()))
+        expected = float(expected_latency(cost, state.arch.probs()))
     if not finished:  # interrupted on purpose (stop_after_epoch): resume later with --resume
         return GradientSearchResult("", math.nan, config.budget_ms, cost.unit, False, expected,
-                                    cost.fastest(), cost.slowest(), epochs_run,
+                                    *cost.price_range(), epochs_run,
                                     time.perf_counter() - start, None, str(out),
                                     {"stopped_after_epoch": state.next_epoch - 1})
     from hwnas.search.gradient.finish import finish_run

@@ -1,0 +1,122 @@
+"""The priced cost model: what every arch of a space costs, as a fixed part plus per-choice costs.
+
+``price(arch) = fixed + sum_p costs[p][j_p]``, where ``costs[p][j]`` is what choice ``j`` at
+position ``p`` adds (the p50s of the ops it runs; a zero op adds nothing) and ``fixed`` is what
+every arch pays (stem, head, classifier). :meth:`LatencyTable.cost_model` builds it from a table
+(:func:`table_cost_model`), the only place a table and its calibration become a price: table
+predictions, the gradient search (expected latency, budget derivation), black-box problems,
+the predictor's additive front and reports all read it, so they can never disagree.
+
+A calibration folds in exactly: ``a * raw + b * n_ops + c`` is additive over positions, since
+``raw`` and ``n_ops`` both sum over the ops each choice adds (``overhead`` is ``a = 1, b = 0``).
+
+Example:
+    >>> from hwnas.testing import synthetic_table, tiny_space
+    >>> space = tiny_space()
+    >>> cost = synthetic_table(space).cost_model(space)
+    >>> cost.price(cost.fastest_arch()) == cost.price_range()[0]
+    True
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from hwnas.errors import TableError
+from hwnas.space.arch import Arch, OpSpec
+from hwnas.space.base import SearchSpace
+
+if TYPE_CHECKING:
+    from hwnas.latency.table import LatencyTable
+
+
+@dataclass(frozen=True, eq=False)
+class CostModel:
+    """Per-position choice costs and the fixed part of ``space``, in ``unit`` (ms, or mJ).
+
+    Any additive cost can be one (a toy problem's latency, a benchmark's), not only a table's.
+    """
+
+    space: SearchSpace
+    costs: tuple[np.ndarray, ...]
+    fixed: float
+    unit: str = "ms"
+
+    def __post_init__(self) -> None:
+        sizes = [len(c) for c in self.space.choices()]
+        costs = tuple(np.array(c, dtype=np.float64).reshape(-1) for c in self.costs)
+        if [len(c) for c in costs] != sizes:
+            raise TableError(f"cost model has {[len(c) for c in costs]} choice costs per position, "
+                             f"space {self.space.name} has {sizes} choices", "price this space's choices")
+        if not math.isfinite(self.fixed) or not all(np.all(np.isfinite(c)) for c in costs):
+            raise TableError(f"cost model of space {self.space.name} has a non-finite cost",
+                             "check the table's entries and calibration")
+        for c in costs:
+            c.flags.writeable = False  # frozen: a price never changes under its users
+        object.__setattr__(self, "costs", costs)
+        object.__setattr__(self, "fixed", float(self.fixed))
+        # python floats, summed in position order: price_indices adds in the same order as the
+        # derivation's knapsack, so a derived arch meets its budget by this very price
+        object.__setattr__(self, "_lists", tuple(c.tolist() for c in costs))
+
+    # --- prices -----------------------------------------------------------------------------
+    def price_indices(self, indices: Sequence[int]) -> float:
+        """Price of the arch with choice ``indices[p]`` at each position ``p``."""
+        total = self.fixed
+        for p, j in enumerate(indices):
+            total += self._lists[p][int(j)]
+        return float(total)
+
+    def price(self, arch: Arch) -> float:
+        return self.price_indices(self.space.indices(arch))
+
+    def price_rows(self, rows: np.ndarray) -> np.ndarray:
+        """Prices of many archs at once: ``rows`` is (n, positions) choice indices."""
+        rows = np.asarray(rows, dtype=int).reshape(-1, len(self.costs))
+        total = np.full(len(rows), self.fixed)
+        for p, c in enumerate(self.costs):
+            total = total + c[rows[:, p]]  # same order of additions as price_indices
+        return total
+
+    # --- extremes ----------------------------------------------------------------------------
+    def extreme_indices(self, slowest: bool = False) -> tuple[int, ...]:
+        """Choice indices of the cheapest (or dearest) arch: the best choice at every position
+        (exact, since the price is additive); ties go to the first choice."""
+        pick = np.argmax if slowest else np.argmin
+        return tuple(int(pick(c)) for c in self.costs)
+
+    def fastest_arch(self) -> Arch:
+        return self.space.arch_from_indices(self.extreme_indices())
+
+    def slowest_arch(self) -> Arch:
+        return self.space.arch_from_indices(self.extreme_indices(slowest=True))
+
+    def price_range(self) -> tuple[float, float]:
+        """(price of the fastest arch, price of the slowest arch)."""
+        return (self.price_indices(self.extreme_indices()),
+                self.price_indices(self.extreme_indices(slowest=True)))
+
+
+def table_cost_model(table: LatencyTable, space: SearchSpace) -> CostModel:
+    """The cost model of ``table``'s prediction over ``space`` (use :meth:`LatencyTable.cost_model`,
+    which caches it). Raises ``TableError`` when the table lacks an op of the space."""
+    table.require(space)
+
+    def raw(ops: Sequence[OpSpec]) -> float:
+        return float(sum(table.entries[op.key].p50 for op in ops))
+
+    candidates = [space.candidate_ops(p) for p in range(space.num_positions)]
+    costs = [np.array([raw(ops) for ops in choice], dtype=np.float64) for choice in candidates]
+    fixed_ops = [*space.prefix_ops(), *space.suffix_ops()]
+    fixed = raw(fixed_ops)
+    cal = table.calibration
+    if cal is not None:
+        n_ops = [np.array([len(ops) for ops in choice], dtype=np.float64) for choice in candidates]
+        costs = [cal.coef_sum * c + cal.coef_ops * n for c, n in zip(costs, n_ops)]
+        fixed = cal.coef_sum * fixed + cal.coef_ops * len(fixed_ops) + cal.intercept_ms
+    return CostModel(space, tuple(costs), fixed, table.meta.unit)
