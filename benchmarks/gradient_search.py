@@ -181,8 +181,8 @@ def find_table(given: str | None) -> tuple[str, str]:
         for p in found:
             if p.name.startswith(runtime):
                 return str(p), "shipped"
-    from hwnas.latency.profile import profile_space
     from hwnas.latency.measure import MeasureProtocol
+    from hwnas.latency.profile import profile_space
     from hwnas.plugins import get_profiler
     from hwnas.space import get_space
 
@@ -204,8 +204,8 @@ def _protocol(table):
 
 def adherence(table_path: str, epochs: int, workdir: Path) -> tuple[dict, list]:
     from hwnas.latency import LatencyTable
-    from hwnas.search.gradient import GradientSearchConfig, run_gradient_search
     from hwnas.plugins import get_profiler
+    from hwnas.search.gradient import GradientSearchConfig, run_gradient_search
     from hwnas.space import get_space
 
     space = get_space(SPACE)

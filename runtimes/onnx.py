@@ -48,7 +48,8 @@ def torch_to_onnx(model: nn.Module, example: torch.Tensor, *, opset: int = OPSET
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # exporter deprecation chatter; failures still raise
         if dynamo:
-            shapes = ({0: torch.export.Dim("batch", min=1, max=max(2, max_batch))},) if dynamic_batch else None
+            batch = torch.export.Dim("batch", min=1, max=max(2, max_batch))
+            shapes = ({0: batch},) if dynamic_batch else None
             program = torch.onnx.export(model, (example,), dynamo=True, opset_version=opset,
                                         input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
                                         dynamic_shapes=shapes, verbose=False)

@@ -44,8 +44,8 @@ def _one_line_error(result) -> str:
 @pytest.fixture(scope="module")
 def tiny_table(tmp_path_factory) -> Path:
     """A real torch-cpu table of the tiny space, profiled through the library (fast protocol)."""
-    from hwnas.latency.profile import profile_space
     from hwnas.latency.measure import MeasureProtocol
+    from hwnas.latency.profile import profile_space
     from hwnas.plugins import get_profiler
 
     out = tmp_path_factory.mktemp("lut") / "tiny.json"

@@ -103,8 +103,8 @@ def validate(table_file: str = TABLE_ARG,
 
     from hwnas.errors import TableError
     from hwnas.latency.fidelity import plot_validation, validate_table
-    from hwnas.latency.shipped import resolve_table
     from hwnas.latency.measure import MeasureProtocol
+    from hwnas.latency.shipped import resolve_table
     from hwnas.plugins import get_profiler
 
     path = resolve_table(table_file)

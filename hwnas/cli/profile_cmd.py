@@ -39,8 +39,8 @@ def profile(space: str = typer.Option(..., "--space", "-s", help="Space preset o
             json_out: bool = JSON_OPTION) -> None:
     """Profile every op the space can produce (deduplicated); rerun the same command to resume."""
     from hwnas.latency.profile import check_resume, profile_space, unique_ops
-    from hwnas.space import get_space
     from hwnas.plugins import get_profiler
+    from hwnas.space import get_space
 
     s = get_space(space)
     prof = get_profiler(runtime, protocol_options(threads, batch, runs, rounds, warmup, pin, clock))

@@ -21,9 +21,9 @@ import torch
 from torch import nn
 
 from hwnas.errors import RuntimeMissingError
-from hwnas.space.arch import OpSpec
 from hwnas.latency.measure import MeasureProtocol
 from hwnas.plugins import get_profiler, profiler_class, runtime_names
+from hwnas.space.arch import OpSpec
 
 FAST = MeasureProtocol(warmup=2, runs=10, max_runs=20, rounds=2, pin_cpu=False)
 OP = OpSpec("ConvNorm", (8, 8, 8), (("Cout", 8), ("kernel", 3), ("stride", 1), ("group", 1)))
