@@ -1,7 +1,7 @@
 """Export benchmark: per format, export seconds, parity, and measured vs predicted latency.
 
 For ``--archs`` random archs of ``--space`` (seeded), every available format is exported through
-:func:`exporters.pipeline.export_arch` (BN recalibrated on digits, on-device check on), and the
+:func:`hwnas.export.pipeline.export_arch` (BN recalibrated on digits, on-device check on), and the
 artifact's measured p50 is compared with a latency table's prediction: a second check of table
 fidelity, through the deployable artifact. For onnx it also times the torch.export-based exporter
 (``dynamo=True``) against the TorchScript one on the first archs.
@@ -22,11 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from exporters import exporter_names, get_exporter
-from exporters.base import ExportOptions
-from exporters.onnx_exporter import torch_to_onnx_bytes
-from exporters.pipeline import ExportRequest, ExportSource, export_arch, prepare_model
+from exporters.onnx_exporter import lower
+from hwnas.export.base import ExportOptions
+from hwnas.export.pipeline import ExportRequest, ExportSource, export_arch, prepare_model
 from hwnas.latency.table import LatencyTable
+from hwnas.plugins import exporter_names, get_exporter
 from hwnas.space import get_space
 from hwnas.testing import synthetic_table
 
@@ -58,7 +58,7 @@ def exporter_timing(space, archs, count: int) -> dict:
         sample = torch.zeros(1, 3, space.resolution, space.resolution)
         for key, dynamo in (("torchscript_s", False), ("dynamo_s", True)):
             start = time.perf_counter()
-            torch_to_onnx_bytes(model, sample, ExportOptions(opset=18, dynamo=dynamo))
+            lower(model, sample, ExportOptions(opset=18, dynamo=dynamo))
             out[key].append(round(time.perf_counter() - start, 3))
     return {**out, "median_torchscript_s": float(np.median(out["torchscript_s"])),
             "median_dynamo_s": float(np.median(out["dynamo_s"]))}

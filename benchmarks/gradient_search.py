@@ -181,9 +181,10 @@ def find_table(given: str | None) -> tuple[str, str]:
         for p in found:
             if p.name.startswith(runtime):
                 return str(p), "shipped"
+    from hwnas.latency.measure import MeasureProtocol
     from hwnas.latency.profile import profile_space
+    from hwnas.plugins import get_profiler
     from hwnas.space import get_space
-    from profilers import MeasureProtocol, get_profiler
 
     path = Path(tempfile.gettempdir()) / "hwnas-bench-onnxruntime-mbconv-small.json"
     affinity = os.sched_getaffinity(0)
@@ -195,7 +196,7 @@ def find_table(given: str | None) -> tuple[str, str]:
 def _protocol(table):
     from dataclasses import fields
 
-    from profilers import MeasureProtocol
+    from hwnas.latency.measure import MeasureProtocol
 
     known = {f.name for f in fields(MeasureProtocol)}
     return MeasureProtocol(**{k: v for k, v in table.meta.protocol.items() if k in known})
@@ -203,9 +204,9 @@ def _protocol(table):
 
 def adherence(table_path: str, epochs: int, workdir: Path) -> tuple[dict, list]:
     from hwnas.latency import LatencyTable
+    from hwnas.plugins import get_profiler
     from hwnas.search.gradient import GradientSearchConfig, run_gradient_search
     from hwnas.space import get_space
-    from profilers import get_profiler
 
     space = get_space(SPACE)
     table = LatencyTable.load(table_path)

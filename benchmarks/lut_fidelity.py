@@ -23,9 +23,10 @@ from pathlib import Path
 import numpy as np
 
 from hwnas.latency.fidelity import validate_table
+from hwnas.latency.measure import MeasureProtocol
 from hwnas.latency.profile import profile_space
+from hwnas.plugins import get_profiler
 from hwnas.space import get_space
-from profilers import MeasureProtocol, get_profiler
 
 
 def run_one(

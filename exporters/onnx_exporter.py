@@ -1,88 +1,33 @@
 """ONNX: a chosen opset, dynamic batch, ``onnx.checker``, optional offline graph optimization.
 
-Exporter choice (measured on mbconv-small at 32x32, 2-core CPU, see ``benchmarks/export.py``):
-the TorchScript exporter (``dynamo=False``) takes ~0.3 s and emits the requested opset natively;
-the ``torch.export`` one (``dynamo=True``) takes ~5-11 s, has no implementations below opset 18
-(it exports 18 and converts down) and gives the same graph after optimization for these plain
-conv nets. So the default is ``dynamo=False``; ``ExportOptions(dynamo=True)`` selects the other.
-
-Simplification is onnxruntime's *basic* offline optimization (constant folding, redundant node
-removal, Conv+BN/Conv+Add fusions): it only emits standard ONNX ops, so the result still runs in
-other ONNX consumers (TensorRT). The extended/layout levels would add onnxruntime-only ops.
+The lowering (exporter choice: the TorchScript exporter by default, ``ExportOptions(dynamo=True)``
+for the ``torch.export`` one), the optimization and the metadata are :mod:`runtimes.onnx`'s,
+shared with the profilers and the tensorrt exporter.
 """
 
 from __future__ import annotations
 
-import io
-import tempfile
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from exporters.base import Exporter, ExportError, ExportInfo, ExportMetadata, ExportOptions, Runner
-
-INPUT_NAME = "input"
-OUTPUT_NAME = "logits"
+from hwnas.export.base import Exporter, ExportError, ExportInfo, ExportMetadata, ExportOptions, Runner
+from runtimes.onnx import model_opset, optimize_basic, session, torch_to_onnx, with_metadata
 
 
-def torch_to_onnx_bytes(model: nn.Module, sample: torch.Tensor, options: ExportOptions) -> bytes:
-    """The ONNX model of ``model`` with a dynamic batch dimension, as serialized bytes."""
-    buffer = io.BytesIO()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # exporter deprecation chatter; failures still raise
-        if options.dynamo:
-            batch = torch.export.Dim("batch", min=1, max=max(2, options.max_batch))
-            program = torch.onnx.export(model, (sample,), dynamo=True, opset_version=options.opset,
-                                        input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-                                        dynamic_shapes=({0: batch},), verbose=False)
-            program.save(buffer)  # type: ignore[union-attr]
-        else:
-            torch.onnx.export(model, (sample,), buffer, dynamo=False, opset_version=options.opset,
-                              input_names=[INPUT_NAME], output_names=[OUTPUT_NAME],
-                              dynamic_axes={INPUT_NAME: {0: "batch"}, OUTPUT_NAME: {0: "batch"}},
-                              do_constant_folding=True)
-    return buffer.getvalue()
-
-
-def optimize_basic(model_bytes: bytes) -> bytes:
-    """onnxruntime's offline ORT_ENABLE_BASIC optimization of a model (portable ops only)."""
-    import onnxruntime as ort
-
-    with tempfile.TemporaryDirectory() as tmp:
-        src, dst = Path(tmp) / "in.onnx", Path(tmp) / "out.onnx"
-        src.write_bytes(model_bytes)
-        so = ort.SessionOptions()
-        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
-        so.optimized_model_filepath = str(dst)
-        ort.InferenceSession(str(src), so, providers=["CPUExecutionProvider"])
-        return dst.read_bytes()
+def lower(model: nn.Module, sample: torch.Tensor, options: ExportOptions) -> bytes:
+    """ONNX bytes with a dynamic batch dimension at the options' opset and exporter."""
+    return torch_to_onnx(model, sample, opset=options.opset, dynamo=options.dynamo, dynamic_batch=True,
+                         max_batch=options.max_batch)
 
 
 def finalize(model_bytes: bytes, metadata: ExportMetadata, opset: int):
-    """Attach metadata, check the model, and return the ``onnx.ModelProto``."""
-    import onnx
-
-    proto = onnx.load_from_string(model_bytes)
-    del proto.metadata_props[:]
-    for key, value in metadata.as_props().items():
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = key, value
-    proto.producer_name = "hwnas"
-    proto.doc_string = f"hwnas {metadata.space} arch {metadata.arch}"
-    try:
-        onnx.checker.check_model(proto, full_check=True)
-    except onnx.checker.ValidationError as exc:
-        raise ExportError(f"onnx.checker rejected the exported model: {str(exc).splitlines()[0]}",
-                          f"try another --opset than {opset}") from None
-    return proto
-
-
-def model_opset(proto) -> int:
-    return next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), -1)
+    """Attach the artifact's metadata, check the model, and return the ``onnx.ModelProto``."""
+    return with_metadata(model_bytes, metadata.as_props(), f"hwnas {metadata.space} arch {metadata.arch}",
+                         opset)
 
 
 class OnnxExporter(Exporter):
@@ -95,7 +40,7 @@ class OnnxExporter(Exporter):
     def export(self, model: nn.Module, sample: torch.Tensor, path: Path, options: ExportOptions,
                metadata: ExportMetadata) -> ExportInfo:
         start = time.perf_counter()
-        raw = torch_to_onnx_bytes(model, sample, options)
+        raw = lower(model, sample, options)
         export_s = time.perf_counter() - start
         import onnx
 
@@ -114,18 +59,14 @@ class OnnxExporter(Exporter):
     def load(self, path: Path, options: ExportOptions) -> Runner:
         import onnxruntime as ort
 
-        so = ort.SessionOptions()
-        so.intra_op_num_threads = options.threads
-        so.inter_op_num_threads = 1
-        so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
         try:
-            session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+            sess = session(path, threads=options.threads)
         except Exception as exc:  # onnxruntime raises its own exception types
             raise ExportError(f"onnxruntime cannot load {path}: {str(exc).splitlines()[0]}") from None
-        name = session.get_inputs()[0].name
+        name = sess.get_inputs()[0].name
 
         def run(x: np.ndarray) -> np.ndarray:
-            return session.run(None, {name: np.ascontiguousarray(x, dtype=np.float32)})[0]
+            return sess.run(None, {name: np.ascontiguousarray(x, dtype=np.float32)})[0]
 
         return Runner(run, self.runtime, ort.__version__)
 

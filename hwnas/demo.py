@@ -65,15 +65,16 @@ class DemoLog:
 def run_demo(out: Path, quick: bool = False, seed: int = 0,
              say: Callable[[str], None] = print) -> dict:
     """Run every stage into ``out`` and return the summary (also written to out/demo.json)."""
-    from exporters.pipeline import ExportRequest, export_arch, resolve_source
+    from hwnas.export.pipeline import ExportRequest, export_arch, resolve_source
     from hwnas.latency.fidelity import validate_table
+    from hwnas.latency.measure import MeasureProtocol
     from hwnas.latency.profile import profile_space
     from hwnas.latency.table import LatencyTable
+    from hwnas.plugins import get_profiler
     from hwnas.report import build_report
     from hwnas.search.blackbox import run_blackbox
     from hwnas.search.gradient import GradientSearchConfig, run_gradient_search
     from hwnas.space import get_space
-    from profilers import MeasureProtocol, get_profiler
 
     settings = DemoSettings.for_mode(quick)
     out.mkdir(parents=True, exist_ok=True)

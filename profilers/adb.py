@@ -10,6 +10,11 @@ Recognised outputs (see :func:`parse_benchmark_output`):
 - ExecuTorch ``executor_runner``: ``Model executed successfully 50 time(s) in 123.4 ms.``
 - TFLite ``benchmark_model``: ``count=50 first=.. curr=.. min=.. max=.. avg=.. std=..`` (us)
 - one ``latency_ms: <value>`` line per run (any custom binary).
+
+Every figure is the phone's own timer: :meth:`AdbProfiler.timed_block` runs the binary for the
+requested number of runs and returns the durations it printed (:func:`phone_samples_ms`), so
+``hwnas profile``, ``hwnas lut validate`` and ``measure_model`` never count the host's ``adb``
+round trip, process start or model load.
 """
 
 from __future__ import annotations
@@ -20,15 +25,17 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 
 from hwnas.errors import HwnasError, RuntimeMissingError
+from hwnas.latency.measure import Runner, TimedBlock, stats_from_samples
+from hwnas.latency.profiler import Profiler
 from hwnas.latency.table import OpStats
-from profilers.base import Profiler, stats_from_samples
+from runtimes import executorch as et
 
 REMOTE_DIR = "/data/local/tmp/hwnas"
 DEFAULT_ARGS = "--model_path={model} --num_executions={runs} --cpu_threads={threads}"
@@ -57,6 +64,42 @@ def parse_benchmark_output(text: str) -> OpStats:
     tail = " | ".join(text.strip().splitlines()[-3:]) or "no output"
     raise HwnasError(f"could not find timings in the benchmark output ({tail})",
                      "use executor_runner, TFLite benchmark_model, or print 'latency_ms: X' per run")
+
+
+def phone_samples_ms(text: str) -> list[float]:
+    """The phone's own duration (ms) of every timed run in a benchmark binary's output.
+
+    Binaries that print only an aggregate (executor_runner's total, TFLite's average) give their
+    mean once per run they report, so the run count still weighs the figure correctly.
+    """
+    per_run = [float(v) for v in _PER_RUN.findall(text)]
+    if per_run:
+        return per_run
+    stats = parse_benchmark_output(text)
+    return [stats.mean] * stats.n
+
+
+@dataclass(frozen=True)
+class PhoneRunner:
+    """A program pushed to the phone. Calling it runs one (untimed) inference there;
+    :meth:`samples_ms` runs ``count`` and returns the phone's own durations."""
+
+    profiler: AdbProfiler
+    remote_model: str
+
+    def __call__(self) -> str:
+        return self.profiler.run_binary(self.remote_model, 1)
+
+    def samples_ms(self, count: int) -> list[float]:
+        return phone_samples_ms(self.profiler.run_binary(self.remote_model, count))
+
+
+def phone_block(runner: Runner, count: int) -> list[float]:
+    """The adb timed block: the phone's durations of ``count`` runs of ``runner``."""
+    if not isinstance(runner, PhoneRunner):
+        raise HwnasError("the adb profiler times only runners its prepare() returned",
+                         "prepare the model with the same profiler")
+    return runner.samples_ms(count)
 
 
 class AdbProfiler(Profiler):
@@ -127,27 +170,23 @@ class AdbProfiler(Profiler):
         args = self.args.format(model=remote_model, runs=runs, threads=self.protocol.threads)
         return f"{self._pushed_binary} {args}"
 
-    def prepare(self, model: nn.Module, input_shape: tuple[int, int, int]) -> Callable[[], object]:
-        from profilers.executorch_xnnpack import lower_to_pte
+    def run_binary(self, remote_model: str, runs: int) -> str:
+        """The benchmark binary's output for ``runs`` runs of a pushed program."""
+        return self._run("shell", self.remote_command(remote_model, runs))
 
+    def prepare(self, model: nn.Module, input_shape: tuple[int, int, int]) -> PhoneRunner:
         self.setup()
         x = torch.randn(self.protocol.batch, *input_shape, generator=torch.Generator().manual_seed(0))
-        pte = lower_to_pte(model, x)
+        pte = et.lower_to_xnnpack(model, x).buffer
         remote = f"{REMOTE_DIR}/model_{hashlib.sha256(pte).hexdigest()[:16]}.pte"
         with tempfile.TemporaryDirectory() as tmp:
             local = Path(tmp) / "model.pte"
             local.write_bytes(pte)
             self._run("push", str(local), remote)
+        return PhoneRunner(self, remote)
 
-        def run(runs: int = 1) -> OpStats:
-            return parse_benchmark_output(self._run("shell", self.remote_command(remote, runs)))
-
-        return run
-
-    def time_runner(self, runner: Callable[[], object]) -> OpStats:
-        # the phone's binary times itself (warm-up included in its own protocol)
-        runner(max(1, self.protocol.warmup))
-        return runner(self.protocol.runs)
+    def timed_block(self) -> TimedBlock:
+        return phone_block
 
 
 def parse_devices(text: str) -> list[str]:

@@ -13,8 +13,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from profilers.base import Profiler
-from profilers.onnx_export import export_onnx_bytes
+from hwnas.latency.profiler import Profiler
+from runtimes.onnx import session, torch_to_onnx_any
 
 
 class OnnxRuntimeProfiler(Profiler):
@@ -46,24 +46,10 @@ class OnnxRuntimeProfiler(Profiler):
             return torch.cuda.get_device_name(0)
         return super().device_detail()
 
-    def session(self, onnx_bytes: bytes):
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = self.protocol.threads
-        opts.inter_op_num_threads = 1
-        opts.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        opts.log_severity_level = 3
-        if self.protocol.flush_denormal:
-            opts.add_session_config_entry("session.set_denormal_as_zero", "1")
-        if self.protocol.threads == 1:
-            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        return ort.InferenceSession(onnx_bytes, sess_options=opts, providers=self.providers())
-
     def prepare(self, model: nn.Module, input_shape: tuple[int, int, int]) -> Callable[[], object]:
         x = torch.randn(self.protocol.batch, *input_shape, generator=torch.Generator().manual_seed(0))
-        sess = self.session(export_onnx_bytes(model, x))
+        sess = session(torch_to_onnx_any(model, x), threads=self.protocol.threads,
+                       providers=self.providers(), flush_denormal=self.protocol.flush_denormal)
         name = sess.get_inputs()[0].name
         feed = {name: np.ascontiguousarray(x.numpy())}
 

@@ -11,10 +11,10 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from hwnas.errors import HwnasError
-from profilers.base import Profiler, time_callable
-from profilers.onnx_export import export_onnx_bytes
+from hwnas.latency.profiler import Profiler
 from profilers.torch_cuda import cuda_event_block
+from runtimes.onnx import torch_to_onnx_any
+from runtimes.tensorrt import build_engine, load_engine
 
 
 class TensorRTProfiler(Profiler):
@@ -42,29 +42,14 @@ class TensorRTProfiler(Profiler):
     def setup(self) -> None:
         pass
 
-    def build_engine(self, onnx_bytes: bytes):
-        import tensorrt as trt
-
-        logger = trt.Logger(trt.Logger.ERROR)
-        builder = trt.Builder(logger)
-        network = builder.create_network(0)
-        parser = trt.OnnxParser(network, logger)
-        if not parser.parse(onnx_bytes):
-            errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
-            raise HwnasError(f"TensorRT could not parse the ONNX export: {errors}", "report the op")
-        config = builder.create_builder_config()
-        config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, 1 << 28)
-        serialized = builder.build_serialized_network(network, config)
-        if serialized is None:
-            raise HwnasError("TensorRT failed to build an engine", "check the TensorRT log")
-        engine = trt.Runtime(logger).deserialize_cuda_engine(serialized)
-        return engine
-
     def prepare(self, model: nn.Module, input_shape: tuple[int, int, int]) -> Callable[[], object]:
         import tensorrt as trt
 
         x = torch.randn(self.protocol.batch, *input_shape, generator=torch.Generator().manual_seed(0))
-        engine = self.build_engine(export_onnx_bytes(model.eval(), x))
+        # static shapes, 256 MiB workspace: one small engine per op
+        loaded = load_engine(build_engine(torch_to_onnx_any(model, x), workspace_mb=256, quiet=True),
+                             quiet=True)
+        engine = loaded.engine
         context = engine.create_execution_context()
         buffers = []
         for i in range(engine.num_io_tensors):
@@ -79,7 +64,7 @@ class TensorRTProfiler(Profiler):
         def run() -> object:
             # enqueue on the current stream, where the timing events are recorded too
             context.execute_async_v3(torch.cuda.current_stream().cuda_stream)
-            run.keep = (engine, buffers)
+            run.keep = (loaded, buffers)
             return buffers[-1]
 
         return run
@@ -90,6 +75,6 @@ class TensorRTProfiler(Profiler):
     def time_runner(self, runner: Callable[[], object]):
         torch.cuda.synchronize()
         with torch.cuda.stream(torch.cuda.Stream()):  # TensorRT warns on the default stream
-            stats = time_callable(runner, self.protocol, timed_block=cuda_event_block)
+            stats = super().time_runner(runner)
         torch.cuda.synchronize()
         return stats

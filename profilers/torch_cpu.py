@@ -7,7 +7,8 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from profilers.base import Profiler, pin_to_core
+from hwnas.latency.measure import pin_to_core
+from hwnas.latency.profiler import Profiler
 
 
 class TorchCPUProfiler(Profiler):

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from profilers.base import Profiler, time_callable
+from hwnas.latency.profiler import Profiler
 
 
 def cuda_event_block(fn: Callable[[], object], count: int) -> list[float]:
@@ -59,4 +59,4 @@ class TorchCUDAProfiler(Profiler):
 
     def time_runner(self, runner: Callable[[], object]):
         torch.cuda.synchronize()
-        return time_callable(runner, self.protocol, timed_block=cuda_event_block)
+        return super().time_runner(runner)

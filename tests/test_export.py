@@ -10,11 +10,11 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from exporters import get_exporter
 from hwnas.cli import app
 from hwnas.io import save_weights, write_json
 from hwnas.latency import LatencyTable, OpStats, TableMeta
 from hwnas.nn import recalibrate_bn
+from hwnas.plugins import get_exporter
 from hwnas.space import get_space
 from hwnas.testing import synthetic_table, tiny_space
 

@@ -45,8 +45,9 @@ def _one_line_error(result) -> str:
 @pytest.fixture(scope="module")
 def tiny_table(tmp_path_factory) -> Path:
     """A real torch-cpu table of the tiny space, profiled through the library (fast protocol)."""
+    from hwnas.latency.measure import MeasureProtocol
     from hwnas.latency.profile import profile_space
-    from profilers import MeasureProtocol, get_profiler
+    from hwnas.plugins import get_profiler
 
     out = tmp_path_factory.mktemp("lut") / "tiny.json"
     prof = get_profiler("torch-cpu", MeasureProtocol(runs=6, rounds=2, warmup=1, pin_cpu=False))
@@ -185,7 +186,7 @@ def test_bad_table_files_exit_2(tmp_path: Path) -> None:
 
 
 def test_missing_extra_is_named(tmp_path: Path) -> None:
-    from profilers import profiler_class
+    from hwnas.plugins import profiler_class
 
     if profiler_class("tensorrt").available()[0]:
         pytest.skip("TensorRT is installed here")

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import os
 import time
+from pathlib import Path
 
 import pytest
 import torch
 
 from hwnas.errors import HwnasError, RuntimeMissingError
-from profilers import MeasureProtocol, get_profiler, profiler_class, runtime_names, time_callable
-from profilers.base import pin_to_core, stats_from_samples
+from hwnas.export.base import ExportOptions
+from hwnas.latency.measure import MeasureProtocol, pin_to_core, stats_from_samples, time_callable
+from hwnas.plugins import get_profiler, profiler_class, runtime_names
 
 
 def test_protocol_defaults_match_the_issue() -> None:
@@ -22,6 +24,9 @@ def test_protocol_defaults_match_the_issue() -> None:
         MeasureProtocol(clock="sundial")
     with pytest.raises(HwnasError, match="warmup"):
         MeasureProtocol(warmup=-1)
+    for field in ("runs", "threads", "batch", "rounds", "max_runs"):
+        with pytest.raises(HwnasError, match=field):
+            MeasureProtocol(**{field: 0})
 
 
 def test_time_callable_counts_warmup_and_runs() -> None:
@@ -94,27 +99,59 @@ def test_pinning_picks_an_allowed_core() -> None:
     assert pin_to_core(MeasureProtocol(pin_cpu=False)) is None
 
 
-def test_onnx_export_uses_fast_exporter_and_roundtrips() -> None:
+def test_onnx_export_uses_fast_exporter_and_roundtrips(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The profilers' ONNX lowering calls the legacy (fast) exporter once, at the pinned opset with
+    static shapes, and the model computes what torch computes; dynamo is only the fallback."""
+    import numpy as np
     import onnx
+    import onnxruntime as ort
 
-    from profilers.onnx_export import export_onnx_bytes
+    from runtimes.onnx import OPSET, torch_to_onnx_any
 
+    calls: list[bool] = []
+    real_export = torch.onnx.export
+
+    def spy(*args, **kwargs):
+        calls.append(kwargs.get("dynamo"))
+        return real_export(*args, **kwargs)
+
+    monkeypatch.setattr(torch.onnx, "export", spy)
     net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.ReLU()).eval()
-    data = export_onnx_bytes(net, torch.zeros(1, 3, 8, 8))
+    x = torch.randn(2, 3, 8, 8, generator=torch.Generator().manual_seed(0))
+    data = torch_to_onnx_any(net, x)
+    assert calls == [False]
     model = onnx.load_from_string(data)
-    assert [n.op_type for n in model.graph.node][:1] == ["Conv"]
+    assert [n.op_type for n in model.graph.node] == ["Conv", "Relu"]
+    assert max(o.version for o in model.opset_import if o.domain in ("", "ai.onnx")) == OPSET
+    assert [d.dim_value for d in model.graph.input[0].type.tensor_type.shape.dim] == [2, 3, 8, 8]
+    got = ort.InferenceSession(data, providers=["CPUExecutionProvider"]).run(None, {"input": x.numpy()})[0]
+    np.testing.assert_allclose(got, net(x).detach().numpy(), rtol=1e-5, atol=1e-5)
+
+    def legacy_fails(*args, **kwargs):
+        if not kwargs.get("dynamo"):
+            raise RuntimeError("op not supported by the TorchScript exporter")
+        return spy(*args, **kwargs)
+
+    calls.clear()
+    monkeypatch.setattr(torch.onnx, "export", legacy_fails)
+    assert [n.op_type for n in onnx.load_from_string(torch_to_onnx_any(net, x)).graph.node][:1] == ["Conv"]
+    assert calls == [True]
 
 
 def test_executorch_threads_set_once_per_process() -> None:
+    """One threadpool guard for the profilers and the exporter: a second size is refused by both."""
     ok, reason = profiler_class("executorch").available()
     if not ok:
         pytest.skip(reason)
-    from profilers.executorch_xnnpack import _THREADS_SET, set_threads_once
+    from hwnas.plugins import get_exporter
+    from runtimes import executorch as et
 
-    first = _THREADS_SET[0] if _THREADS_SET else 1
-    assert set_threads_once(first) == first
+    first = et._threadpool_size or 1
+    assert et.set_threads_once(first) == first
     with pytest.raises(RuntimeMissingError, match="already set"):
-        set_threads_once(first + 1)
+        et.set_threads_once(first + 1)
+    with pytest.raises(RuntimeMissingError, match="already set"):  # the exporter's load shares it
+        get_exporter("executorch").load(Path("unused.pte"), ExportOptions(threads=first + 1))
 
 
 @pytest.mark.gpu

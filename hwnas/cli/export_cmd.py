@@ -36,9 +36,9 @@ def export(source: str = typer.Argument(..., help="A run folder (exports its bes
            force: bool = typer.Option(False, help="Overwrite an existing --out."),
            json_out: bool = JSON_OPTION) -> None:
     """Export an arch, run it in its runtime against PyTorch, time it, write export.json."""
-    from exporters import get_exporter
-    from exporters.base import ExportOptions
-    from exporters.pipeline import ExportRequest, check_out_path, export_arch, resolve_source
+    from hwnas.export.base import ExportOptions
+    from hwnas.export.pipeline import ExportRequest, check_out_path, export_arch, resolve_source
+    from hwnas.plugins import get_exporter
 
     get_exporter(fmt).require()  # unknown or unavailable format: fail before any other work
     check_out_path(out, force)

@@ -104,8 +104,9 @@ def validate(table_file: str = TABLE_ARG,
 
     from hwnas.errors import TableError
     from hwnas.latency.fidelity import plot_validation, validate_table
+    from hwnas.latency.measure import MeasureProtocol
     from hwnas.latency.shipped import resolve_table
-    from profilers import MeasureProtocol, get_profiler
+    from hwnas.plugins import get_profiler
 
     path = resolve_table(table_file)
     table, s = _load(str(path), space)

@@ -14,7 +14,7 @@ from hwnas.cli.common import JSON_OPTION, console, guarded, print_json
 
 def protocol_options(threads: int, batch: int, runs: int, rounds: int, warmup: int, pin: bool,
                      clock: str):
-    from profilers import MeasureProtocol
+    from hwnas.latency.measure import MeasureProtocol
 
     return MeasureProtocol(threads=threads, batch=batch, runs=runs, rounds=rounds, warmup=warmup,
                            pin_cpu=pin, clock=clock)
@@ -39,8 +39,8 @@ def profile(space: str = typer.Option(..., "--space", "-s", help="Space preset o
             json_out: bool = JSON_OPTION) -> None:
     """Profile every op the space can produce (deduplicated); rerun the same command to resume."""
     from hwnas.latency.profile import check_resume, profile_space, unique_ops
+    from hwnas.plugins import get_profiler
     from hwnas.space import get_space
-    from profilers import get_profiler
 
     s = get_space(space)
     prof = get_profiler(runtime, protocol_options(threads, batch, runs, rounds, warmup, pin, clock))

@@ -16,7 +16,7 @@ import numpy as np
 
 from hwnas.errors import HwnasError
 from hwnas.latency.calibration import fit_linear
-from hwnas.latency.measure import measure_interleaved
+from hwnas.latency.measure import measure_interleaved, process_settings_restored
 from hwnas.latency.table import LatencyTable
 from hwnas.space.base import SearchSpace
 
@@ -106,8 +106,6 @@ def validate_table(table: LatencyTable, space: SearchSpace, profiler, samples: i
                    rng: np.random.Generator, calibrate: bool = False) -> tuple[Validation, LatencyTable]:
     """Measure ``samples`` random archs twice; compare prediction and repeat. Returns the
     validation and the table (with a fitted calibration when ``calibrate``)."""
-    from profilers.base import process_settings_restored
-
     with process_settings_restored():
         return _validate_table(table, space, profiler, samples, rng, calibrate)
 

@@ -21,7 +21,7 @@ import torch
 from hwnas import __version__
 from hwnas.errors import TableError
 from hwnas.latency.calibration import Calibration
-from hwnas.latency.measure import measure_interleaved
+from hwnas.latency.measure import measure_interleaved, process_settings_restored
 from hwnas.latency.table import LatencyTable, OpStats, TableMeta
 from hwnas.space.arch import OpSpec
 from hwnas.space.base import SearchSpace
@@ -84,8 +84,6 @@ def profile_space(space: SearchSpace, profiler, out: Path | str, device_name: st
                   on_progress: Callable[[ProfileProgress], None] | None = None,
                   chunk: int = CHUNK) -> LatencyTable:
     """Measure every op of ``space`` missing from ``out`` (created or resumed) and save it."""
-    from profilers.base import process_settings_restored
-
     with process_settings_restored():
         return _profile_space(space, profiler, out, device_name, on_progress, chunk)
 

@@ -4,7 +4,7 @@ Usage, in a test file::
 
     from hwnas.testing.exporter_conformance import *  # noqa: F401,F403
 
-Each test is parametrized over :func:`exporters.exporter_names`; a format whose runtime is missing
+Each test is parametrized over :func:`hwnas.plugins.exporter_names`; a format whose runtime is missing
 here is skipped with its one-line reason (TensorRT's tests are also marked ``gpu``). One artifact
 per format is exported from the tiny space (16x16) and shared by the tests of that format.
 """
@@ -15,13 +15,13 @@ import numpy as np
 import pytest
 import torch
 
-from exporters import exporter_names, get_exporter
-from exporters.base import Exporter, ExportError, ExportMetadata, ExportOptions
-from exporters.check import measure_latency, parity
-from exporters.pipeline import ExportSource, prepare_model
 from hwnas import __version__
+from hwnas.export.base import Exporter, ExportError, ExportMetadata, ExportOptions
+from hwnas.export.check import measure_latency, parity
+from hwnas.export.pipeline import ExportSource, prepare_model
+from hwnas.latency.measure import MeasureProtocol
+from hwnas.plugins import exporter_names, get_exporter
 from hwnas.testing.fixtures import tiny_space
-from profilers.base import MeasureProtocol
 
 __all__ = ["conformance_export", "exporter_under_test", "test_artifact_matches_torch",
            "test_artifact_metadata_and_info", "test_parity_check_fails_for_another_network",

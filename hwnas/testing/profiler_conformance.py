@@ -20,9 +20,10 @@ import pytest
 import torch
 from torch import nn
 
-from hwnas.errors import HwnasError, RuntimeMissingError
+from hwnas.errors import RuntimeMissingError
+from hwnas.latency.measure import MeasureProtocol
+from hwnas.plugins import get_profiler, profiler_class, runtime_names
 from hwnas.space.arch import OpSpec
-from profilers import MeasureProtocol, get_profiler, profiler_class, runtime_names
 
 FAST = MeasureProtocol(warmup=2, runs=10, max_runs=20, rounds=2, pin_cpu=False)
 OP = OpSpec("ConvNorm", (8, 8, 8), (("Cout", 8), ("kernel", 3), ("stride", 1), ("group", 1)))
@@ -109,6 +110,31 @@ class ProfilerConformance:
         overhead = prof.time_runner(prof.identity_runner((8, 6, 6)))
         assert 0 < overhead.p50 < 10 * st.p90 + 1.0
 
-    def test_rejects_bad_protocol(self, name: str) -> None:
-        with pytest.raises(HwnasError):
-            MeasureProtocol(runs=0)
+    def test_timed_block_gives_one_duration_per_run(self, name: str) -> None:
+        prof = _profiler(name)
+        runner = prof.prepare(_small_net(), (8, 6, 6))
+        samples = prof.timed_block()(runner, 7)
+        assert len(samples) == 7
+        assert all(math.isfinite(v) and v > 0 for v in samples)
+
+    def test_every_timing_goes_through_timed_block(self, name: str) -> None:
+        """``time_runner`` (hence ``measure_model``/``measure_op``) times with the runtime's own
+        block, the one ``hwnas profile`` and ``lut validate`` use: a device clock is never
+        bypassed for the host's."""
+        prof = _profiler(name)
+        runner = prof.prepare(_small_net(), (8, 6, 6))
+        seen: list[int] = []
+
+        def fake_block(fn, count: int) -> list[float]:
+            assert fn is runner
+            seen.append(count)
+            return [42.0] * count
+
+        original = prof.timed_block
+        prof.timed_block = lambda: fake_block
+        try:
+            st = prof.time_runner(runner)
+        finally:
+            prof.timed_block = original
+        assert seen and seen[0] == FAST.runs
+        assert (st.p10, st.p50, st.p90, st.n) == (42.0, 42.0, 42.0, sum(seen))

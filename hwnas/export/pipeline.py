@@ -6,7 +6,7 @@ target and renamed over it only after its check passed, and ``export.json`` is w
 
 Example::
 
-    from exporters.pipeline import ExportRequest, export_arch, resolve_source
+    from hwnas.export.pipeline import ExportRequest, export_arch, resolve_source
     src = resolve_source("runs/evo1")                     # or an arch string + space name
     report = export_arch(ExportRequest(src, "onnx", Path("model.onnx")))
     report["check"]["parity"]["max_abs_diff"]
@@ -22,16 +22,16 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from exporters import get_exporter
-from exporters.base import ExportError, ExportMetadata, ExportOptions
-from exporters.check import compare_with_table, measure_latency, parity
 from hwnas import __version__
+from hwnas.export.base import ExportError, ExportMetadata, ExportOptions
+from hwnas.export.check import compare_with_table, measure_latency, parity
 from hwnas.io import load_weights, read_json, write_json
+from hwnas.latency.measure import MeasureProtocol
 from hwnas.latency.table import LatencyTable
+from hwnas.plugins import get_exporter
 from hwnas.space import get_space
 from hwnas.space.arch import Arch
 from hwnas.space.base import SearchSpace
-from profilers.base import MeasureProtocol
 
 DEFAULT_SPACE = "mbconv-small"
 

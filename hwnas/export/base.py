@@ -2,10 +2,11 @@
 
 An exporter does two things: turn an eval-mode ``nn.Module`` into a deployable artifact
 (:meth:`Exporter.export`) and load that artifact back into its own runtime as a
-:class:`Runner` (:meth:`Exporter.load`), so the on-device check in :mod:`exporters.check`
+:class:`Runner` (:meth:`Exporter.load`), so the on-device check in :mod:`hwnas.export.check`
 can compare it with PyTorch and time it the same way for every format.
 
-A new format is one module with one subclass, registered in :mod:`exporters`.
+A new format is one module in ``exporters/`` with one subclass, registered in
+:data:`hwnas.plugins.EXPORTERS`.
 """
 
 from __future__ import annotations

@@ -3,7 +3,8 @@
 Parity: the artifact runs in its own runtime on fixed inputs; the reported ``max_rel_diff`` is
 ``max|artifact - torch| / max|torch|`` (relative to the output's scale, so near-zero logits do not
 inflate it), and the check fails when ``max_abs_diff > atol + rtol * max|torch|``.
-Latency: the runtime's runner timed with the profilers' protocol (:func:`profilers.base.time_callable`).
+Latency: the runtime's runner timed with the profilers' protocol
+(:func:`hwnas.latency.measure.time_callable`).
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from exporters.base import ExportError, Runner
+from hwnas.export.base import ExportError, Runner
+from hwnas.latency.measure import MeasureProtocol, pin_to_core, process_settings_restored, time_callable
 from hwnas.latency.table import LatencyTable, OpStats
 from hwnas.space.arch import Arch
 from hwnas.space.base import SearchSpace
-from profilers.base import MeasureProtocol, pin_to_core, process_settings_restored, time_callable
 
 
 @dataclass(frozen=True)
