@@ -75,8 +75,6 @@ def exporter_names() -> list[str]:
 
 def get_exporter(name: str) -> Exporter:
     """The exporter of format ``name`` (not checked for availability: see ``unavailable_reason``)."""
-    from hwnas.export.base import ExportError
-
     if name not in EXPORTERS:
-        raise ExportError(f"unknown export format {name!r}", f"use one of: {', '.join(EXPORTERS)}")
+        raise HwnasError(f"unknown export format {name!r}", f"use one of: {', '.join(EXPORTERS)}")
     return _load(EXPORTERS[name])()

@@ -17,7 +17,7 @@ import torch
 from hwnas.errors import HwnasError, RuntimeMissingError
 from hwnas.latency.measure import MeasureProtocol
 from hwnas.plugins import profiler_class
-from profilers.adb import AdbProfiler, parse_benchmark_output, parse_devices
+from profilers.adb import AdbProfiler, parse_benchmark_output, parse_devices, phone_samples_ms
 
 EXECUTOR_RUNNER = """\
 I 00:00:00.001244 executorch:executor_runner.cpp:82] Model file /data/local/tmp/hwnas/model.pte is loaded.
@@ -58,6 +58,12 @@ def test_parse_tflite_uses_timed_runs_not_warmup() -> None:
 def test_parse_per_run_lines() -> None:
     st = parse_benchmark_output(PER_RUN)
     assert st.n == 4 and st.p50 == pytest.approx(1.475)
+
+
+def test_phone_samples_are_the_binarys_own_runs() -> None:
+    assert phone_samples_ms(PER_RUN) == [1.50, 1.40, 1.60, 1.45]
+    assert phone_samples_ms(EXECUTOR_RUNNER) == pytest.approx([2.005] * 50)
+    assert phone_samples_ms(TFLITE) == pytest.approx([2.2305] * 50)  # the timed runs, not warm-up
 
 
 def test_unparseable_output_is_a_clear_error() -> None:
@@ -163,8 +169,8 @@ def test_profile_reports_the_phones_timings_not_host_round_trips(tmp_path: Path,
     from hwnas.latency.profile import unique_ops
     from hwnas.latency.table import LatencyTable
     from hwnas.nn.ops import build_op
+    from hwnas.space import get_space
     from runtimes import executorch as et
-    from tests.test_lut_cli import TINY_SPEC
 
     phone = tmp_path / "phone"
     phone.mkdir()
@@ -177,7 +183,9 @@ def test_profile_reports_the_phones_timings_not_host_round_trips(tmp_path: Path,
     monkeypatch.setenv("HWNAS_ADB_BINARY", str(binary))
     monkeypatch.setattr(et, "lower_to_xnnpack", lambda model, x: et.PteProgram(
         repr(_phone_ms(model)).encode(), 0, (), 0.0, 0.0, 0.0))
-    spec = dict(TINY_SPEC, stages=[[8, 1, 1], [16, 1, 2]], kernels=[3], expands=[2])
+    spec = {"name": "phone", "resolution": 8, "num_classes": 4, "stem_channels": 8, "stem_stride": 1,
+            "first_block_channels": 0, "stages": [[8, 1, 1], [16, 1, 2]], "head_channels": 16,
+            "kernels": [3], "expands": [2]}
     spec_file = tmp_path / "spec.json"
     spec_file.write_text(json.dumps(spec))
     out = tmp_path / "adb.json"
@@ -186,10 +194,7 @@ def test_profile_reports_the_phones_timings_not_host_round_trips(tmp_path: Path,
     assert r.exit_code == 0, r.output
     assert json.loads(r.stdout)["call_overhead_ms"] == pytest.approx(OVERHEAD_MS, rel=1e-6)
     table = LatencyTable.load(out)
-    from hwnas.space import get_space
-
-    space = get_space(str(spec_file))
-    ops = unique_ops(space)
+    ops = unique_ops(get_space(str(spec_file)))
     assert table.meta.runtime == "adb" and len(table.entries) == len(ops)
     for op in ops:  # in context: the op's program minus its carriers' = the op's own parameters
         want = MS_PER_PARAM * sum(p.numel() for p in build_op(op, "relu6").parameters())

@@ -135,7 +135,8 @@ def time_callable(fn: Runner, protocol: MeasureProtocol, timed_block: TimedBlock
     ``protocol.warmup`` untimed calls, then at least ``protocol.runs`` timed calls; further
     blocks of ``runs // 2`` calls are added while the median still moves by more than
     ``protocol.stability`` (relative), up to ``protocol.max_runs``. ``timed_block(fn, count)``
-    replaces the host clock (e.g. CUDA events); it returns ``count`` durations in ms.
+    replaces the host clock (CUDA events, a phone's own timer); it returns the durations (ms) of
+    ``count`` runs (a device that reports more runs than asked contributes all of them).
     """
     block_fn = timed_block or host_block(protocol)
     for _ in range(protocol.warmup):
