@@ -220,7 +220,8 @@ def adherence(table_path: str, epochs: int, workdir: Path) -> tuple[dict, list]:
                                    arch_lr=0.01)
         res = run_gradient_search(cfg, progress=False)
         results.append(res)
-        rows.append({"budget_ms": budget, "arch": str(res.best.arch), "predicted_ms": res.details["predicted"]})
+        rows.append({"budget_ms": budget, "arch": str(res.best.arch),
+                     "predicted_ms": res.details["predicted"]})
     profiler = get_profiler(table.meta.runtime, _protocol(table))
     affinity = os.sched_getaffinity(0)
     for row in rows:

@@ -86,7 +86,7 @@ def analyze_view(view: View, runs: tuple[Run, ...], objectives: tuple[Objective,
                 else "no candidate has every objective")
         raise ReportError(f"view {view.name!r}: {hint}",
                           "drop that objective from --objectives (energy_mj needs an energy --lut table)"
-                          if missing else "check the runs' candidates.jsonl")
+                          if missing else "check the runs' candidates")
     all_labels = [r.label for r in runs for _ in good[r.label]]
     ref = view_reference(matrix(all_cands, objectives), objectives)
     for j, o in enumerate(objectives):

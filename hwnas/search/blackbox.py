@@ -50,9 +50,10 @@ class BlackboxConfig:
 
         objectives = parse_objectives(req.objectives, min_count=1)
         for o in objectives:
-            if o.name in OBJECTIVE_SENSES and o.sense != OBJECTIVE_SENSES[o.name]:
-                raise SearchError(f"a search {'maximizes' if OBJECTIVE_SENSES[o.name] == 'max' else 'minimizes'} "
-                                  f"{o.name}, not {o.sense}", f"drop :{o.sense} from --objectives")
+            usual = OBJECTIVE_SENSES.get(o.name, o.sense)
+            if o.sense != usual:  # strategies rank by the usual sense of each objective
+                raise SearchError(f"a search takes {o.name}:{usual}, not {o.name}:{o.sense}",
+                                  f"drop :{o.sense} from --objectives")
         return cls(req.strategy, req.evaluator, req.space, req.lut, req.budget_ms, req.max_evals,
                    str(req.out), req.executor, req.ray_address, req.workers, req.resume, req.seed,
                    tuple(o.name for o in objectives), req.population, req.sample_size, req.reward,
