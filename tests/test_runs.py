@@ -87,7 +87,7 @@ def test_previous_format_gradient_run_loads_as_scratch_validation(tmp_path):
     assert cand.accuracy_kind == "scratch-val" and cand.accuracy == 0.8
     result = run.read_result(space)
     assert result.details["derived"]["predicted"] == 0.19 and result.details["multiplier"] == 0.5
-    assert run.settings()["strategy"] == "proxyless"
+    assert run.settings().strategy == "proxyless"
 
 
 def test_unknown_format_version_is_one_line_error(tmp_path):

@@ -56,14 +56,12 @@ def load_run(path: Path | str) -> Run:
     folder = RunFolder(path)
     folder.check_readable()
     settings = folder.settings()
-    strategy = settings["strategy"]
-    return Run(path=folder.path, label=f"{strategy}:{folder.path.name}", strategy=strategy,
-               space=_space_ref(folder.path, settings["spaces"]), budget_ms=settings["budget_ms"],
-               lut=None if settings["lut"] is None else str(settings["lut"]),
-               candidates=folder.candidates())
+    return Run(path=folder.path, label=f"{settings.strategy}:{folder.path.name}",
+               strategy=settings.strategy, space=_space_ref(folder.path, settings.spaces),
+               budget_ms=settings.budget_ms, lut=settings.lut, candidates=folder.candidates())
 
 
-def _space_ref(path: Path, spaces: list[str]) -> str | None:
+def _space_ref(path: Path, spaces: tuple[str, ...]) -> str | None:
     """The space as ``get_space`` takes it: config's (may be a spec path) before result's name."""
     if not spaces:
         return None

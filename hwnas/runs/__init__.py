@@ -13,9 +13,9 @@ from hwnas.runs.candidate import (
     RunError,
     parse_objectives,
 )
-from hwnas.runs.folder import RESUME_FREE, RunFolder
+from hwnas.runs.folder import RESUME_FREE, RunFolder, RunSettings
 from hwnas.runs.result import FORMAT_VERSION, RunResult, front_and_best
 
 __all__ = ["ACCURACY_KINDS", "FORMAT_VERSION", "OBJECTIVES", "RESUME_FREE", "AccuracyKind",
-           "Candidate", "Objective", "RunError", "RunFolder", "RunResult", "front_and_best",
+           "Candidate", "Objective", "RunError", "RunFolder", "RunResult", "RunSettings", "front_and_best",
            "parse_objectives"]

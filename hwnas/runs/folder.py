@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 
 from hwnas.io import append_jsonl, load_weights, read_json, read_jsonl, save_weights, write_json, write_text
@@ -30,6 +31,16 @@ LOGS = {"history": "history.jsonl", "arch_probs": "arch_probs.jsonl"}
 # Config keys that may change between an interrupted run and its resumption.
 RESUME_FREE = ("resume", "json", "ray_address", "executor", "progress", "stop_after_epoch",
                "format_version")
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What a run says about itself (for readers that do not resume it)."""
+
+    strategy: str
+    spaces: tuple[str, ...]  # config's space (may be a spec path) first, then result's name
+    budget_ms: float | None
+    lut: str | None
 
 
 class RunFolder:
@@ -180,19 +191,19 @@ class RunFolder:
                            f"pass the --out folder of `hwnas search` ({CANDIDATES} plus {RESULT} "
                            f"or {CONFIG})")
 
-    def settings(self) -> dict:
+    def settings(self) -> RunSettings:
         """Strategy, space, budget and table of the run: result.json's, else config.json's."""
         config, result = self.config(), self._raw_result()
         budget = result.get("budget_ms", config.get("budget_ms"))
         if budget is not None and (isinstance(budget, bool) or not isinstance(budget, (int, float))):
             raise RunError(f"{self.path / RESULT}: budget_ms is {budget!r}, not a number",
                            "regenerate the run")
-        return {"strategy": str(result.get("strategy") or config.get("strategy")
-                                or ("proxyless" if "relaxation" in config else "unknown")),
-                "spaces": [s for s in (config.get("space"), result.get("space"))
-                           if isinstance(s, str) and s],
-                "budget_ms": None if budget is None else float(budget),
-                "lut": result.get("lut", config.get("lut"))}
+        lut = result.get("lut", config.get("lut"))
+        return RunSettings(
+            strategy=str(result.get("strategy") or config.get("strategy")
+                         or ("proxyless" if "relaxation" in config else "unknown")),
+            spaces=tuple(s for s in (config.get("space"), result.get("space")) if isinstance(s, str) and s),
+            budget_ms=None if budget is None else float(budget), lut=None if lut is None else str(lut))
 
     # --- what a gradient search keeps besides ---------------------------------------------------
     @property

@@ -9,7 +9,7 @@ from hwnas.errors import HwnasError
 
 @dataclass(frozen=True)
 class GradientSearchConfig:
-    """Everything a gradient search needs; ``config.json`` of the run folder is ``asdict`` of it.
+    """Everything a gradient search needs; the run folder's config is ``asdict`` of it.
 
     Example:
         >>> cfg = GradientSearchConfig(space="mbconv-small", lut="table.json", budget_ms=2.0,
