@@ -47,9 +47,10 @@ class RunFolder:
     """A run folder at ``path``; nothing is touched until a method is called.
 
     Example:
-        >>> run = RunFolder("runs/evo")                                 # doctest: +SKIP
-        >>> run.create({"strategy": "evolution", "seed": 0}, resume=False)
-        >>> run.append(candidate); run.candidates(space)
+        >>> run = RunFolder("runs/evo")
+        >>> run.create({"strategy": "evolution", "seed": 0}, resume=False)  # doctest: +SKIP
+        >>> run.append(candidate)                                            # doctest: +SKIP
+        >>> run.candidates(space)                                            # doctest: +SKIP
     """
 
     def __init__(self, path: Path | str):
