@@ -219,7 +219,8 @@ def adherence(table_path: str, epochs: int, workdir: Path) -> tuple[dict, list]:
                                    arch_lr=0.01)
         res = run_gradient_search(cfg, progress=False)
         results.append(res)
-        rows.append({"budget_ms": budget, "arch": res.arch, "predicted_ms": res.predicted})
+        rows.append({"budget_ms": budget, "arch": str(res.best.arch),
+                     "predicted_ms": res.details["predicted"]})
     profiler = get_profiler(table.meta.runtime, _protocol(table))
     affinity = os.sched_getaffinity(0)
     for row in rows:
@@ -277,8 +278,9 @@ def accuracy(table_path: str, search_epochs: int, train_epochs: int, n_random: i
                      "test_acc": tr.test_acc})
     best = max(rows, key=lambda r: r["val_acc"])  # selected on validation, as a user would
     return {"budget_ms": budget, "search_epochs": search_epochs, "train_epochs": train_epochs,
-            "search_wall_s": round(search_s, 1), "searched_arch": searched.arch,
-            "searched_predicted_ms": searched.predicted, "searched_test_acc": searched.test_acc,
+            "search_wall_s": round(search_s, 1), "searched_arch": str(searched.best.arch),
+            "searched_predicted_ms": searched.details["predicted"],
+            "searched_test_acc": searched.details["test_acc"],
             "random_archs": len(rows), "best_random_by_val": best,
             "best_random_test_acc_max": max(r["test_acc"] for r in rows),
             "random_test_acc_mean": float(np.mean([r["test_acc"] for r in rows]))}

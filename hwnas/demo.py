@@ -115,8 +115,9 @@ def run_demo(out: Path, quick: bool = False, seed: int = 0,
             warmup_epochs=settings.warmup_epochs, derived_epochs=settings.derived_epochs, seed=seed)
         result = run_gradient_search(config, progress=False)
         budget["result"] = result
-        return {"artifact": str(out / "proxyless"), "budget_ms": budget["ms"], "arch": result.arch,
-                "predicted_ms": result.predicted, "test_acc": result.test_acc}
+        return {"artifact": str(out / "proxyless"), "budget_ms": budget["ms"],
+                "arch": str(result.best.arch), "predicted_ms": result.details["predicted"],
+                "test_acc": result.details["test_acc"]}
 
     def export() -> dict:
         source = resolve_source(str(out / "proxyless"))
@@ -128,12 +129,14 @@ def run_demo(out: Path, quick: bool = False, seed: int = 0,
                 "measured_ms": check["latency_ms"]["p50"]}
 
     def evolve() -> dict:
-        res = run_blackbox("evolution", "oneshot", SPACE, str(lut), budget["ms"],
-                           settings.evolution_evals, out / "evolution", seed=seed,
-                           population=settings.population, sample_size=3,
-                           epochs=settings.supernet_epochs, progress=False)
-        return {"artifact": str(out / "evolution"), "evaluations": res["evaluations"],
-                "front_size": len(res["pareto"])}
+        from hwnas.search.blackbox import BlackboxConfig
+
+        res = run_blackbox(BlackboxConfig("evolution", "oneshot", SPACE, str(lut), budget["ms"],
+                                          settings.evolution_evals, str(out / "evolution"), seed=seed,
+                                          population=settings.population, sample_size=3,
+                                          epochs=settings.supernet_epochs), progress=False)
+        return {"artifact": str(out / "evolution"), "evaluations": res.evaluations,
+                "front_size": len(res.pareto)}
 
     def report() -> dict:
         rep = build_report([out / "proxyless", out / "evolution"], out / "report",

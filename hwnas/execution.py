@@ -13,7 +13,8 @@ import socket
 from abc import ABC, abstractmethod
 
 from hwnas.errors import HwnasError, RuntimeMissingError
-from hwnas.evaluation.base import EvalResult, Evaluator
+from hwnas.evaluation.base import Evaluator
+from hwnas.runs import Candidate
 from hwnas.space.arch import Arch
 
 CONNECT_TIMEOUT_S = 5.0
@@ -27,7 +28,7 @@ class Executor(ABC):
         pass
 
     @abstractmethod
-    def map(self, evaluator: Evaluator, archs: list[Arch]) -> list[EvalResult]:
+    def map(self, evaluator: Evaluator, archs: list[Arch]) -> list[Candidate]:
         """Evaluate ``archs``; results in the same order."""
 
     def shutdown(self) -> None:  # noqa: B027
@@ -40,11 +41,11 @@ class LocalExecutor(Executor):
     def __init__(self, workers: int = 1):
         self.workers = workers
 
-    def map(self, evaluator: Evaluator, archs: list[Arch]) -> list[EvalResult]:
+    def map(self, evaluator: Evaluator, archs: list[Arch]) -> list[Candidate]:
         return [evaluator.evaluate(a) for a in archs]
 
 
-def _evaluate_task(evaluator: Evaluator, arch: Arch) -> EvalResult:
+def _evaluate_task(evaluator: Evaluator, arch: Arch) -> Candidate:
     return evaluator.evaluate(arch)
 
 
@@ -102,7 +103,7 @@ class RayExecutor(Executor):
         self._ray = ray
         self._remote = ray.remote(num_cpus=1, max_retries=self.max_retries)(_evaluate_task)
 
-    def map(self, evaluator: Evaluator, archs: list[Arch]) -> list[EvalResult]:
+    def map(self, evaluator: Evaluator, archs: list[Arch]) -> list[Candidate]:
         self.start()
         if self._put_for is not evaluator:  # ship the evaluator (and its weights) once
             self._ref, self._put_for = self._ray.put(evaluator), evaluator

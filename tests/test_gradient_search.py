@@ -10,7 +10,8 @@ import torch
 from hwnas.errors import DataError, HwnasError, TableError
 from hwnas.io import load_weights, read_json, read_jsonl
 from hwnas.latency import LatencyTable
-from hwnas.search.gradient import GradientSearchConfig, GradientSearchResult, run_gradient_search
+from hwnas.runs import RunFolder, RunResult
+from hwnas.search.gradient import GradientSearchConfig, run_gradient_search
 from hwnas.space import get_space
 from hwnas.testing import synthetic_table, tiny_space
 from hwnas.testing.fixtures import TINY
@@ -60,11 +61,12 @@ def test_each_relaxation_moves_arch_params_and_meets_budget(setup, relaxation):
     uniform = torch.tensor([1 / len(p) for p in probs[0]["probs"] for _ in p])
     assert torch.allclose(first, uniform.to(first.dtype))
     assert (last - first).abs().max() > 1e-4
-    assert result.predicted <= cfg.budget_ms
-    assert result.predicted >= 0.9 * cfg.budget_ms and result.in_band
+    predicted = result.details["predicted"]
+    assert predicted <= cfg.budget_ms
+    assert predicted >= 0.9 * cfg.budget_ms and result.details["in_band"]
     space = get_space(cfg.space)
     table = LatencyTable.load(cfg.lut)
-    assert table.predict(space, space.parse(result.arch)) == pytest.approx(result.predicted)
+    assert table.predict(space, result.best.arch) == pytest.approx(predicted)
     history = read_jsonl(out / "history.jsonl")
     assert history[0]["phase"] == "warmup" and history[1]["phase"] == "search"
     assert history[1]["arch_steps"] > 0
@@ -74,8 +76,15 @@ def test_each_relaxation_moves_arch_params_and_meets_budget(setup, relaxation):
 def test_run_folder_contents_and_scratch_training(setup):
     cfg = _config(setup, "full", epochs=2, train_derived=True, derived_epochs=1)
     result = run_gradient_search(cfg, progress=False)
-    assert isinstance(result, GradientSearchResult)
     out = Path(cfg.out)
+    space = get_space(cfg.space)
+    # the result names the derived arch, trained: as derived.json and the scratch run say
+    derived = read_json(out / "derived.json")
+    assert result.complete and (result.evaluations, result.asks) == (1, 1)
+    assert str(result.best.arch) == derived["arch"] and result.pareto == (result.best,)
+    assert result.details["predicted"] == derived["predicted"] == result.best.latency_ms
+    assert result.best.accuracy == result.details["scratch"]["val_acc"]
+    assert result.best.accuracy_kind == "scratch-val" and result.best.strategy == "proxyless"
     for name in ("config.json", "history.jsonl", "arch_probs.jsonl", "checkpoint.pt", "derived.json",
                  "candidates.jsonl", "result.json", "weights.pt"):
         assert (out / name).exists(), name
@@ -84,28 +93,29 @@ def test_run_folder_contents_and_scratch_training(setup):
     res = read_json(out / "result.json")
     assert res["strategy"] == "proxyless" and res["pareto"] == [res["best"]]
     best = res["best"]
-    assert best["arch"] == result.arch and 0 <= best["accuracy"] <= 1
+    assert best["arch"] == str(result.best.arch) and 0 <= best["accuracy"] <= 1
     assert best["latency_ms"] <= cfg.budget_ms
     assert read_jsonl(out / "candidates.jsonl") == [best]
-    space = get_space(cfg.space)
-    model = space.build(space.parse(result.arch))
+    model = space.build(result.best.arch)
     model.load_state_dict(load_weights(out / "weights.pt"))
-    assert result.scratch["test_acc"] == res["test_acc"]
-    assert json.loads(result_json := json.dumps(result.to_dict()))["arch"] == result.arch and result_json
+    assert result.details["test_acc"] == res["details"]["test_acc"] == result.details["scratch"]["test_acc"]
+    # every field survives the run folder: what is read back is what the search returned
+    assert RunFolder(out).read_result(space) == result
+    assert RunResult.from_dict(space, json.loads(json.dumps(result.to_dict()))).details == result.details
 
 
 def test_resume_reaches_same_arch_and_probs(setup):
     full = run_gradient_search(_config(setup, "uninterrupted"), progress=False)
     cfg = _config(setup, "interrupted", stop_after_epoch=1)
     part = run_gradient_search(cfg, progress=False)
-    assert part.arch == "" and part.extra["stopped_after_epoch"] == 1
+    assert part.best is None and not part.complete and part.details["stopped_after_epoch"] == 1
     assert len(read_jsonl(Path(cfg.out) / "history.jsonl")) == 2
     with pytest.raises(HwnasError, match="--resume"):
         run_gradient_search(replace(cfg, stop_after_epoch=None), progress=False)
     with pytest.raises(HwnasError, match="differs in seed"):
         run_gradient_search(replace(cfg, stop_after_epoch=None, resume=True, seed=3), progress=False)
     resumed = run_gradient_search(replace(cfg, stop_after_epoch=None, resume=True), progress=False)
-    assert resumed.arch == full.arch
+    assert resumed.best.arch == full.best.arch
     a = read_jsonl(Path(cfg.out) / "arch_probs.jsonl")
     b = read_jsonl(Path(_config(setup, "uninterrupted").out) / "arch_probs.jsonl")
     assert a == b
@@ -116,7 +126,7 @@ def test_resume_reaches_same_arch_and_probs(setup):
 def test_same_seed_same_arch_other_seed_other_trajectory(setup):
     one = run_gradient_search(_config(setup, "det-a", epochs=1, warmup_epochs=0), progress=False)
     two = run_gradient_search(_config(setup, "det-b", epochs=1, warmup_epochs=0), progress=False)
-    assert one.arch == two.arch
+    assert one.best.arch == two.best.arch
     assert read_jsonl(Path(one.run_dir) / "arch_probs.jsonl") == read_jsonl(
         Path(two.run_dir) / "arch_probs.jsonl")
     other = run_gradient_search(_config(setup, "det-c", epochs=1, warmup_epochs=0, seed=1), progress=False)
@@ -154,15 +164,25 @@ def test_dataset_too_small_for_validation_split(setup, tmp_path):
         run_gradient_search(cfg, progress=False)
 
 
-def test_nan_loss_stops_and_keeps_last_checkpoint(setup):
-    cfg = _config(setup, "nan", epochs=2, weight_lr=1e30, warmup_epochs=2)
-    with pytest.raises(HwnasError, match="became"):
+def test_nan_loss_stops_and_keeps_last_checkpoint(setup, monkeypatch):
+    import hwnas.search.gradient.run as gradient_run
+
+    real_epoch = gradient_run.run_epoch
+
+    def poisoned(state, epoch, *args, **kwargs):
+        if epoch == 1:  # the weights blow up in the second epoch, after one checkpoint
+            with torch.no_grad():
+                next(state.supernet.parameters()).fill_(float("nan"))
+        return real_epoch(state, epoch, *args, **kwargs)
+
+    monkeypatch.setattr(gradient_run, "run_epoch", poisoned)
+    cfg = _config(setup, "nan", epochs=3, warmup_epochs=1)
+    with pytest.raises(HwnasError, match="became nan in epoch 1.*end of epoch 0"):
         run_gradient_search(cfg, progress=False)
-    out = Path(cfg.out)
-    history = read_jsonl(out / "history.jsonl")
-    if (out / "checkpoint.pt").exists():
-        assert load_weights(out / "checkpoint.pt")["next_epoch"] == len(history)
-    assert not (out / "result.json").exists()
+    run = RunFolder(cfg.out)
+    assert [h["epoch"] for h in run.read_log("history")] == [0]
+    assert run.load_checkpoint()["next_epoch"] == 1
+    assert not run.has_result()
 
 
 def test_mul_log_and_add_linear_losses_run(setup, tmp_path):
@@ -175,7 +195,7 @@ def test_mul_log_and_add_linear_losses_run(setup, tmp_path):
     for loss in ("mul-log", "add-linear"):
         result = run_gradient_search(_config(setup, f"loss-{loss}", loss=loss, lut=str(tmp_path / "us.json"),
                                              budget_ms=budget, epochs=1, warmup_epochs=0), progress=False)
-        assert result.extra["method"] == "argmax" and result.arch == result.extra["argmax_arch"]
+        assert result.details["method"] == "argmax" and str(result.best.arch) == result.details["argmax_arch"]
 
 
 def test_energy_table_works_the_same(setup, tmp_path):
@@ -184,9 +204,9 @@ def test_energy_table_works_the_same(setup, tmp_path):
     energy.save(tmp_path / "energy.json")
     cfg = _config(setup, "energy", lut=str(tmp_path / "energy.json"), epochs=1, warmup_epochs=0)
     result = run_gradient_search(cfg, progress=False)
-    assert result.unit == "mJ" and result.predicted <= cfg.budget_ms
+    assert result.details["unit"] == "mJ" and result.details["predicted"] <= cfg.budget_ms
     best = read_json(Path(cfg.out) / "result.json")["best"]
-    assert best["energy_mj"] == pytest.approx(result.predicted) and best["latency_ms"] is None
+    assert best["energy_mj"] == pytest.approx(result.details["predicted"]) and best["latency_ms"] is None
 
 
 def test_dataset_classes_must_fit_the_space_outputs(tmp_path):
@@ -215,7 +235,7 @@ def test_dataset_classes_must_fit_the_space_outputs(tmp_path):
         cfg = GradientSearchConfig(str(spec), str(lut), budget, str(tmp_path / f"run{classes}"),
                                    epochs=1, train_derived=False)
         try:
-            results[classes] = run_gradient_search(cfg, progress=False).predicted <= budget
+            results[classes] = run_gradient_search(cfg, progress=False).details["predicted"] <= budget
         except DataError as exc:
             results[classes] = str(exc)
     assert results[100] is True

@@ -2,6 +2,7 @@
 mid-evaluation is retried without losing the result."""
 
 import os
+from dataclasses import replace
 
 import pytest
 
@@ -32,16 +33,16 @@ def test_ray_matches_local_and_survives_a_killed_worker(cluster, tmp_path):
     ev = ToyEvaluator(toy_space())
     local = search(ev, LocalExecutor(2))
     on_ray = search(ev, RayExecutor(workers=2))
-    assert [c["arch"] for c in on_ray.candidates] == [c["arch"] for c in local.candidates]
-    assert [c["accuracy"] for c in on_ray.candidates] == [c["accuracy"] for c in local.candidates]
+    assert [c.arch for c in on_ray.candidates] == [c.arch for c in local.candidates]
+    assert [c.accuracy for c in on_ray.candidates] == [c.accuracy for c in local.candidates]
     # the first candidate's worker dies (os._exit) on its first attempt; Ray retries it
     marker = tmp_path / "crashed"
-    first = local.candidates[0]["arch"]
+    first = str(local.candidates[0].arch)
     crashing = CrashOnceEvaluator(ev, marker, first)
     again = search(crashing, RayExecutor(workers=2, max_retries=2))
     assert marker.exists()  # the worker really was killed once
-    assert [c["arch"] for c in again.candidates] == [c["arch"] for c in local.candidates]
-    assert again.best == {**local.best, "wall_s": again.best["wall_s"]}
+    assert [c.arch for c in again.candidates] == [c.arch for c in local.candidates]
+    assert again.best == replace(local.best, wall_s=again.best.wall_s)
 
 
 def test_unanswered_address_fails_fast():

@@ -139,8 +139,8 @@ def test_in_progress_run_and_torn_line(tmp_path):
 def test_hypervolume_curve_matches_recomputation():
     rng = np.random.default_rng(3)
     objs = (Objective("accuracy", "max"), Objective("latency_ms", "min"))
-    cands = tuple(Candidate(i, f"a{i}", None if i % 7 == 0 else float(rng.random()), float(rng.random()))
-                  for i in range(40))
+    cands = tuple(Candidate(f"a{i}", None if i % 7 == 0 else float(rng.random()), float(rng.random()),
+                            index=i) for i in range(40))
     ref = np.array([0.0, 1.1])
     curve = hypervolume_curve(cands, objs, ref)
     assert curve["evaluations"][0] == 0 and curve["evaluations"][-1] == 40

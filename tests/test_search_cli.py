@@ -78,7 +78,7 @@ def test_resume_gives_the_uninterrupted_result(nb201_csv, tmp_path):
     config = json.loads((tmp_path / "full" / "config.json").read_text())
     run.create(config, resume=False)
     run_search(strat, ev, 30, run=run, stop_after=17)
-    assert len(read_jsonl(run.candidates_path)) == 17
+    assert len(run.candidates()) == 17
     resumed = search([*base_args(nb201_csv, tmp_path / "part", "nsga2", 30), "--resume"])
     assert resumed.exit_code == 0, resumed.output
     a = [c["arch"] for c in read_jsonl(tmp_path / "full" / "candidates.jsonl")]

@@ -1,5 +1,5 @@
-"""``hwnas search``: black-box strategies (evolution, nsga2, rl, random, predictor) and the
-gradient ``proxyless`` search, writing a run folder that ``--resume`` continues."""
+"""``hwnas search``: any registered search (evolution, nsga2, rl, random, predictor, proxyless),
+writing a run folder that ``--resume`` continues."""
 
 from __future__ import annotations
 
@@ -10,25 +10,39 @@ from rich.table import Table
 
 from hwnas.cli.app import app
 from hwnas.cli.common import JSON_OPTION, console, guarded, print_json
-from hwnas.errors import HwnasError
-from hwnas.search.blackbox import run_blackbox
+from hwnas.runs import RunResult
 
 STRATEGIES = ("evolution", "nsga2", "rl", "random", "predictor", "proxyless")
 
 
-def _print_result(res: dict) -> None:
-    console.print(f"{res['strategy']} search on {res['space']}: {res['evaluations']} candidates "
-                  f"evaluated ({res['asks']} asks); run folder {res['out']}", highlight=False)
-    table = Table("arch", "accuracy", "latency ms", "params", title="Pareto set")
-    for r in res["pareto"][:20]:
-        table.add_row(r["arch"], f"{r['accuracy']:.4f}", f"{r['latency_ms']:.3f}", f"{r['params']:,}")
+def _fmt(value, spec: str) -> str:
+    return "-" if value is None else format(value, spec)
+
+
+def _print_result(res: RunResult) -> None:
+    console.print(f"{res.strategy} search on {res.space}: {res.evaluations} candidates "
+                  f"evaluated ({res.asks} asks); run folder {res.run_dir}", highlight=False)
+    cost = "energy_mj" if "energy_mj" in res.objectives and "latency_ms" not in res.objectives \
+        else "latency_ms"
+    unit = "mJ" if cost == "energy_mj" else "ms"
+    table = Table("arch", "accuracy", f"{cost.split('_')[0]} {unit}", "params", title="Pareto set")
+    for c in res.pareto[:20]:
+        table.add_row(str(c.arch), _fmt(c.accuracy, ".4f"), _fmt(c.get(cost), ".3f"),
+                      _fmt(c.params, ","))
     console.print(table)
-    best = res["best"]
+    details = res.details
+    if "predicted" in details:  # the gradient search: the derived arch against the budget
+        console.print(f"derived arch predicted {details['predicted']:.4g} {details['unit']} "
+                      f"(budget {res.budget_ms:g}, in band: {details['in_band']}, "
+                      f"method: {details['method']}); test accuracy "
+                      f"{_fmt(details['test_acc'], '.4f')}", highlight=False)
+    best = res.best
     if best is None:
-        console.print(f"no candidate within the budget of {res['budget_ms']} ms", highlight=False)
+        console.print(f"no candidate within the budget of {res.budget_ms} {unit}", highlight=False)
     else:
-        console.print(f"best{' under the budget' if res['budget_ms'] else ''}: {best['arch']} "
-                      f"(accuracy {best['accuracy']:.4f}, {best['latency_ms']:.3f} ms)", highlight=False)
+        console.print(f"best{' under the budget' if res.budget_ms else ''}: {best.arch} "
+                      f"(accuracy {_fmt(best.accuracy, '.4f')}, {_fmt(best.get(cost), '.3f')} {unit})",
+                      highlight=False)
 
 
 @app.command("search")
@@ -59,38 +73,25 @@ def search(
     loss: str = typer.Option("budget", help="proxyless: budget | mul-log | add-linear"),
     relaxation: str = typer.Option("binary", help="proxyless: binary | softmax | gumbel"),
     data: str = typer.Option("digits", help="Dataset for oneshot / scratch / proxyless."),
-    epochs: int = typer.Option(None, min=1, help="Training epochs (supernet, scratch, proxyless)."),
+    epochs: int = typer.Option(None, min=1, help="Training epochs (supernet, scratch, proxyless; "
+                                                 "default 10 for proxyless, else 2)."),
     no_train_derived: bool = typer.Option(False, "--no-train-derived",
                                           help="proxyless: skip training the derived arch."),
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Search a space for accurate architectures under a latency budget; write a run folder."""
-    if strategy not in STRATEGIES:
-        raise HwnasError(f"unknown strategy {strategy!r}", f"choose one of {', '.join(STRATEGIES)}")
-    if strategy == "proxyless":
-        if lut is None or budget_ms is None:
-            raise HwnasError("--strategy proxyless needs --lut and --budget-ms",
-                             "pass the latency table and the budget T")
-        from hwnas.search.gradient import GradientSearchConfig, run_gradient_search
+    from hwnas.search import SearchRequest, run
 
-        config = GradientSearchConfig(space, lut, budget_ms, str(out), loss=loss,
-                                      relaxation=relaxation, data=data, epochs=epochs or 10,
-                                      seed=seed, train_derived=not no_train_derived, resume=resume)
-        res = run_gradient_search(config, progress=not json_out).to_dict()
-        if json_out:
-            print_json(res)
-        else:
-            console.print(res, highlight=False)
-        return
-    if reward not in ("soft", "hard"):
-        raise HwnasError(f"unknown reward {reward!r}", "use --reward soft or hard")
-    res = run_blackbox(strategy, evaluator, space, lut, budget_ms, max_evals, out, executor,
-                       ray_address, workers, resume, seed,
-                       tuple(o.strip() for o in objectives.split(",") if o.strip()), population,
-                       sample_size, reward, data, epochs or 2, arch_column, accuracy_column,
-                       latency_column, energy_column, progress=not json_out,
-                       surrogate=surrogate)
+    request = SearchRequest(
+        strategy, space, str(out), evaluator=evaluator, lut=lut, budget_ms=budget_ms,
+        max_evals=max_evals, executor=executor, ray_address=ray_address, workers=workers,
+        resume=resume, seed=seed, objectives=objectives, population=population,
+        sample_size=sample_size, reward=reward, surrogate=surrogate, arch_column=arch_column,
+        accuracy_column=accuracy_column, latency_column=latency_column,
+        energy_column=energy_column, loss=loss, relaxation=relaxation, data=data, epochs=epochs,
+        train_derived=not no_train_derived)
+    res = run(request, progress=not json_out)
     if json_out:
-        print_json(res)
+        print_json({**res.to_dict(), "out": str(out)})
     else:
         _print_result(res)

@@ -1,4 +1,4 @@
-"""The ``Evaluator`` protocol: arch in, measured objectives out.
+"""The ``Evaluator`` protocol: arch in, a :class:`hwnas.runs.Candidate` out.
 
 An evaluator is built without I/O, ``prepare(run_dir)`` does its one-time work (load a CSV, train
 the supernet, load data) and ``evaluate(arch)`` scores one candidate. Evaluators are pickled to
@@ -9,32 +9,13 @@ from __future__ import annotations
 
 import functools
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
 from pathlib import Path
 
 from hwnas.errors import HwnasError
 from hwnas.latency.cost import CostModel
+from hwnas.runs import Candidate
 from hwnas.space.arch import Arch
 from hwnas.space.base import SearchSpace
-
-
-@dataclass(frozen=True)
-class EvalResult:
-    """Measured objectives of one candidate (accuracy in 0..1, or None if it could not be had)."""
-
-    accuracy: float | None
-    latency_ms: float
-    params: int
-    macs: int
-    wall_s: float
-    energy_mj: float | None = None
-
-    def to_dict(self) -> dict:
-        out = {"accuracy": self.accuracy, "latency_ms": self.latency_ms, "params": self.params,
-               "macs": self.macs, "wall_s": self.wall_s}
-        if self.energy_mj is not None:
-            out["energy_mj"] = self.energy_mj
-        return out
 
 
 class Evaluator(ABC):
@@ -47,8 +28,9 @@ class Evaluator(ABC):
         """One-time work before the first ``evaluate`` (idempotent)."""
 
     @abstractmethod
-    def evaluate(self, arch: Arch) -> EvalResult:
-        """Score one architecture."""
+    def evaluate(self, arch: Arch) -> Candidate:
+        """Score one architecture: its candidate record (the search loop sets index and
+        strategy; ``accuracy`` is None if it could not be had)."""
 
     def cost_model(self) -> CostModel | None:
         """The cost model pricing this evaluator's latency before evaluation (strategies use it to

@@ -17,8 +17,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from hwnas.evaluation.base import EvalResult, LutPricedEvaluator, arch_costs
+from hwnas.evaluation.base import LutPricedEvaluator, arch_costs
 from hwnas.io import load_weights, read_json, save_weights, write_json
+from hwnas.runs import Candidate
 from hwnas.space.arch import Arch
 from hwnas.space.base import SearchSpace
 
@@ -117,13 +118,14 @@ class OneShotEvaluator(LutPricedEvaluator):
             n += len(y)
         return correct / max(n, 1)
 
-    def evaluate(self, arch: Arch) -> EvalResult:
+    def evaluate(self, arch: Arch) -> Candidate:
         self.prepare()
         start = time.perf_counter()
         acc = self.accuracy(arch)
         params, macs = arch_costs(self.space, arch)
-        return EvalResult(acc, self._lut.predict(self.space, arch), params, macs,
-                          time.perf_counter() - start)
+        return Candidate(arch, acc, self._lut.predict(self.space, arch), params, macs,
+                         wall_s=time.perf_counter() - start, accuracy_kind="oneshot-val",
+                         evaluator=self.name)
 
     def describe(self) -> dict:
         return {"evaluator": "oneshot", "lut": self.lut_path, **asdict(self.config)}

@@ -13,7 +13,8 @@ from pathlib import Path
 import numpy as np
 from torch.utils.data import Subset
 
-from hwnas.evaluation.base import EvalResult, LutPricedEvaluator, arch_costs
+from hwnas.evaluation.base import LutPricedEvaluator, arch_costs
+from hwnas.runs import Candidate
 from hwnas.space.arch import Arch
 from hwnas.space.base import SearchSpace
 
@@ -48,7 +49,7 @@ class ScratchEvaluator(LutPricedEvaluator):
             keep = max(1, int(round(len(data.train) * self.config.subset)))
             self._data = replace(data, train=Subset(data.train, np.arange(keep).tolist()))
 
-    def evaluate(self, arch: Arch) -> EvalResult:
+    def evaluate(self, arch: Arch) -> Candidate:
         from hwnas.train import TrainConfig, evaluate, seeded, train_model
 
         self.prepare()
@@ -59,8 +60,9 @@ class ScratchEvaluator(LutPricedEvaluator):
                     progress=False)
         _, acc = evaluate(model, self._data.loader("val", 256))
         params, macs = arch_costs(self.space, arch)
-        return EvalResult(acc, self._lut.predict(self.space, arch), params, macs,
-                          time.perf_counter() - start)
+        return Candidate(arch, acc, self._lut.predict(self.space, arch), params, macs,
+                         wall_s=time.perf_counter() - start, accuracy_kind="scratch-val",
+                         evaluator=self.name)
 
     def describe(self) -> dict:
         return {"evaluator": "scratch", "lut": self.lut_path, **asdict(self.config)}

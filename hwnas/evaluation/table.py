@@ -13,8 +13,9 @@ import time
 from pathlib import Path
 
 from hwnas.errors import HwnasError, SpaceError
-from hwnas.evaluation.base import EvalResult, Evaluator, arch_costs, load_lut
+from hwnas.evaluation.base import Evaluator, arch_costs, load_lut
 from hwnas.latency.cost import CostModel
+from hwnas.runs import Candidate
 from hwnas.space.arch import Arch
 from hwnas.space.base import SearchSpace
 
@@ -42,7 +43,7 @@ class TableEvaluator(Evaluator):
         self.rows = read_table(self.space, Path(self.path), self.arch_column, self.accuracy_column,
                                self.latency_column, self.energy_column)
 
-    def evaluate(self, arch: Arch) -> EvalResult:
+    def evaluate(self, arch: Arch) -> Candidate:
         self.prepare()
         start = time.perf_counter()
         key = str(arch)
@@ -53,7 +54,8 @@ class TableEvaluator(Evaluator):
         if lat is None:
             lat = self._lut.predict(self.space, arch)
         params, macs = arch_costs(self.space, arch) if self.costs else (0, 0)
-        return EvalResult(acc, float(lat), params, macs, time.perf_counter() - start, energy)
+        return Candidate(arch, acc, float(lat), params, macs, energy, time.perf_counter() - start,
+                         accuracy_kind="table", evaluator=self.name)
 
     def cost_model(self) -> CostModel | None:
         """The table's cost model when latency comes from ``--lut``; None when from the CSV (a

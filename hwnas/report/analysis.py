@@ -21,11 +21,11 @@ SCHEMA_VERSION = 1
 
 def scored(cands: tuple[Candidate, ...], objectives: tuple[Objective, ...]) -> list[Candidate]:
     """Candidates with a value for every objective (an unscored candidate is on no front)."""
-    return [c for c in cands if all(c.value(o.name) is not None for o in objectives)]
+    return [c for c in cands if all(c.get(o.name) is not None for o in objectives)]
 
 
 def matrix(cands: list[Candidate], objectives: tuple[Objective, ...]) -> np.ndarray:
-    return np.array([[c.value(o.name) for o in objectives] for c in cands], dtype=float).reshape(
+    return np.array([[c.get(o.name) for o in objectives] for c in cands], dtype=float).reshape(
         len(cands), len(objectives))
 
 
@@ -81,12 +81,12 @@ def analyze_view(view: View, runs: tuple[Run, ...], objectives: tuple[Objective,
     all_cands = [c for r in runs for c in good[r.label]]
     if not all_cands:
         missing = [o.name for o in objectives
-                   if not any(c.value(o.name) is not None for r in runs for c in view.candidates[r.label])]
+                   if not any(c.get(o.name) is not None for r in runs for c in view.candidates[r.label])]
         hint = (f"no candidate has {', '.join(missing)}" if missing
                 else "no candidate has every objective")
         raise ReportError(f"view {view.name!r}: {hint}",
                           "drop that objective from --objectives (energy_mj needs an energy --lut table)"
-                          if missing else "check the runs' candidates.jsonl")
+                          if missing else "check the runs' candidates")
     all_labels = [r.label for r in runs for _ in good[r.label]]
     ref = view_reference(matrix(all_cands, objectives), objectives)
     for j, o in enumerate(objectives):
@@ -117,7 +117,7 @@ def hypervolume_curve(cands: tuple[Candidate, ...], objectives: tuple[Objective,
     front: list[np.ndarray] = []
     evals, volumes, current = [0], [0.0], 0.0
     for k, c in enumerate(cands, start=1):
-        vals = [c.value(o.name) for o in objectives]
+        vals = [c.get(o.name) for o in objectives]
         if any(v is None for v in vals):
             continue
         p = np.array(vals, dtype=float)

@@ -11,7 +11,7 @@ Example:
     >>> from hwnas.search import Observation, Problem, make_strategy
     >>> s = make_strategy("random", Problem(tiny_space()), seed=0)
     >>> arch = s.ask()
-    >>> s.tell(Observation(arch, accuracy=0.5, latency_ms=1.0))
+    >>> s.tell(Observation(arch, accuracy=0.5, latency_ms=1.0))  # a runs.Candidate
 """
 
 from __future__ import annotations
@@ -24,12 +24,12 @@ import numpy as np
 
 from hwnas.errors import HwnasError
 from hwnas.latency.cost import CostModel
+from hwnas.runs import OBJECTIVES, Candidate
 from hwnas.space.arch import Arch
 from hwnas.space.base import SearchSpace
 
-# Objective name -> sense; names are the fields of a candidate record.
-OBJECTIVE_SENSES = {"accuracy": "max", "latency_ms": "min", "params": "min", "macs": "min",
-                    "energy_mj": "min"}
+# Objectives a search can optimize: the run contract's vocabulary less wall time (not reproducible).
+OBJECTIVE_SENSES = {name: sense for name, sense in OBJECTIVES.items() if name != "wall_s"}
 MAX_RESAMPLES = 20  # bounded constraint re-sampling: never an unbounded rejection loop
 
 
@@ -37,34 +37,8 @@ class SearchError(HwnasError):
     """A strategy or search configuration that cannot work."""
 
 
-@dataclass(frozen=True)
-class Observation:
-    """One evaluated architecture and its measured objectives."""
-
-    arch: Arch
-    accuracy: float
-    latency_ms: float
-    params: int = 0
-    macs: int = 0
-    energy_mj: float | None = None
-
-    def value(self, name: str) -> float:
-        value = getattr(self, name)
-        if value is None:
-            raise SearchError(f"objective {name!r} was not measured for {self.arch}",
-                              "drop it from --objectives or use an evaluator that reports it")
-        return float(value)
-
-    def to_dict(self) -> dict:
-        return {"arch": str(self.arch), "accuracy": self.accuracy, "latency_ms": self.latency_ms,
-                "params": self.params, "macs": self.macs, "energy_mj": self.energy_mj}
-
-    @classmethod
-    def from_dict(cls, space: SearchSpace, raw: dict) -> Observation:
-        acc = raw.get("accuracy")
-        return cls(space.parse(raw["arch"]), 0.0 if acc is None else float(acc),
-                   float(raw["latency_ms"]), int(raw.get("params") or 0), int(raw.get("macs") or 0),
-                   raw.get("energy_mj"))
+# The strategies still name a told candidate an Observation; it is the run contract's Candidate.
+Observation = Candidate
 
 
 @dataclass(frozen=True)
@@ -206,7 +180,8 @@ class Strategy(ABC):
         self.asked = state["asked"]
         self.proposed = list(state["proposed"])
         self._seen = set(self.proposed)
-        self.history = [Observation.from_dict(self.space, r) for r in state["history"]]
+        self.history = [Candidate.from_dict(self.space, r, "saved strategy history")
+                        for r in state["history"]]
         try:
             self._load_extra(state["extra"])
         except (KeyError, TypeError, ValueError) as exc:

@@ -3,9 +3,62 @@ the problem and the strategy, open the run folder (or resume it) and run the ask
 
 from __future__ import annotations
 
-from pathlib import Path
+from dataclasses import dataclass
 
 from hwnas.errors import HwnasError
+from hwnas.runs import RunResult
+
+
+@dataclass(frozen=True)
+class BlackboxConfig:
+    """One black-box search (``random``, ``evolution``, ``nsga2``, ``rl``, ``predictor``).
+
+    Example:
+        >>> cfg = BlackboxConfig("evolution", "oneshot", "mbconv-small", "table.json", 0.4, 60,
+        ...                      "runs/evo", population=12)
+    """
+
+    strategy: str
+    evaluator: str                  # oneshot | scratch | table:FILE.csv
+    space: str
+    lut: str | None
+    budget_ms: float | None
+    max_evals: int
+    out: str
+    executor: str = "local"
+    ray_address: str | None = None
+    workers: int = 1
+    resume: bool = False
+    seed: int = 0
+    objectives: tuple[str, ...] = ("accuracy", "latency_ms")
+    population: int = 20
+    sample_size: int = 5
+    reward: str = "soft"
+    data: str = "digits"
+    epochs: int = 2
+    arch_column: str = "arch"
+    accuracy_column: str = "accuracy"
+    latency_column: str | None = "latency_ms"
+    energy_column: str | None = None
+    surrogate: str = "ridge"
+
+    @classmethod
+    def from_request(cls, req) -> BlackboxConfig:
+        """From a :class:`hwnas.search.registry.SearchRequest` (``--epochs`` defaults to 2)."""
+        from hwnas.runs import parse_objectives
+        from hwnas.search.base import OBJECTIVE_SENSES, SearchError
+
+        objectives = parse_objectives(req.objectives, min_count=1)
+        for o in objectives:
+            usual = OBJECTIVE_SENSES.get(o.name, o.sense)
+            if o.sense != usual:  # strategies rank by the usual sense of each objective
+                raise SearchError(f"a search takes {o.name}:{usual}, not {o.name}:{o.sense}",
+                                  f"drop :{o.sense} from --objectives")
+        return cls(req.strategy, req.evaluator, req.space, req.lut, req.budget_ms, req.max_evals,
+                   str(req.out), req.executor, req.ray_address, req.workers, req.resume, req.seed,
+                   tuple(o.name for o in objectives), req.population, req.sample_size, req.reward,
+                   req.data, req.epochs or 2, req.arch_column, req.accuracy_column,
+                   req.latency_column, req.energy_column, req.surrogate)
 
 
 def make_evaluator(spec: str, space, lut: str | None, data: str, epochs: int, seed: int,
@@ -30,23 +83,14 @@ def make_evaluator(spec: str, space, lut: str | None, data: str, epochs: int, se
     raise HwnasError(f"unknown evaluator {spec!r}", "choose oneshot, scratch or table:FILE.csv")
 
 
-def _strategy_options(strategy: str, population: int, sample_size: int, reward: str,
-                      surrogate: str = "ridge") -> dict:
-    return {"evolution": {"population": population, "sample_size": sample_size},
-            "nsga2": {"population": population}, "rl": {"reward": reward},
-            "predictor": {"initial": min(population, 10), "surrogate": surrogate},
-            "random": {}}[strategy]
+def _strategy_options(config: BlackboxConfig) -> dict:
+    return {"evolution": {"population": config.population, "sample_size": config.sample_size},
+            "nsga2": {"population": config.population}, "rl": {"reward": config.reward},
+            "predictor": {"initial": min(config.population, 10), "surrogate": config.surrogate},
+            "random": {}}.get(config.strategy, {})  # an unknown name fails in make_strategy
 
 
-def run_blackbox(strategy: str, evaluator_spec: str, space_name: str, lut: str | None,
-                 budget_ms: float | None, max_evals: int, out: Path, executor: str = "local",
-                 ray_address: str | None = None, workers: int = 1, resume: bool = False,
-                 seed: int = 0, objectives: tuple[str, ...] = ("accuracy", "latency_ms"),
-                 population: int = 20, sample_size: int = 5, reward: str = "soft",
-                 data: str = "digits", epochs: int = 2, arch_column: str = "arch",
-                 accuracy_column: str = "accuracy", latency_column: str | None = "latency_ms",
-                 energy_column: str | None = None, progress: bool = True,
-                 surrogate: str = "ridge") -> dict:
+def run_blackbox(config: BlackboxConfig, progress: bool = True) -> RunResult:
     """The library call behind ``hwnas search`` for the black-box strategies."""
     from hwnas.execution import make_executor
     from hwnas.runs import RunFolder
@@ -54,27 +98,32 @@ def run_blackbox(strategy: str, evaluator_spec: str, space_name: str, lut: str |
     from hwnas.search.runner import run_search
     from hwnas.space import get_space
 
-    space = get_space(space_name)
-    evaluator = make_evaluator(evaluator_spec, space, lut, data, epochs, seed, arch_column,
-                               accuracy_column, latency_column, energy_column)
+    if config.reward not in ("soft", "hard"):
+        raise HwnasError(f"unknown reward {config.reward!r}", "use --reward soft or hard")
+    strategy, objectives, budget_ms, lut = (config.strategy, config.objectives, config.budget_ms,
+                                            config.lut)
+    space = get_space(config.space)
+    evaluator = make_evaluator(config.evaluator, space, lut, config.data, config.epochs, config.seed,
+                               config.arch_column, config.accuracy_column, config.latency_column,
+                               config.energy_column)
     if evaluator.name == "table":
         evaluator.prepare()  # bad CSV -> error before anything is written
     problem = Problem(space, tuple(objectives), budget_ms, evaluator.cost_model())
-    strat = make_strategy(strategy, problem, seed,
-                          **_strategy_options(strategy, population, sample_size, reward, surrogate))
-    if max_evals < strat.min_evals:
-        raise HwnasError(f"--max-evals {max_evals} is below the {strategy} population / initial "
-                         f"sample of {strat.min_evals}",
+    options = _strategy_options(config)
+    strat = make_strategy(strategy, problem, config.seed, **options)
+    if config.max_evals < strat.min_evals:
+        raise HwnasError(f"--max-evals {config.max_evals} is below the {strategy} population / "
+                         f"initial sample of {strat.min_evals}",
                          f"raise --max-evals to at least {strat.min_evals} or lower --population")
-    exe = make_executor(executor, workers, ray_address)
-    config = {"strategy": strategy, "evaluator": evaluator.describe(), "space": space.name,
-              "space_fingerprint": space.fingerprint(), "lut": lut, "budget_ms": budget_ms,
-              "max_evals": max_evals, "objectives": list(objectives), "seed": seed,
-              "workers": workers, "executor": executor, "ray_address": ray_address,
-              "options": _strategy_options(strategy, population, sample_size, reward, surrogate)}
-    if executor == "ray":
+    exe = make_executor(config.executor, config.workers, config.ray_address)
+    run_config = {"strategy": strategy, "evaluator": evaluator.describe(), "space": space.name,
+                  "space_fingerprint": space.fingerprint(), "lut": lut, "budget_ms": budget_ms,
+                  "max_evals": config.max_evals, "objectives": list(objectives), "seed": config.seed,
+                  "workers": config.workers, "executor": config.executor,
+                  "ray_address": config.ray_address, "options": options}
+    if config.executor == "ray":
         exe.start()  # an unreachable address fails here, before the run folder is touched
-    run = RunFolder(out)
-    run.create(config, resume)
-    result = run_search(strat, evaluator, max_evals, exe, run, batch=workers, progress=progress)
-    return {**result.to_dict(), "out": str(out), "lut": lut}
+    run = RunFolder(config.out)
+    run.create(run_config, config.resume)
+    return run_search(strat, evaluator, config.max_evals, exe, run, batch=config.workers,
+                      progress=progress, lut=lut)

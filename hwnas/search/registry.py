@@ -1,7 +1,16 @@
-"""Strategy names -> classes, and construction from plain options."""
+"""Strategy names -> classes; search names -> the library call that runs them.
+
+Every search (the black-box strategies and the gradient ``proxyless`` search) is run the same
+way: ``run(SearchRequest(...))`` builds that search's frozen config from the request, writes the
+run folder and returns a :class:`hwnas.runs.RunResult`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from hwnas.runs import RunResult
 from hwnas.search.base import Problem, SearchError, Strategy
 
 
@@ -31,8 +40,72 @@ def make_strategy(name: str, problem: Problem, seed: int = 0, **options) -> Stra
     classes = _classes()
     if name not in classes:
         raise SearchError(f"unknown strategy {name!r}",
-                          f"choose one of {', '.join([*classes, 'proxyless'])}")
+                          f"choose one of {', '.join(search_names())}")
     try:
         return classes[name](problem, seed, **options)
     except TypeError as exc:
         raise SearchError(f"strategy {name}: {exc}", "check the strategy options") from None
+
+
+@dataclass(frozen=True)
+class SearchRequest:
+    """What ``hwnas search`` was asked for; each search takes the fields it uses.
+
+    ``epochs`` None is the search's own default (10 for ``proxyless``, 2 otherwise).
+    """
+
+    strategy: str
+    space: str
+    out: str
+    evaluator: str = "oneshot"
+    lut: str | None = None
+    budget_ms: float | None = None
+    max_evals: int = 100
+    executor: str = "local"
+    ray_address: str | None = None
+    workers: int = 1
+    resume: bool = False
+    seed: int = 0
+    objectives: str = "accuracy,latency_ms"
+    population: int = 20
+    sample_size: int = 5
+    reward: str = "soft"
+    surrogate: str = "ridge"
+    arch_column: str = "arch"
+    accuracy_column: str = "accuracy"
+    latency_column: str | None = "latency_ms"
+    energy_column: str | None = None
+    loss: str = "budget"
+    relaxation: str = "binary"
+    data: str = "digits"
+    epochs: int | None = None
+    train_derived: bool = True
+
+
+def _blackbox(request: SearchRequest, progress: bool) -> RunResult:
+    from hwnas.search.blackbox import BlackboxConfig, run_blackbox
+
+    return run_blackbox(BlackboxConfig.from_request(request), progress)
+
+
+def _gradient(request: SearchRequest, progress: bool) -> RunResult:
+    from hwnas.search.gradient import GradientSearchConfig, run_gradient_search
+
+    return run_gradient_search(GradientSearchConfig.from_request(request), progress)
+
+
+def _searches() -> dict[str, Callable[[SearchRequest, bool], RunResult]]:
+    return {**{name: _blackbox for name in strategy_names()}, "proxyless": _gradient}
+
+
+def search_names() -> list[str]:
+    return list(_searches())
+
+
+def run(request: SearchRequest, progress: bool = True) -> RunResult:
+    """Run the search ``request.strategy`` names; the run folder is ``request.out``."""
+    searches = _searches()
+    if request.strategy not in searches:
+        raise SearchError(f"unknown strategy {request.strategy!r}",
+                          f"choose one of {', '.join(searches)}")
+    return searches[request.strategy](request, progress)

@@ -19,8 +19,9 @@ from pathlib import Path
 
 import numpy as np
 
-from hwnas.evaluation.base import EvalResult, Evaluator
+from hwnas.evaluation.base import Evaluator
 from hwnas.latency.cost import CostModel
+from hwnas.runs import Candidate
 from hwnas.space.arch import Arch
 from hwnas.space.base import SearchSpace
 from hwnas.space.mbconv import MBConvConfig, MBConvSpace, Stage
@@ -56,9 +57,9 @@ class ToyEvaluator(Evaluator):
         acc = 0.1 + sum(a[j] for a, j in zip(self.acc, idx))
         return float(acc), float(sum(t[j] for t, j in zip(self.lat, idx)))
 
-    def evaluate(self, arch: Arch) -> EvalResult:
+    def evaluate(self, arch: Arch) -> Candidate:
         acc, lat = self.values(arch)
-        return EvalResult(acc, lat, 0, 0, 0.0)
+        return Candidate(arch, acc, lat, 0, 0, wall_s=0.0, accuracy_kind="table", evaluator=self.name)
 
     def cost_model(self) -> CostModel:
         return CostModel(self.space, tuple(self.lat), 0.0)
@@ -87,7 +88,7 @@ class CrashOnceEvaluator(Evaluator):
         super().__init__(inner.space)
         self.inner, self.marker, self.crash_arch, self.delay_s = inner, Path(marker), crash_arch, delay_s
 
-    def evaluate(self, arch: Arch) -> EvalResult:
+    def evaluate(self, arch: Arch) -> Candidate:
         if str(arch) == self.crash_arch and not self.marker.exists():
             self.marker.write_text(str(os.getpid()))
             time.sleep(self.delay_s)
@@ -178,8 +179,8 @@ class StrategyConformance:
         run.create({"strategy": self.strategy}, resume=False)
         result = run_search(s, ev, max_evals=max(30, s.min_evals), run=run, batch=2)
         assert result.evaluations == max(30, s.min_evals) == len(run.candidates())
-        assert len({r["arch"] for r in run.candidates()}) == result.evaluations
-        assert result.best is None or result.best["latency_ms"] <= self.toy_budget_ms
+        assert len({c.arch for c in run.candidates()}) == result.evaluations
+        assert result.best is None or result.best.latency_ms <= self.toy_budget_ms
 
     def test_toy_optimum_found(self) -> None:
         problem, ev = self.problem(budget_ms=self.toy_budget_ms)

@@ -1,16 +1,15 @@
-"""Configuration and result of a gradient (ProxylessNAS-style) search."""
+"""Configuration of a gradient (ProxylessNAS-style) search."""
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
-# Fields that may differ between an interrupted run and its resumption.
-RESUME_FREE = ("resume", "stop_after_epoch", "progress")
+from hwnas.errors import HwnasError
 
 
 @dataclass(frozen=True)
 class GradientSearchConfig:
-    """Everything a gradient search needs; ``config.json`` of the run folder is ``asdict`` of it.
+    """Everything a gradient search needs; the run folder's config is ``asdict`` of it.
 
     Example:
         >>> cfg = GradientSearchConfig(space="mbconv-small", lut="table.json", budget_ms=2.0,
@@ -49,26 +48,12 @@ class GradientSearchConfig:
     def to_dict(self) -> dict:
         return asdict(self)
 
-
-@dataclass(frozen=True)
-class GradientSearchResult:
-    arch: str
-    predicted: float                # table prediction of the derived arch (table's unit)
-    budget: float
-    unit: str
-    in_band: bool                   # predicted >= band_low * budget
-    expected_final: float           # E[LAT] of the last epoch's probabilities
-    fastest: float
-    slowest: float
-    epochs_run: int
-    search_wall_s: float
-    scratch: dict | None = None     # TrainResult.to_dict() of the derived arch, when trained
-    run_dir: str = ""
-    extra: dict = field(default_factory=dict)
-
-    @property
-    def test_acc(self) -> float | None:
-        return None if self.scratch is None else self.scratch.get("test_acc")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
+    @classmethod
+    def from_request(cls, req) -> GradientSearchConfig:
+        """From a :class:`hwnas.search.registry.SearchRequest` (``--epochs`` defaults to 10)."""
+        if req.lut is None or req.budget_ms is None:
+            raise HwnasError("--strategy proxyless needs --lut and --budget-ms",
+                             "pass the latency table and the budget T")
+        return cls(req.space, req.lut, req.budget_ms, str(req.out), loss=req.loss,
+                   relaxation=req.relaxation, data=req.data, epochs=req.epochs or 10,
+                   seed=req.seed, train_derived=req.train_derived, resume=req.resume)

@@ -1,17 +1,16 @@
-"""After the search: derive the arch, train it from scratch, write derived / candidates / result."""
+"""After the search: derive the arch, train it from scratch, record it in the run folder."""
 
 from __future__ import annotations
 
-import json
 import math
 import time
-from pathlib import Path
 
 import numpy as np
 
-from hwnas.io import save_weights, write_json, write_text
+from hwnas.io import save_weights
 from hwnas.latency.cost import CostModel
-from hwnas.search.gradient.config import GradientSearchConfig, GradientSearchResult
+from hwnas.runs import Candidate, RunFolder, RunResult
+from hwnas.search.gradient.config import GradientSearchConfig
 from hwnas.search.gradient.derive import KnapsackResult, solve_budget
 
 
@@ -39,7 +38,7 @@ def derive_arch(cost: CostModel, probs: list[list[float]], budget: float, band_l
 
 
 def finish_run(config: GradientSearchConfig, space, table, cost, data, state, probs, expected: float,
-               out: Path, search_wall_s: float, epochs_run: int, progress: bool) -> GradientSearchResult:
+               run: RunFolder, search_wall_s: float, epochs_run: int, progress: bool) -> RunResult:
     from hwnas.nn.builder import count_macs, count_params
     from hwnas.train import TrainConfig, seeded, train_model
 
@@ -49,7 +48,7 @@ def finish_run(config: GradientSearchConfig, space, table, cost, data, state, pr
                     "fastest": cost.price_range()[0], "slowest": cost.price_range()[1],
                     "loss": config.loss,
                     "relaxation": config.relaxation})
-    write_json(out / "derived.json", derived)
+    run.save_json("derived.json", derived)
     arch = space.parse(derived["arch"])
     scratch = None
     wall = 0.0
@@ -61,33 +60,30 @@ def finish_run(config: GradientSearchConfig, space, table, cost, data, state, pr
                                                        seed=config.seed),
                               progress=progress, label="derived arch from scratch")
         scratch = trained.to_dict()
-        save_weights(out / "weights.pt", model.state_dict())
+        save_weights(run.artifact("weights.pt"), model.state_dict())
         wall = time.perf_counter() - started
     model = space.build(arch)
     metric = "energy_mj" if table.meta.metric == "energy" else "latency_ms"
-    candidate = {
-        "index": 0, "arch": str(arch),
-        "accuracy": None if scratch is None else scratch["val_acc"],
-        "test_accuracy": None if scratch is None else scratch["test_acc"],
-        "latency_ms": derived["predicted"] if metric == "latency_ms" else None,
-        "params": count_params(model), "macs": count_macs(model, (3, space.resolution, space.resolution)),
-        "wall_s": wall, "strategy": "proxyless",
-    }
-    if metric == "energy_mj":
-        candidate["energy_mj"] = derived["predicted"]
-    write_text(out / "candidates.jsonl", json.dumps(candidate) + "\n")
-    result = GradientSearchResult(
-        arch=str(arch), predicted=derived["predicted"], budget=config.budget_ms, unit=cost.unit,
-        in_band=bool(derived["in_band"]), expected_final=expected, fastest=cost.price_range()[0],
-        slowest=cost.price_range()[1], epochs_run=epochs_run, search_wall_s=search_wall_s, scratch=scratch,
-        run_dir=str(out), extra={"method": derived["method"], "argmax_arch": derived["argmax_arch"],
-                                 "argmax_predicted": derived["argmax_predicted"]},
-    )
-    write_json(out / "result.json", {
-        "strategy": "proxyless", "space": space.name, "budget_ms": config.budget_ms,
-        "lut": config.lut, "best": candidate, "pareto": [candidate], "derived": derived,
-        "search_wall_s": search_wall_s, "metric": table.meta.metric, "unit": cost.unit,
-        "multiplier": state.multiplier, "test_acc": None if scratch is None else scratch["test_acc"],
-        "expected_final": expected if math.isfinite(expected) else None,
-    })
+    candidate = Candidate(
+        arch, None if scratch is None else scratch["val_acc"],
+        derived["predicted"] if metric == "latency_ms" else None, count_params(model),
+        count_macs(model, space.input_shape),
+        derived["predicted"] if metric == "energy_mj" else None, wall,
+        accuracy_kind="scratch-val", evaluator="scratch", strategy="proxyless", index=0)
+    run.write_candidates([candidate])
+    test_acc = None if scratch is None else scratch["test_acc"]
+    result = RunResult(
+        "proxyless", space.name, ("accuracy", metric), config.budget_ms, (candidate,), candidate,
+        candidate, 1, 1, True, lut=config.lut, run_dir=str(run.path), candidates=(candidate,),
+        details={
+            "predicted": derived["predicted"], "unit": cost.unit, "metric": table.meta.metric,
+            "in_band": bool(derived["in_band"]), "method": derived["method"],
+            "argmax_arch": derived["argmax_arch"], "argmax_predicted": derived["argmax_predicted"],
+            "expected_final": expected if math.isfinite(expected) else None,
+            "fastest": cost.price_range()[0], "slowest": cost.price_range()[1],
+            "multiplier": state.multiplier,
+            "epochs_run": epochs_run, "search_wall_s": search_wall_s, "test_acc": test_acc,
+            "scratch": scratch, "derived": derived,
+        })
+    run.save_result(result)
     return result

@@ -5,12 +5,11 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import replace
-from pathlib import Path
 
 from hwnas.errors import DataError, HwnasError
-from hwnas.io import append_jsonl, load_weights, read_json, read_jsonl, save_weights, write_json, write_text
 from hwnas.latency.cost import CostModel
-from hwnas.search.gradient.config import RESUME_FREE, GradientSearchConfig, GradientSearchResult
+from hwnas.runs import RunFolder, RunResult
+from hwnas.search.gradient.config import GradientSearchConfig
 from hwnas.search.gradient.loop import new_state, run_epoch
 from hwnas.search.gradient.objective import LossConfig, check_loss, expected_latency
 from hwnas.search.gradient.relax import RELAXATIONS
@@ -59,35 +58,18 @@ def _check_data(data, space) -> None:
         )
 
 
-def _prepare_run_dir(out: Path, config: GradientSearchConfig) -> dict | None:
-    """Check the run folder; return the checkpoint to resume from (or None)."""
-    ckpt = out / "checkpoint.pt"
-    if not config.resume:
-        if ckpt.exists() or (out / "history.jsonl").exists():
-            raise HwnasError(f"run folder {out} already holds a gradient search",
-                             "pass --resume to continue it, or choose a new --out")
-        return None
-    if not ckpt.exists():
-        return None
-    saved = read_json(out / "config.json", "run config")
-    now = config.to_dict()
-    differ = [k for k in now if k not in RESUME_FREE and saved.get(k) != now[k]]
-    if differ:
-        raise HwnasError(f"cannot resume {out}: the config differs in {', '.join(differ)}",
-                         "resume with the same settings, or start a new --out")
-    return load_weights(ckpt)
+def _open_run(run: RunFolder, config: GradientSearchConfig) -> dict | None:
+    """Create or resume the run folder; return the checkpoint to resume from (or None)."""
+    run.create({"strategy": "proxyless", **config.to_dict()}, config.resume)
+    return run.load_checkpoint() if config.resume else None
 
 
-def _rewrite_jsonl(path: Path, keep_below: int) -> None:
-    """Drop records of epochs after the checkpoint (written by a run killed before its checkpoint)."""
-    import json
+def run_gradient_search(config: GradientSearchConfig, progress: bool = True) -> RunResult:
+    """Search ``config.space`` under ``config.budget_ms`` on ``config.lut``; write the run folder.
 
-    kept = [r for r in read_jsonl(path) if r.get("epoch", -1) < keep_below]
-    write_text(path, "".join(json.dumps(r) + "\n" for r in kept))
-
-
-def run_gradient_search(config: GradientSearchConfig, progress: bool = True) -> GradientSearchResult:
-    """Search ``config.space`` under ``config.budget_ms`` on ``config.lut``; write the run folder."""
+    The result's ``details`` hold the derived arch's table prediction and how it was chosen;
+    a run stopped early (``stop_after_epoch``) returns ``complete=False`` and no best arch.
+    """
     import torch
 
     from hwnas.data import load_for_space
@@ -108,33 +90,34 @@ def run_gradient_search(config: GradientSearchConfig, progress: bool = True) -> 
     data = load_for_space(config.data, space, config.seed)  # no more classes than outputs
     _check_data(data, space)
 
-    out = Path(config.out)
-    checkpoint = _prepare_run_dir(out, config)
+    run = RunFolder(config.out)
+    checkpoint = _open_run(run, config)
     state = new_state(space, config)
     if checkpoint is not None:
         state.load_state_dict(checkpoint)
-        for name in ("history.jsonl", "arch_probs.jsonl"):
-            _rewrite_jsonl(out / name, state.next_epoch)
-    write_json(out / "config.json", config.to_dict())
+        for log in ("history", "arch_probs"):  # drop epochs logged after the checkpoint
+            run.trim_log(log, lambda r: r.get("epoch", -1) < state.next_epoch)
 
     start = time.perf_counter()
-    epochs_run = _loop(state, config, data, cost, loss_cfg, out, progress, torch)
+    epochs_run = _loop(state, config, data, cost, loss_cfg, run, progress)
     finished = state.next_epoch >= config.epochs
     probs = state.arch.probs_lists()
     with torch.no_grad():
         expected = float(expected_latency(cost, state.arch.probs()))
     if not finished:  # interrupted on purpose (stop_after_epoch): resume later with --resume
-        return GradientSearchResult("", math.nan, config.budget_ms, cost.unit, False, expected,
-                                    *cost.price_range(), epochs_run,
-                                    time.perf_counter() - start, None, str(out),
-                                    {"stopped_after_epoch": state.next_epoch - 1})
+        metric = "energy_mj" if table.meta.metric == "energy" else "latency_ms"
+        return RunResult("proxyless", space.name, ("accuracy", metric), config.budget_ms,
+                         (), None, None, 0, 0, False, lut=config.lut, run_dir=str(run.path),
+                         details={"stopped_after_epoch": state.next_epoch - 1, "unit": cost.unit,
+                                  "expected_final": expected, "epochs_run": epochs_run,
+                                  "search_wall_s": time.perf_counter() - start})
     from hwnas.search.gradient.finish import finish_run
 
-    return finish_run(config, space, table, cost, data, state, probs, expected, out,
+    return finish_run(config, space, table, cost, data, state, probs, expected, run,
                       time.perf_counter() - start, epochs_run, progress)
 
 
-def _loop(state, config, data, cost, loss_cfg, out: Path, progress: bool, torch) -> int:
+def _loop(state, config, data, cost, loss_cfg, run: RunFolder, progress: bool) -> int:
     from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
     last = config.epochs if config.stop_after_epoch is None else min(config.epochs,
@@ -156,9 +139,9 @@ def _loop(state, config, data, cost, loss_cfg, out: Path, progress: bool, torch)
             val_acc = record.history["val_acc"]
             state.next_epoch = epoch + 1
             # checkpoint first, then the logs: a kill in between leaves logs the resume trims
-            save_weights(out / "checkpoint.pt", state.state_dict())
-            append_jsonl(out / "history.jsonl", record.history)
-            append_jsonl(out / "arch_probs.jsonl", {"epoch": epoch, "probs": record.probs})
+            run.save_checkpoint(state.state_dict())
+            run.append_log("history", record.history)
+            run.append_log("arch_probs", {"epoch": epoch, "probs": record.probs})
             epochs_run += 1
     return epochs_run
 

@@ -1,0 +1,256 @@
+"""``RunFolder``: the one module that writes, reads and resumes a run folder.
+
+Layout (what ``hwnas search`` writes and ``report`` / ``export`` read)::
+
+    RUN/config.json        what was asked for, plus format_version (compared on --resume)
+    RUN/candidates.jsonl   one Candidate per line, appended and fsynced (a torn last line is skipped)
+    RUN/state.json         black-box strategy state + loop counters after the last finished batch
+    RUN/result.json        RunResult: Pareto set, best under the budget, knee, counts, details
+    RUN/checkpoint.pt      gradient search state after each epoch (weights-only torch file)
+    RUN/history.jsonl      gradient search: one record per epoch (and arch_probs.jsonl)
+
+Folders written before the run contract (format 1: no ``format_version``) are read: their
+candidate lines get the accuracy kind that their config implies. Resuming them is refused.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from hwnas.io import append_jsonl, load_weights, read_json, read_jsonl, save_weights, write_json, write_text
+from hwnas.runs.candidate import Candidate, RunError
+from hwnas.runs.result import FORMAT_VERSION, RunResult
+
+CONFIG, CANDIDATES, STATE, RESULT = "config.json", "candidates.jsonl", "state.json", "result.json"
+CHECKPOINT = "checkpoint.pt"
+LOGS = {"history": "history.jsonl", "arch_probs": "arch_probs.jsonl"}
+
+# Config keys that may change between an interrupted run and its resumption.
+RESUME_FREE = ("resume", "json", "ray_address", "executor", "progress", "stop_after_epoch",
+               "format_version")
+
+
+@dataclass(frozen=True)
+class RunSettings:
+    """What a run says about itself (for readers that do not resume it)."""
+
+    strategy: str
+    spaces: tuple[str, ...]  # config's space (may be a spec path) first, then result's name
+    budget_ms: float | None
+    lut: str | None
+
+
+class RunFolder:
+    """A run folder at ``path``; nothing is touched until a method is called.
+
+    Example:
+        >>> run = RunFolder("runs/evo")
+        >>> run.create({"strategy": "evolution", "seed": 0}, resume=False)  # doctest: +SKIP
+        >>> run.append(candidate)                                            # doctest: +SKIP
+        >>> run.candidates(space)                                            # doctest: +SKIP
+    """
+
+    def __init__(self, path: Path | str):
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"RunFolder({str(self.path)!r})"
+
+    # --- config, create, resume -------------------------------------------------------------
+    def config(self) -> dict:
+        """``config.json`` ({} when there is none)."""
+        p = self.path / CONFIG
+        if not p.is_file():
+            return {}
+        raw = read_json(p, "run config")
+        if not isinstance(raw, dict):
+            raise RunError(f"{p} is not a JSON object", "regenerate the run")
+        return raw
+
+    def format_version(self) -> int:
+        return int(self.config().get("format_version", 1))
+
+    def started(self) -> bool:
+        return (self.path / CONFIG).is_file()
+
+    def create(self, config: Mapping, resume: bool) -> bool:
+        """Start a new run, or check that ``config`` matches the run being resumed.
+
+        Returns True when an existing run is resumed.
+        """
+        if self.path.exists() and not self.path.is_dir():
+            raise RunError(f"--out {self.path} is a file, not a folder", "pass a folder path")
+        if self.started():
+            if not resume:
+                raise RunError(f"{self.path} already holds a search run",
+                               "pass --resume to continue it, or choose another --out")
+            saved = self.config()
+            version = saved.get("format_version", 1)
+            if version != FORMAT_VERSION:
+                raise RunError(f"cannot resume {self.path}: it was written in run-folder format "
+                               f"{version}, this hwnas resumes format {FORMAT_VERSION}",
+                               "start a new run with another --out (reports still read it)")
+            diff = sorted(k for k in set(saved) | set(config)
+                          if k not in RESUME_FREE and saved.get(k) != config.get(k))
+            if diff:
+                shown = ", ".join(f"{k}: {saved.get(k)!r} -> {config.get(k)!r}" for k in diff[:4])
+                raise RunError(f"cannot resume {self.path}: the config differs in "
+                               f"{', '.join(diff)} ({shown})",
+                               "rerun with the original options or choose another --out")
+            return True
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise RunError(f"cannot create run folder {self.path}: {exc.strerror}",
+                           "pass a writable --out") from None
+        write_json(self.path / CONFIG, {**config, "format_version": FORMAT_VERSION})
+        return False
+
+    # --- candidates ---------------------------------------------------------------------------
+    def append(self, candidate: Candidate) -> None:
+        append_jsonl(self.path / CANDIDATES, candidate.to_dict())
+
+    def write_candidates(self, candidates: list[Candidate] | tuple[Candidate, ...]) -> None:
+        """Replace the candidate log (a search that finds its candidates all at once)."""
+        write_text(self.path / CANDIDATES, "".join(json.dumps(c.to_dict()) + "\n" for c in candidates))
+
+    def candidates(self, space=None) -> tuple[Candidate, ...]:
+        """Every recorded candidate in index order; archs parsed when ``space`` is given.
+
+        A last line torn by a kill mid-write is skipped; any other bad line is a ``RunError``
+        naming it.
+        """
+        path = self.path / CANDIDATES
+        if not path.is_file():
+            return ()
+        config = self.config()
+        kind = _implied_kind(config, self._raw_result())
+        strategy = str(config.get("strategy") or "")
+        lines = path.read_text().splitlines()
+        out = []
+        for i, line in enumerate(lines):
+            if not line.strip():
+                continue
+            try:
+                raw = json.loads(line)
+            except ValueError:
+                if i == len(lines) - 1:
+                    continue  # a last line torn by a kill mid-write
+                raise RunError(f"{path} line {i + 1} is not valid JSON", "fix or drop that line") from None
+            out.append(Candidate.from_dict(space, raw, f"{path} line {i + 1}", kind, strategy, i))
+        return tuple(sorted(out, key=lambda c: c.index))
+
+    # --- state, result --------------------------------------------------------------------------
+    def load_state(self) -> dict | None:
+        p = self.path / STATE
+        return read_json(p, "run state") if p.exists() else None
+
+    def save_state(self, state: dict) -> None:
+        write_json(self.path / STATE, state, indent=None)
+
+    def save_result(self, result: RunResult) -> None:
+        write_json(self.path / RESULT, result.to_dict())
+
+    def has_result(self) -> bool:
+        return (self.path / RESULT).is_file()
+
+    def _raw_result(self) -> dict:
+        p = self.path / RESULT
+        raw = read_json(p, "run result") if p.is_file() else {}
+        if not isinstance(raw, dict):
+            raise RunError(f"{p} is not a JSON object", "regenerate the run")
+        return raw
+
+    def read_result(self, space=None, with_candidates: bool = False) -> RunResult | None:
+        """``result.json`` as a ``RunResult`` (None while the run has none)."""
+        if not self.has_result():
+            return None
+        raw = self._raw_result()
+        kind = _implied_kind(self.config(), raw)
+        cands = self.candidates(space) if with_candidates else ()
+        return RunResult.from_dict(space, raw, str(self.path / RESULT), kind, cands)
+
+    def best_candidate(self, space=None) -> Candidate | None:
+        """The best candidate under the budget of a finished run (what ``export`` takes)."""
+        if not self.has_result():
+            raise RunError(f"run {self.path} has no result yet", "finish the search (--resume) first")
+        return self.read_result(space).best
+
+    def check_readable(self) -> None:
+        """Refuse a path that is not a run folder, naming what it lacks."""
+        if not self.path.is_dir():
+            raise RunError(f"run folder {self.path} does not exist" if not self.path.exists()
+                           else f"{self.path} is a file, not a run folder",
+                           "pass the --out folder of `hwnas search`")
+        names = (CANDIDATES, RESULT, CONFIG)
+        missing = [n for n in names if not (self.path / n).is_file()]
+        if CANDIDATES in missing or (RESULT in missing and CONFIG in missing):
+            raise RunError(f"{self.path} is not a run folder: it lacks {', '.join(missing)}",
+                           f"pass the --out folder of `hwnas search` ({CANDIDATES} plus {RESULT} "
+                           f"or {CONFIG})")
+
+    def settings(self) -> RunSettings:
+        """Strategy, space, budget and table of the run: result.json's, else config.json's."""
+        config, result = self.config(), self._raw_result()
+        budget = result.get("budget_ms", config.get("budget_ms"))
+        if budget is not None and (isinstance(budget, bool) or not isinstance(budget, (int, float))):
+            raise RunError(f"{self.path / RESULT}: budget_ms is {budget!r}, not a number",
+                           "regenerate the run")
+        lut = result.get("lut", config.get("lut"))
+        return RunSettings(
+            strategy=str(result.get("strategy") or config.get("strategy")
+                         or ("proxyless" if "relaxation" in config else "unknown")),
+            spaces=tuple(s for s in (config.get("space"), result.get("space")) if isinstance(s, str) and s),
+            budget_ms=None if budget is None else float(budget), lut=None if lut is None else str(lut))
+
+    # --- what a gradient search keeps besides ---------------------------------------------------
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.path / CHECKPOINT
+
+    def has_checkpoint(self) -> bool:
+        return self.checkpoint_path.is_file()
+
+    def save_checkpoint(self, state: dict) -> None:
+        save_weights(self.checkpoint_path, state)
+
+    def load_checkpoint(self) -> dict | None:
+        return load_weights(self.checkpoint_path) if self.has_checkpoint() else None
+
+    def append_log(self, log: str, record: dict) -> None:
+        append_jsonl(self.path / LOGS[log], record)
+
+    def read_log(self, log: str) -> list[dict]:
+        return read_jsonl(self.path / LOGS[log])
+
+    def trim_log(self, log: str, keep: Callable[[dict], bool]) -> None:
+        """Keep only the records ``keep`` accepts (records written after the last checkpoint)."""
+        kept = [r for r in self.read_log(log) if keep(r)]
+        write_text(self.path / LOGS[log], "".join(json.dumps(r) + "\n" for r in kept))
+
+    def artifact(self, name: str) -> Path:
+        """Where a search keeps a file of its own (``weights.pt``, ``derived.json``...)."""
+        return self.path / name
+
+    def save_json(self, name: str, obj) -> None:
+        write_json(self.artifact(name), obj)
+
+
+def _implied_kind(config: dict, result: dict) -> str | None:
+    """The accuracy kind of a format-1 candidate line, from what evaluated it."""
+    evaluator = config.get("evaluator")
+    name = evaluator.get("evaluator") if isinstance(evaluator, dict) else evaluator
+    if isinstance(name, str):
+        if name == "oneshot":
+            return "oneshot-val"
+        if name == "scratch":
+            return "scratch-val"
+        if name.startswith("table"):
+            return "table"
+    strategy = result.get("strategy") or config.get("strategy")
+    if strategy == "proxyless" or "relaxation" in config:
+        return "scratch-val"  # the derived arch trained from scratch, scored on validation
+    return None
