@@ -10,6 +10,7 @@ import torch
 from hwnas.errors import DataError, HwnasError, TableError
 from hwnas.io import load_weights, read_json, read_jsonl
 from hwnas.latency import LatencyTable
+from hwnas.nn import build_model
 from hwnas.search.gradient import GradientSearchConfig, GradientSearchResult, run_gradient_search
 from hwnas.space import get_space
 from hwnas.testing import synthetic_table, tiny_space
@@ -88,7 +89,7 @@ def test_run_folder_contents_and_scratch_training(setup):
     assert best["latency_ms"] <= cfg.budget_ms
     assert read_jsonl(out / "candidates.jsonl") == [best]
     space = get_space(cfg.space)
-    model = space.build(space.parse(result.arch))
+    model = build_model(space, space.parse(result.arch))
     model.load_state_dict(load_weights(out / "weights.pt"))
     assert result.scratch["test_acc"] == res["test_acc"]
     assert json.loads(result_json := json.dumps(result.to_dict()))["arch"] == result.arch and result_json

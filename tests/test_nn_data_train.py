@@ -5,7 +5,7 @@ import torch
 from hwnas.data import load_data
 from hwnas.errors import DataError
 from hwnas.io import load_weights
-from hwnas.nn import build_op, count_macs, count_params
+from hwnas.nn import build_model, build_op, count_macs, count_params
 from hwnas.space import get_space
 from hwnas.train import TrainConfig, seeded, train_model
 
@@ -14,7 +14,7 @@ from hwnas.train import TrainConfig, seeded, train_model
 def test_models_run_at_their_resolution(name):
     space = get_space(name)
     arch = space.sample(np.random.default_rng(0))
-    model = space.build(arch).eval()
+    model = build_model(space, arch).eval()
     out = model(torch.randn(2, 3, space.resolution, space.resolution))
     assert out.shape == (2, space.num_classes)
 
@@ -22,7 +22,7 @@ def test_models_run_at_their_resolution(name):
 def test_each_op_module_matches_its_out_shape():
     space = get_space("mbconv-small")
     for op in space.all_ops():
-        y = build_op(op).eval()(torch.randn(1, *op.in_shape))
+        y = build_op(op, space.activation).eval()(torch.randn(1, *op.in_shape))
         assert tuple(y.shape[1:]) == op.out_shape or op.kind == "FC"
 
 
@@ -30,7 +30,7 @@ def test_params_and_macs_by_hand():
     space = get_space("mbconv-small")
     a = space.parse("k3e3-" * 12 + "k3e3")
     b = space.parse("k7e6-" * 12 + "k7e6")
-    ma, mb = space.build(a), space.build(b)
+    ma, mb = build_model(space, a), build_model(space, b)
     assert count_params(mb) > count_params(ma)
     fc = torch.nn.Linear(256, 10)
     assert count_macs(fc, (256,)) == 2560
@@ -60,8 +60,8 @@ def test_training_is_deterministic_and_learns():
     arch = space.parse("k3e3-" * 12 + "k3e3")
     data = load_data("digits", 32)
     cfg = TrainConfig(epochs=2, seed=1)
-    r1 = train_model(seeded(1, lambda: space.build(arch)), data, cfg, progress=False)
-    r2 = train_model(seeded(1, lambda: space.build(arch)), data, cfg, progress=False)
+    r1 = train_model(seeded(1, lambda: build_model(space, arch)), data, cfg, progress=False)
+    r2 = train_model(seeded(1, lambda: build_model(space, arch)), data, cfg, progress=False)
     assert r1.train_loss == r2.train_loss and r1.test_acc == r2.test_acc
     assert r1.test_acc > 0.3  # chance is 0.1
 
@@ -77,7 +77,7 @@ def test_cli_train_writes_weights_loadable_weights_only(tmp_path):
     r = CliRunner().invoke(app, ["train", arch, "--epochs", "1", "--out", str(out), "--json"])
     assert r.exit_code == 0, r.output
     state = load_weights(out / "weights.pt")
-    model = space.build(space.parse(arch))
+    model = build_model(space, space.parse(arch))
     model.load_state_dict(state)
     again = CliRunner().invoke(app, ["train", arch, "--epochs", "1", "--out", str(out)])
     assert again.exit_code == 2 and "already holds metrics.json" in again.output

@@ -20,6 +20,7 @@ from exporters.base import Exporter, ExportError, ExportMetadata, ExportOptions
 from exporters.check import measure_latency, parity
 from exporters.pipeline import ExportSource, prepare_model
 from hwnas import __version__
+from hwnas.nn import build_model
 from hwnas.testing.fixtures import tiny_space
 from profilers.base import MeasureProtocol
 
@@ -106,7 +107,7 @@ def test_parity_check_fails_for_another_network(conformance_export):
     """A different network's outputs must fail the parity check (the check can fail)."""
     exporter, path, model, inputs, _info = conformance_export
     runner = exporter.load(path, ExportOptions())
-    other = tiny_space().build(tiny_space().sample(np.random.default_rng(7))).eval()
+    other = build_model(tiny_space(), tiny_space().sample(np.random.default_rng(7))).eval()
     atol, rtol = exporter.tolerance(ExportOptions())
     assert not parity(runner, other, inputs, atol, rtol).passed
 

@@ -49,7 +49,7 @@ def derive_arch(space, table, cost, probs: list[list[float]], budget: float, ban
 
 def finish_run(config: GradientSearchConfig, space, table, cost, data, state, probs, expected: float,
                out: Path, search_wall_s: float, epochs_run: int, progress: bool) -> GradientSearchResult:
-    from hwnas.nn.builder import count_macs, count_params
+    from hwnas.nn.builder import build_model, count_macs, count_params
     from hwnas.train import TrainConfig, seeded, train_model
 
     derived = derive_arch(space, table, cost, probs, config.budget_ms, config.band_low,
@@ -63,7 +63,7 @@ def finish_run(config: GradientSearchConfig, space, table, cost, data, state, pr
     wall = 0.0
     if config.train_derived:
         started = time.perf_counter()
-        model = seeded(config.seed, lambda: space.build(arch))
+        model = seeded(config.seed, lambda: build_model(space, arch))
         trained = train_model(model, data, TrainConfig(epochs=config.derived_epochs,
                                                        batch_size=config.batch_size, lr=config.weight_lr,
                                                        seed=config.seed),
@@ -71,7 +71,7 @@ def finish_run(config: GradientSearchConfig, space, table, cost, data, state, pr
         scratch = trained.to_dict()
         save_weights(out / "weights.pt", model.state_dict())
         wall = time.perf_counter() - started
-    model = space.build(arch)
+    model = build_model(space, arch)
     metric = "energy_mj" if table.meta.metric == "energy" else "latency_ms"
     candidate = {
         "index": 0, "arch": str(arch),

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 
 from hwnas.errors import HwnasError
-from hwnas.nn.supernet import Supernet
+from hwnas.nn.supernet import Supernet, build_supernet
 from hwnas.search.gradient.config import GradientSearchConfig
 from hwnas.search.gradient.objective import CostModel, LossConfig, dual_ascent, search_loss
 from hwnas.search.gradient.relax import ArchParams, ArchStep, temperature, weight_gates
@@ -61,7 +61,7 @@ class SearchState:
 def new_state(space, config: GradientSearchConfig) -> SearchState:
     from hwnas.train import seeded
 
-    supernet = seeded(config.seed, lambda: Supernet(space))
+    supernet = seeded(config.seed, lambda: build_supernet(space))
     arch = ArchParams([len(c) for c in space.choices()])
     weight_opt = torch.optim.SGD(supernet.parameters(), lr=config.weight_lr,
                                  momentum=config.weight_momentum, weight_decay=config.weight_decay,
