@@ -5,8 +5,11 @@ import torch
 from hwnas.data import load_data
 from hwnas.errors import DataError
 from hwnas.io import load_weights
-from hwnas.nn import build_model, build_op, count_macs, count_params
+from hwnas.nn import build_model, build_network, build_op, build_supernet, count_macs, count_params
 from hwnas.space import get_space
+from hwnas.space.arch import OpSpec
+from hwnas.space.network import LayerwiseNet
+from hwnas.testing import tiny_space
 from hwnas.train import TrainConfig, seeded, train_model
 
 
@@ -81,3 +84,37 @@ def test_cli_train_writes_weights_loadable_weights_only(tmp_path):
     model.load_state_dict(state)
     again = CliRunner().invoke(app, ["train", arch, "--epochs", "1", "--out", str(out)])
     assert again.exit_code == 2 and "already holds metrics.json" in again.output
+
+
+@pytest.mark.parametrize("name", ["tiny", "nb201"])
+def test_supernet_extract_is_the_built_network_with_shared_weights(name):
+    space = tiny_space() if name == "tiny" else get_space(name)
+    supernet = seeded(0, lambda: build_supernet(space)).eval()
+    # a fresh supernet starts a layer's candidates as one function; make them differ, as training does
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for p in supernet.parameters():
+            p.add_(0.1 * torch.randn(p.shape, generator=g))
+    arch = space.sample(np.random.default_rng(4))
+    x = torch.randn(2, 3, space.resolution, space.resolution)
+    sub = supernet.extract(arch).eval()
+    assert list(sub.state_dict()) == list(build_model(space, arch).state_dict())
+    with torch.no_grad():
+        assert torch.allclose(sub(x), supernet(x, list(space.indices(arch))), atol=1e-5)
+    with pytest.raises(ValueError, match="gates"):
+        supernet(x, [0])
+
+
+def test_build_network_follows_the_description():
+    conv = OpSpec("ConvNorm", (3, 8, 8), (("Cout", 4), ("kernel", 3), ("stride", 1), ("group", 1)))
+    fc = OpSpec("FC", (4, 1, 1), (("Cout", 2),))
+    pool = OpSpec("AvgP", (4, 8, 8), (("Cout", 4), ("kernel", 8), ("stride", 1)))
+    layer = OpSpec("ConvNorm", (4, 8, 8), conv.params)
+    for act, kind in (("relu", torch.nn.ReLU), ("relu6", torch.nn.ReLU6)):
+        net = LayerwiseNet((conv,), ((None, layer),), (pool, fc), act)
+        skipped, kept = build_network(net, [0]), build_network(net, [1])
+        assert len(skipped) == 3 and len(kept) == 4
+        assert type(kept[0][-1]) is kind and type(kept[1][-1]) is kind
+        assert kept(torch.randn(1, 3, 8, 8)).shape == (1, 2)
+    with pytest.raises(TypeError, match="no builder"):
+        build_network(object(), [0])
