@@ -41,6 +41,40 @@ def test_params_and_macs_by_hand():
     assert count_macs(conv, (3, 4, 4)) == 8 * 16 * 27
 
 
+@pytest.mark.parametrize("name", ["tiny", "nb201"])
+def test_supernet_extract_is_the_built_network_with_shared_weights(name):
+    space = tiny_space() if name == "tiny" else get_space(name)
+    supernet = seeded(0, lambda: build_supernet(space)).eval()
+    # a fresh supernet starts a layer's candidates as one function; make them differ, as training does
+    g = torch.Generator().manual_seed(1)
+    with torch.no_grad():
+        for p in supernet.parameters():
+            p.add_(0.1 * torch.randn(p.shape, generator=g))
+    arch = space.sample(np.random.default_rng(4))
+    x = torch.randn(2, 3, space.resolution, space.resolution)
+    sub = supernet.extract(arch).eval()
+    assert list(sub.state_dict()) == list(build_model(space, arch).state_dict())
+    with torch.no_grad():
+        assert torch.allclose(sub(x), supernet(x, list(space.indices(arch))), atol=1e-5)
+    with pytest.raises(ValueError, match="gates"):
+        supernet(x, [0])
+
+
+def test_build_network_follows_the_description():
+    conv = OpSpec("ConvNorm", (3, 8, 8), (("Cout", 4), ("kernel", 3), ("stride", 1), ("group", 1)))
+    fc = OpSpec("FC", (4, 1, 1), (("Cout", 2),))
+    pool = OpSpec("AvgP", (4, 8, 8), (("Cout", 4), ("kernel", 8), ("stride", 1)))
+    layer = OpSpec("ConvNorm", (4, 8, 8), conv.params)
+    for act, kind in (("relu", torch.nn.ReLU), ("relu6", torch.nn.ReLU6)):
+        net = LayerwiseNet((conv,), ((None, layer),), (pool, fc), act)
+        skipped, kept = build_network(net, [0]), build_network(net, [1])
+        assert len(skipped) == 3 and len(kept) == 4
+        assert type(kept[0][-1]) is kind and type(kept[1][-1]) is kind
+        assert kept(torch.randn(1, 3, 8, 8)).shape == (1, 2)
+    with pytest.raises(TypeError, match="no builder"):
+        build_network(object(), [0])
+
+
 def test_digits_split_is_deterministic_and_disjoint():
     a, b = load_data("digits", 16, seed=0), load_data("digits", 16, seed=0)
     assert torch.equal(a.val.tensors[0], b.val.tensors[0])
@@ -85,36 +119,3 @@ def test_cli_train_writes_weights_loadable_weights_only(tmp_path):
     again = CliRunner().invoke(app, ["train", arch, "--epochs", "1", "--out", str(out)])
     assert again.exit_code == 2 and "already holds metrics.json" in again.output
 
-
-@pytest.mark.parametrize("name", ["tiny", "nb201"])
-def test_supernet_extract_is_the_built_network_with_shared_weights(name):
-    space = tiny_space() if name == "tiny" else get_space(name)
-    supernet = seeded(0, lambda: build_supernet(space)).eval()
-    # a fresh supernet starts a layer's candidates as one function; make them differ, as training does
-    g = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for p in supernet.parameters():
-            p.add_(0.1 * torch.randn(p.shape, generator=g))
-    arch = space.sample(np.random.default_rng(4))
-    x = torch.randn(2, 3, space.resolution, space.resolution)
-    sub = supernet.extract(arch).eval()
-    assert list(sub.state_dict()) == list(build_model(space, arch).state_dict())
-    with torch.no_grad():
-        assert torch.allclose(sub(x), supernet(x, list(space.indices(arch))), atol=1e-5)
-    with pytest.raises(ValueError, match="gates"):
-        supernet(x, [0])
-
-
-def test_build_network_follows_the_description():
-    conv = OpSpec("ConvNorm", (3, 8, 8), (("Cout", 4), ("kernel", 3), ("stride", 1), ("group", 1)))
-    fc = OpSpec("FC", (4, 1, 1), (("Cout", 2),))
-    pool = OpSpec("AvgP", (4, 8, 8), (("Cout", 4), ("kernel", 8), ("stride", 1)))
-    layer = OpSpec("ConvNorm", (4, 8, 8), conv.params)
-    for act, kind in (("relu", torch.nn.ReLU), ("relu6", torch.nn.ReLU6)):
-        net = LayerwiseNet((conv,), ((None, layer),), (pool, fc), act)
-        skipped, kept = build_network(net, [0]), build_network(net, [1])
-        assert len(skipped) == 3 and len(kept) == 4
-        assert type(kept[0][-1]) is kind and type(kept[1][-1]) is kind
-        assert kept(torch.randn(1, 3, 8, 8)).shape == (1, 2)
-    with pytest.raises(TypeError, match="no builder"):
-        build_network(object(), [0])

@@ -226,7 +226,8 @@ def layer_violations(graph: ImportGraph, layering: Layering) -> tuple[Violation,
         if layering.is_plugin(src):
             to = layering.layer_of(dst)
             if to is not None and ceiling is not None and to >= ceiling:
-                found.append(Violation("upward", src, dst, f"{where}: plug-ins sit below {layering.plugin_ceiling}"))
+                why = f"{where}: plug-ins sit below {layering.plugin_ceiling}"
+                found.append(Violation("upward", src, dst, why))
             continue
         if layering.is_plugin(dst):
             if src not in layering.registries:
