@@ -118,4 +118,3 @@ def test_cli_train_writes_weights_loadable_weights_only(tmp_path):
     model.load_state_dict(state)
     again = CliRunner().invoke(app, ["train", arch, "--epochs", "1", "--out", str(out)])
     assert again.exit_code == 2 and "already holds metrics.json" in again.output
-
