@@ -127,13 +127,16 @@ def module_files(root: Path, packages: Iterable[str]) -> dict[str, Path]:
     return found
 
 
-def _imports(tree: ast.AST, module: str, is_package: bool) -> Iterable[tuple[str, int]]:
-    """(dotted name, line) of every import in ``tree``: the module and each ``from`` name."""
+def _imports(tree: ast.AST, module: str, is_package: bool) -> Iterable[tuple[str, tuple[str, ...], int]]:
+    """(module, imported names, line) of every import statement in ``tree``, relative ones resolved.
+
+    ``import a.b`` gives ``("a.b", (), line)``; ``from a import b, c`` gives ``("a", ("b", "c"), line)``.
+    """
     package = module if is_package else module.rpartition(".")[0]
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
-                yield alias.name, node.lineno
+                yield alias.name, (), node.lineno
         elif isinstance(node, ast.ImportFrom):
             if node.level:
                 anchor = package.split(".")
@@ -141,29 +144,30 @@ def _imports(tree: ast.AST, module: str, is_package: bool) -> Iterable[tuple[str
                 base = ".".join(anchor + ([node.module] if node.module else []))
             else:
                 base = node.module or ""
-            yield base, node.lineno
-            for alias in node.names:
-                yield f"{base}.{alias.name}", node.lineno
+            yield base, tuple(alias.name for alias in node.names), node.lineno
 
 
 def import_graph(root: Path, packages: Iterable[str]) -> ImportGraph:
-    """The static import graph among the modules of ``packages`` under ``root``."""
+    """The static import graph among the modules of ``packages`` under ``root``.
+
+    ``from pkg import sub`` where ``sub`` is a module is an edge to ``pkg.sub`` only; any other
+    name is an edge to ``pkg`` (whose ``__init__`` defines it).
+    """
     files = module_files(Path(root), packages)
-    edges: set[ImportEdge] = set()
+    unique: dict[tuple[str, str], ImportEdge] = {}
     for module, path in files.items():
         tree = ast.parse(path.read_text(), filename=str(path))
-        is_package = path.name == "__init__.py"
-        for name, line in _imports(tree, module, is_package):
-            # ``from pkg import name``: an edge to pkg.name when that is a module, else to pkg
-            target = name if name in files else None
-            if target is None and "." in name and name.rpartition(".")[0] in files:
-                continue  # a name defined in a module; the edge to that module is yielded too
-            if target is not None and target != module:
-                edges.add(ImportEdge(module, target, line))
-    unique: dict[tuple[str, str], ImportEdge] = {}
-    for edge in sorted(edges, key=lambda e: (e.importer, e.imported, e.line)):
-        unique.setdefault((edge.importer, edge.imported), edge)
-    return ImportGraph(frozenset(files), tuple(unique.values()))
+        for base, names, line in _imports(tree, module, path.name == "__init__.py"):
+            submodules = [f"{base}.{n}" for n in names if f"{base}.{n}" in files]
+            targets = submodules + ([base] if len(submodules) < max(1, len(names)) else [])
+            for target in targets:
+                if target in files and target != module:
+                    edge = ImportEdge(module, target, line)
+                    known = unique.get((module, target))
+                    if known is None or line < known.line:
+                        unique[(module, target)] = edge
+    edges = sorted(unique.values(), key=lambda e: (e.importer, e.imported))
+    return ImportGraph(frozenset(files), tuple(edges))
 
 
 def find_cycles(graph: ImportGraph) -> tuple[tuple[str, ...], ...]:
