@@ -88,6 +88,7 @@ def child(kind: str) -> None:
     import resource
 
     from hwnas.data import load_data
+    from hwnas.nn import build_model
     from hwnas.search.gradient.config import GradientSearchConfig
     from hwnas.search.gradient.loop import new_state, run_epoch
     from hwnas.search.gradient.objective import LossConfig
@@ -103,7 +104,7 @@ def child(kind: str) -> None:
     base_kb = _rss_kb()
     if kind == "subnet":
         largest = cost.slowest_arch()
-        model = seeded(0, lambda: space.build(largest))
+        model = seeded(0, lambda: build_model(space, largest))
         opt = torch.optim.SGD(model.parameters(), lr=0.05, momentum=0.9, weight_decay=4e-5, nesterov=True)
         gen = torch.Generator().manual_seed(0)
 
@@ -204,6 +205,7 @@ def _protocol(table):
 
 def adherence(table_path: str, epochs: int, workdir: Path) -> tuple[dict, list]:
     from hwnas.latency import LatencyTable
+    from hwnas.nn import build_model
     from hwnas.plugins import get_profiler
     from hwnas.search.gradient import GradientSearchConfig, run_gradient_search
     from hwnas.space import get_space
@@ -224,7 +226,7 @@ def adherence(table_path: str, epochs: int, workdir: Path) -> tuple[dict, list]:
     profiler = get_profiler(table.meta.runtime, _protocol(table))
     affinity = os.sched_getaffinity(0)
     for row in rows:
-        model = space.build(space.parse(row["arch"])).eval()
+        model = build_model(space, space.parse(row["arch"])).eval()
         p50s = [profiler.measure_model(model, space.input_shape).p50 for _ in range(3)]
         row.update(measured_p50s_ms=p50s, measured_ms=float(np.median(p50s)),
                    noise_ms=float(max(p50s) - min(p50s)))
@@ -246,6 +248,7 @@ def adherence(table_path: str, epochs: int, workdir: Path) -> tuple[dict, list]:
 def accuracy(table_path: str, search_epochs: int, train_epochs: int, n_random: int, workdir: Path) -> dict:
     from hwnas.data import load_data
     from hwnas.latency import LatencyTable
+    from hwnas.nn import build_model
     from hwnas.search.gradient import GradientSearchConfig, run_gradient_search
     from hwnas.space import get_space
     from hwnas.train import TrainConfig, seeded, train_model
@@ -271,7 +274,7 @@ def accuracy(table_path: str, search_epochs: int, train_epochs: int, n_random: i
             randoms.append(arch)
     rows = []
     for arch in randoms:
-        model = seeded(0, lambda arch=arch: space.build(arch))
+        model = seeded(0, lambda arch=arch: build_model(space, arch))
         train_cfg = TrainConfig(epochs=train_epochs, lr=cfg.weight_lr, seed=0)
         tr = train_model(model, data, train_cfg, progress=False)
         rows.append({"arch": str(arch), "predicted_ms": table.predict(space, arch), "val_acc": tr.val_acc,

@@ -13,7 +13,7 @@ import platform
 import torch
 
 from hwnas.data import load_data
-from hwnas.nn import count_macs, count_params
+from hwnas.nn import build_model, count_macs, count_params
 from hwnas.space import get_space
 from hwnas.train import TrainConfig, seeded, train_model
 
@@ -29,7 +29,7 @@ def main() -> None:
     space = get_space("mbconv-small")
     arch = space.parse(MID_ARCH)
     data = load_data("digits", space.resolution)
-    model = seeded(args.seed, lambda: space.build(arch))
+    model = seeded(args.seed, lambda: build_model(space, arch))
     result = train_model(model, data, TrainConfig(epochs=args.epochs, seed=args.seed), progress=False)
     print(json.dumps({
         "benchmark": "train_digits", "space": space.name, "arch": str(arch),

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 from hwnas.cli import app
 from hwnas.io import save_weights, write_json
 from hwnas.latency import LatencyTable, OpStats, TableMeta
-from hwnas.nn import recalibrate_bn
+from hwnas.nn import build_model, recalibrate_bn
 from hwnas.plugins import get_exporter
 from hwnas.space import get_space
 from hwnas.testing import synthetic_table, tiny_space
@@ -47,7 +47,7 @@ def run_dir(tmp_path_factory) -> Path:
     """A run folder as search writes it: result.json with a best arch, weights.pt."""
     path = tmp_path_factory.mktemp("run")
     torch.manual_seed(5)
-    model = SPACE.build(SPACE.parse(ARCH))
+    model = build_model(SPACE, SPACE.parse(ARCH))
     gen = torch.Generator().manual_seed(0)
     recalibrate_bn(model, [torch.randn(16, 3, 32, 32, generator=gen) * 2 + 0.5 for _ in range(2)])
     save_weights(path / "weights.pt", model.state_dict())
@@ -73,7 +73,7 @@ def test_run_folder_exports_best_arch_with_its_weights(run_dir, tmp_path):
     assert props["hwnas.arch"] == ARCH and props["hwnas.space"] == SPACE.name
     assert props["hwnas.version"] and props["hwnas.space_fingerprint"] == SPACE.fingerprint()
     # the trained weights are the ones exported, at any batch (dynamic batch dimension)
-    model = SPACE.build(SPACE.parse(ARCH))
+    model = build_model(SPACE, SPACE.parse(ARCH))
     model.load_state_dict(torch.load(run_dir / "weights.pt", weights_only=True))
     x = torch.randn(3, 3, 32, 32, generator=torch.Generator().manual_seed(2))
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
@@ -121,7 +121,7 @@ def test_table_for_another_space_is_refused_before_writing(tmp_path):
 
 
 def test_mismatching_weights_name_the_first_tensor(tmp_path):
-    state = SPACE.build(SPACE.parse(ARCH)).state_dict()
+    state = build_model(SPACE, SPACE.parse(ARCH)).state_dict()
     first = next(k for k, v in state.items() if v.ndim == 4)
     state[first] = torch.zeros(1, 1, 1, 1)
     save_weights(tmp_path / "w.pt", state)
@@ -129,7 +129,7 @@ def test_mismatching_weights_name_the_first_tensor(tmp_path):
                 "--out", str(tmp_path / "m.onnx"))
     _one_line_error(r, f"tensor '{first}'", "do not match the arch")
     other = str(SPACE.sample(np.random.default_rng(11)))
-    save_weights(tmp_path / "w2.pt", SPACE.build(SPACE.parse(other)).state_dict())
+    save_weights(tmp_path / "w2.pt", build_model(SPACE, SPACE.parse(other)).state_dict())
     r = _invoke(ARCH, "--weights", str(tmp_path / "w2.pt"), "--format", "onnx",
                 "--out", str(tmp_path / "m.onnx"))
     _one_line_error(r, "do not match the arch", "tensor '")

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from hwnas.latency.calibration import Calibration
-from hwnas.nn.supernet import BinaryGate, MixedOp, Supernet
+from hwnas.nn.supernet import BinaryGate, MixedOp, Supernet, build_supernet
 from hwnas.search.gradient.derive import brute_force, solve_budget
 from hwnas.search.gradient.finish import derive_arch
 from hwnas.search.gradient.objective import (
@@ -96,7 +96,7 @@ def _count_calls(supernet: Supernet):
 
 def test_binary_weight_step_runs_one_candidate_per_layer_and_arch_step_two():
     space = tiny_space()
-    supernet = Supernet(space)
+    supernet = build_supernet(space)
     arch = ArchParams([len(c) for c in space.choices()])
     calls = _count_calls(supernet)
     gen = torch.Generator().manual_seed(0)
@@ -148,7 +148,7 @@ def test_binary_gate_gradient_and_rescale_keep_other_probabilities():
 @pytest.mark.parametrize("relaxation", ["softmax", "gumbel"])
 def test_relaxed_arch_step_gives_alpha_gradients(relaxation):
     space = tiny_space()
-    supernet = Supernet(space)
+    supernet = build_supernet(space)
     # A fresh supernet starts every candidate of a layer as the same function (so arch gradients
     # are exactly zero); after warm-up they differ. Perturb the weights to stand for that.
     g = torch.Generator().manual_seed(1)

@@ -10,6 +10,7 @@ import torch
 from hwnas.errors import DataError, HwnasError, TableError
 from hwnas.io import load_weights, read_json, read_jsonl
 from hwnas.latency import LatencyTable
+from hwnas.nn import build_model
 from hwnas.runs import RunFolder, RunResult
 from hwnas.search.gradient import GradientSearchConfig, run_gradient_search
 from hwnas.space import get_space
@@ -96,7 +97,7 @@ def test_run_folder_contents_and_scratch_training(setup):
     assert best["arch"] == str(result.best.arch) and 0 <= best["accuracy"] <= 1
     assert best["latency_ms"] <= cfg.budget_ms
     assert read_jsonl(out / "candidates.jsonl") == [best]
-    model = space.build(result.best.arch)
+    model = build_model(space, result.best.arch)
     model.load_state_dict(load_weights(out / "weights.pt"))
     assert result.details["test_acc"] == res["details"]["test_acc"] == result.details["scratch"]["test_acc"]
     # every field survives the run folder: what is read back is what the search returned

@@ -6,6 +6,7 @@ from hypothesis import strategies as st
 from hwnas.errors import SpaceError
 from hwnas.space import get_space, space_names
 from hwnas.space.arch import OpSpec
+from hwnas.space.network import CellNet, CellStage, LayerwiseNet
 
 SPACES = {name: get_space(name) for name in space_names()}
 
@@ -113,3 +114,34 @@ def test_spec_file(tmp_path):
                    '"stages": [[8, 2, 3]]}')
     with pytest.raises(SpaceError, match="stage 0 stride must be 1 or 2"):
         get_space(str(bad))
+
+
+@pytest.mark.parametrize("name", sorted(SPACES))
+def test_network_description_holds_the_priced_ops(name):
+    """What hwnas.nn builds is what the latency table prices: the same ops, the space's activation."""
+    space = SPACES[name]
+    arch = space.sample(np.random.default_rng(1))
+    indices = space.indices(arch)
+    net = space.network()
+    assert net.activation == space.activation
+    if isinstance(net, LayerwiseNet):
+        assert list(net.ops(indices)) == space.ops(arch)
+        return
+    assert isinstance(net, CellNet) and net.num_nodes == 4
+    built = list(net.stem)
+    for stage in net.stages:
+        built += [stage.reduction] if stage.reduction is not None else []
+        cell = [stage.choices[e][j] for e, j in enumerate(indices)]
+        built += [op for op in cell if op is not None] * stage.cells
+    built += net.suffix
+    assert sorted(op.key for op in built) == sorted(op.key for op in space.ops(arch))
+
+
+def test_network_descriptions_reject_what_cannot_be_built():
+    with pytest.raises(ValueError, match="activation"):
+        LayerwiseNet((), (), (), "gelu")
+    stage = CellStage(None, 1, ((None,),))
+    with pytest.raises(ValueError, match="lower node"):
+        CellNet((), ((1, 1),), (stage,), (), "relu")
+    with pytest.raises(ValueError, match="edge choices"):
+        CellNet((), ((1, 0), (2, 1)), (stage,), (), "relu")

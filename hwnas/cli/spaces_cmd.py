@@ -8,7 +8,7 @@ from rich.table import Table
 
 from hwnas.cli.app import app, arch_app
 from hwnas.cli.common import JSON_OPTION, console, guarded, print_json
-from hwnas.nn import count_macs, count_params
+from hwnas.nn import build_model, count_macs, count_params
 from hwnas.space import get_space, space_names
 
 SPACE_OPTION = typer.Option("mbconv-small", "--space", "-s",
@@ -54,7 +54,7 @@ def sample(space: str = SPACE_OPTION, seed: int = typer.Option(0, help="Generato
 def arch_summary(space_name: str, arch_text: str) -> dict:
     s = get_space(space_name)
     arch = s.parse(arch_text)
-    model = s.build(arch)
+    model = build_model(s, arch)
     ops = s.ops(arch)
     return {
         "space": s.name, "arch": str(arch), "layers": list(arch.choices),

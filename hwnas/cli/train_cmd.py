@@ -11,7 +11,7 @@ from hwnas.cli.common import JSON_OPTION, check_out_dir, console, guarded, print
 from hwnas.cli.spaces_cmd import SPACE_OPTION
 from hwnas.data import load_for_space
 from hwnas.io import save_weights, write_json
-from hwnas.nn import count_macs, count_params
+from hwnas.nn import build_model, count_macs, count_params
 from hwnas.space import get_space
 from hwnas.train import TrainConfig, seeded, train_model
 
@@ -22,7 +22,7 @@ def train_arch(space_name: str, arch_text: str, data_spec: str, config: TrainCon
     space = get_space(space_name)
     arch = space.parse(arch_text)
     data = load_for_space(data_spec, space)
-    model = seeded(config.seed, lambda: space.build(arch))
+    model = seeded(config.seed, lambda: build_model(space, arch))
     result = train_model(model, data, config, progress=progress, label=f"train {space.name}")
     metrics = {
         "space": space.name, "space_fingerprint": space.fingerprint(), "arch": str(arch),

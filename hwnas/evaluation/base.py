@@ -74,10 +74,10 @@ def load_lut(path: str | None, space: SearchSpace):
 def _costs(space: SearchSpace, arch: Arch) -> tuple[int, int]:
     import torch
 
-    from hwnas.nn import count_macs, count_params
+    from hwnas.nn import build_model, count_macs, count_params
 
     with torch.random.fork_rng(devices=[]):
-        model = space.build(arch)
+        model = build_model(space, arch)
     return count_params(model), count_macs(model, space.input_shape)
 
 

@@ -64,12 +64,12 @@ class OneShotEvaluator(LutPricedEvaluator):
         self._require_lut()
         if self.supernet is not None:
             return
-        from hwnas.nn.supernet import Supernet
+        from hwnas.nn.supernet import build_supernet
         from hwnas.train import seeded
 
         meta = {"space": self.space.name, "fingerprint": self.space.fingerprint(),
                 "config": asdict(self.config)}
-        net = seeded(self.config.seed, lambda: Supernet(self.space))
+        net = seeded(self.config.seed, lambda: build_supernet(self.space))
         cached = run_dir / "supernet.pt" if run_dir else None
         if cached and cached.exists() and read_json(run_dir / "supernet.json") == meta:
             net.load_state_dict(load_weights(cached))

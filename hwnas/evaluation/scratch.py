@@ -50,12 +50,13 @@ class ScratchEvaluator(LutPricedEvaluator):
             self._data = replace(data, train=Subset(data.train, np.arange(keep).tolist()))
 
     def evaluate(self, arch: Arch) -> Candidate:
+        from hwnas.nn import build_model
         from hwnas.train import TrainConfig, evaluate, seeded, train_model
 
         self.prepare()
         start = time.perf_counter()
         cfg = self.config
-        model = seeded(cfg.seed, lambda: self.space.build(arch))
+        model = seeded(cfg.seed, lambda: build_model(self.space, arch))
         train_model(model, self._data, TrainConfig(cfg.epochs, cfg.batch_size, cfg.lr, seed=cfg.seed),
                     progress=False)
         _, acc = evaluate(model, self._data.loader("val", 256))

@@ -131,9 +131,9 @@ def check_out_path(out: Path, force: bool) -> None:
 def prepare_model(source: ExportSource, calibration_data: str) -> tuple[nn.Module, str]:
     """The eval-mode network with trained weights, or BN statistics from real data batches."""
     from hwnas.data import load_data
-    from hwnas.nn import input_batches, recalibrate_bn
+    from hwnas.nn import build_model, input_batches, recalibrate_bn
 
-    model = source.space.build(source.arch)
+    model = build_model(source.space, source.arch)
     if source.weights is not None:
         check_weights(model, source.weights, source.weights_path or "given")
         model.load_state_dict(source.weights)

@@ -84,12 +84,13 @@ def measure_archs(space: SearchSpace, archs: list, profiler, rng: np.random.Gene
     """End-to-end p50 per arch for each of ``passes`` interleaved passes, and the seconds one
     end-to-end measurement costs (building + exporting/lowering the arch, plus one pass)."""
     from hwnas.latency.profile import input_shape
+    from hwnas.nn import build_model
 
     proto = profiler.protocol
     profiler.setup()
     t0 = time.perf_counter()
     shape = input_shape(space)
-    runners = [profiler.prepare(space.build(a), shape) for a in archs]
+    runners = [profiler.prepare(build_model(space, a), shape) for a in archs]
     prepare_s = time.perf_counter() - t0
     out, pass_s = [], []
     for _ in range(passes):

@@ -105,7 +105,7 @@ def _profile_space(space: SearchSpace, profiler, out: Path | str, device_name: s
         meta = replace(meta, created=existing.meta.created)
     ops = unique_ops(space)
     todo = [op for op in ops if op.key not in entries]
-    act = getattr(space, "activation", "relu6")
+    act = space.activation
     proto = profiler.protocol
     profiler.setup()
     rng = np.random.default_rng(proto.seed)

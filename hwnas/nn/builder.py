@@ -2,23 +2,34 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import nn
 
+from hwnas.nn.cells import CellNetwork
 from hwnas.nn.ops import build_op
 from hwnas.space.arch import Arch
 from hwnas.space.base import SearchSpace
+from hwnas.space.network import CellNet, LayerwiseNet, NetworkSpec
 
 
 def build_model(space: SearchSpace, arch: Arch) -> nn.Module:
-    """The network of ``arch``: the space's operators, in order, built from their ``OpSpec``."""
-    if space.family == "nb201":
-        from hwnas.nn.nb201 import NB201Network
+    """The plain network of ``arch`` (validated against ``space``), from the space's description."""
+    return build_network(space.network(), space.indices(arch))
 
-        space.validate(arch)
-        return NB201Network(space, arch)
-    act = getattr(space, "activation", "relu6")
-    return nn.Sequential(*[build_op(op, act) for op in space.ops(arch)])
+
+def build_network(net: NetworkSpec, indices: Sequence[int]) -> nn.Module:
+    """The network of one choice index per position, wired as ``net``'s type says.
+
+    A layerwise net is an ``nn.Sequential`` of its ops (a skipped layer leaves no module), so the
+    modules are those of ``space.ops(arch)``, in order, which the latency table prices.
+    """
+    if isinstance(net, LayerwiseNet):
+        return nn.Sequential(*[build_op(op, net.activation) for op in net.ops(indices)])
+    if isinstance(net, CellNet):
+        return CellNetwork(net, indices)
+    raise TypeError(f"no builder for a network described as {type(net).__name__}")
 
 
 def count_params(model: nn.Module) -> int:

@@ -124,8 +124,11 @@ class NB201ResBlock(nn.Module):
         return self.conv_b(self.conv_a(x)) + self.shortcut(x)
 
 
-def build_op(op: OpSpec, act: str = "relu6") -> nn.Module:
-    """The module for ``op``; ``act`` is the space's activation for its conv-norm layers."""
+def build_op(op: OpSpec, act: str) -> nn.Module:
+    """The module for ``op``; ``act`` is the space's activation (``space.activation``).
+
+    Only conv-norm layers (and MBConv) use ``act``; the other kinds fix their own activation.
+    """
     cin = op.in_shape[0]
     p = dict(op.params)
     kind = op.kind

@@ -40,10 +40,4 @@ def get_space(name: str) -> SearchSpace:
     return _PRESETS[key]()
 
 
-def parse_arch(space: SearchSpace | str, text: str) -> Arch:
-    if isinstance(space, str):
-        space = get_space(space)
-    return space.parse(text)
-
-
-__all__ = ["Arch", "OpSpec", "SearchSpace", "get_space", "parse_arch", "space_names"]
+__all__ = ["Arch", "OpSpec", "SearchSpace", "get_space", "space_names"]

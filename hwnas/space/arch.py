@@ -45,12 +45,6 @@ class OpSpec:
     in_shape: tuple[int, int, int]
     params: tuple[tuple[str, int], ...] = ()
 
-    def get(self, name: str) -> int:
-        for key, value in self.params:
-            if key == name:
-                return value
-        raise KeyError(f"{self.kind} has no parameter {name!r}")
-
     @property
     def key(self) -> str:
         c, h, w = self.in_shape

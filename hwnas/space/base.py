@@ -3,8 +3,9 @@
 Every space here is a sequence of *positions* (searchable layers, or NB201 cell edges), each with
 a tuple of choice tokens. A space knows which operators a choice costs at its exact input shape
 (``candidate_ops``), which fixed operators surround them (``prefix_ops`` / ``suffix_ops``), and
-builds the network from the same ``OpSpec`` values so that a latency table and a network can
-never disagree about shapes.
+describes its network (``network``) with the same ``OpSpec`` values so that a latency table and a
+network can never disagree about shapes. ``hwnas.nn`` builds the modules from that description:
+``build_model(space, arch)``, ``build_supernet(space)``.
 """
 
 from __future__ import annotations
@@ -19,12 +20,14 @@ import numpy as np
 
 from hwnas.errors import SpaceError
 from hwnas.space.arch import LAYERS_NOTATION, Arch, OpSpec
+from hwnas.space.network import NetworkSpec
 
 
 class SearchSpace(ABC):
     """A space of architectures; subclasses define positions, choices and operators."""
 
     name: str
+    family: str  # a label for listings (mbconv, fbnet, nb201); nothing dispatches on it
     resolution: int
     num_classes: int
     in_channels: int = 3
@@ -54,6 +57,15 @@ class SearchSpace(ABC):
     @abstractmethod
     def position_label(self, position: int) -> str:
         """Human name of a position, used in error messages."""
+
+    @property
+    @abstractmethod
+    def activation(self) -> str:
+        """The activation of the conv-norm ops (``relu`` or ``relu6``), which ``build_op`` needs."""
+
+    @abstractmethod
+    def network(self) -> NetworkSpec:
+        """The network with every choice, as data (see :mod:`hwnas.space.network`)."""
 
     # --- derived -------------------------------------------------------------------------------
     @property
@@ -146,9 +158,3 @@ class SearchSpace(ABC):
             for ops in self.candidate_ops(position):
                 yield from ops
         yield from self.suffix_ops()
-
-    def build(self, arch: Arch):
-        """The plain ``nn.Module`` of ``arch``."""
-        from hwnas.nn.builder import build_model
-
-        return build_model(self, arch)

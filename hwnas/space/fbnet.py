@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 from hwnas.errors import SpaceError
 from hwnas.space.arch import Arch, OpSpec
-from hwnas.space.base import SearchSpace
+from hwnas.space.layerwise import LayerwiseSpace
 
 # (token, expand, kernel, group) in HW-NAS-Bench's index order; the ninth choice is skip.
 FBNET_BLOCKS = (
@@ -37,7 +37,7 @@ FBNET_CIFAR100 = FBNetLayout("fbnet-cifar100", 32, 1, (1, 1, 2, 2, 1, 2, 1), 150
 FBNET_IMAGENET = FBNetLayout("fbnet-imagenet", 224, 2, (1, 2, 2, 2, 1, 2, 1), 1984, 1000)
 
 
-class FBNetSpace(SearchSpace):
+class FBNetSpace(LayerwiseSpace):
     family = "fbnet"
     activation = "relu"
 

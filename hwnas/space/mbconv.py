@@ -16,7 +16,7 @@ import tomllib
 
 from hwnas.errors import SpaceError
 from hwnas.space.arch import Arch, OpSpec
-from hwnas.space.base import SearchSpace
+from hwnas.space.layerwise import LayerwiseSpace
 
 ZERO = "zero"
 
@@ -61,7 +61,7 @@ MBCONV_SMALL = MBConvConfig(
 )
 
 
-class MBConvSpace(SearchSpace):
+class MBConvSpace(LayerwiseSpace):
     family = "mbconv"
 
     def __init__(self, config: MBConvConfig):
@@ -70,7 +70,6 @@ class MBConvSpace(SearchSpace):
         self.name = config.name
         self.resolution = config.resolution
         self.num_classes = config.num_classes
-        self.activation = config.activation
         self._blocks = tuple(f"k{k}e{e}" for k, e in itertools.product(config.kernels, config.expands))
         self._layers = self._layout()
 
@@ -87,6 +86,10 @@ class MBConvSpace(SearchSpace):
                 size = -(-size // stride)
                 cin = stage.channels
         return tuple(rows)
+
+    @property
+    def activation(self) -> str:
+        return self.config.activation
 
     def choices(self) -> tuple[tuple[str, ...], ...]:
         return tuple(

@@ -12,6 +12,7 @@ import re
 from hwnas.errors import SpaceError
 from hwnas.space.arch import NB201_NOTATION, Arch, OpSpec
 from hwnas.space.base import SearchSpace
+from hwnas.space.network import CellNet, CellStage
 
 NB201_OPS = ("none", "skip_connect", "nor_conv_1x1", "nor_conv_3x3", "avg_pool_3x3")
 # (to_node, from_node) of each edge in string order
@@ -82,6 +83,22 @@ class NB201Space(SearchSpace):
             OpSpec("AvgP", (c, s, s), (("Cout", c), ("kernel", s), ("stride", 1))),
             OpSpec("FC", (c, 1, 1), (("Cout", self.num_classes),)),
         )
+
+    def network(self) -> CellNet:
+        reductions = self.reduction_ops()
+        stages = tuple(
+            CellStage(
+                reduction=reductions[stage - 1] if stage > 0 else None,
+                cells=CELLS_PER_STAGE,
+                choices=tuple(
+                    tuple(self.edge_op(token, channels, size) for token in NB201_OPS) for _ in NB201_EDGES
+                ),
+            )
+            for stage, (channels, size) in enumerate(zip(STAGE_CHANNELS, self.stage_sizes()))
+        )
+        # the reductions open stages 2 and 3; suffix_ops lists them first only for the latency sum
+        suffix = self.suffix_ops()[len(reductions):]
+        return CellNet(self.prefix_ops(), NB201_EDGES, stages, suffix, self.activation)
 
     def describe(self) -> dict:
         return {

@@ -20,6 +20,7 @@ from hwnas.export.base import Exporter, ExportError, ExportMetadata, ExportOptio
 from hwnas.export.check import measure_latency, parity
 from hwnas.export.pipeline import ExportSource, prepare_model
 from hwnas.latency.measure import MeasureProtocol
+from hwnas.nn import build_model
 from hwnas.plugins import exporter_names, get_exporter
 from hwnas.testing.fixtures import tiny_space
 
@@ -106,7 +107,7 @@ def test_parity_check_fails_for_another_network(conformance_export):
     """A different network's outputs must fail the parity check (the check can fail)."""
     exporter, path, model, inputs, _info = conformance_export
     runner = exporter.load(path, ExportOptions())
-    other = tiny_space().build(tiny_space().sample(np.random.default_rng(7))).eval()
+    other = build_model(tiny_space(), tiny_space().sample(np.random.default_rng(7))).eval()
     atol, rtol = exporter.tolerance(ExportOptions())
     assert not parity(runner, other, inputs, atol, rtol).passed
 

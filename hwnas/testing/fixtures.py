@@ -30,7 +30,7 @@ def synthetic_table(space: SearchSpace, seed: int = 0, runtime: str = "synthetic
 
     rng = np.random.default_rng(seed)
     entries = {}
-    act = getattr(space, "activation", "relu6")
+    act = space.activation
     for op in space.all_ops():
         with torch.random.fork_rng(devices=[]):
             macs = count_macs(build_op(op, act), op.in_shape)

@@ -39,7 +39,7 @@ def derive_arch(cost: CostModel, probs: list[list[float]], budget: float, band_l
 
 def finish_run(config: GradientSearchConfig, space, table, cost, data, state, probs, expected: float,
                run: RunFolder, search_wall_s: float, epochs_run: int, progress: bool) -> RunResult:
-    from hwnas.nn.builder import count_macs, count_params
+    from hwnas.nn.builder import build_model, count_macs, count_params
     from hwnas.train import TrainConfig, seeded, train_model
 
     derived = derive_arch(cost, probs, config.budget_ms, config.band_low,
@@ -54,7 +54,7 @@ def finish_run(config: GradientSearchConfig, space, table, cost, data, state, pr
     wall = 0.0
     if config.train_derived:
         started = time.perf_counter()
-        model = seeded(config.seed, lambda: space.build(arch))
+        model = seeded(config.seed, lambda: build_model(space, arch))
         trained = train_model(model, data, TrainConfig(epochs=config.derived_epochs,
                                                        batch_size=config.batch_size, lr=config.weight_lr,
                                                        seed=config.seed),
@@ -62,7 +62,7 @@ def finish_run(config: GradientSearchConfig, space, table, cost, data, state, pr
         scratch = trained.to_dict()
         save_weights(run.artifact("weights.pt"), model.state_dict())
         wall = time.perf_counter() - started
-    model = space.build(arch)
+    model = build_model(space, arch)
     metric = "energy_mj" if table.meta.metric == "energy" else "latency_ms"
     candidate = Candidate(
         arch, None if scratch is None else scratch["val_acc"],

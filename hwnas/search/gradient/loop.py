@@ -18,7 +18,7 @@ from torch import nn
 
 from hwnas.errors import HwnasError
 from hwnas.latency.cost import CostModel
-from hwnas.nn.supernet import Supernet
+from hwnas.nn.supernet import Supernet, build_supernet
 from hwnas.search.gradient.config import GradientSearchConfig
 from hwnas.search.gradient.objective import LossConfig, dual_ascent, expected_latency, search_loss
 from hwnas.search.gradient.relax import ArchParams, ArchStep, temperature, weight_gates
@@ -62,7 +62,7 @@ class SearchState:
 def new_state(space, config: GradientSearchConfig) -> SearchState:
     from hwnas.train import seeded
 
-    supernet = seeded(config.seed, lambda: Supernet(space))
+    supernet = seeded(config.seed, lambda: build_supernet(space))
     arch = ArchParams([len(c) for c in space.choices()])
     weight_opt = torch.optim.SGD(supernet.parameters(), lr=config.weight_lr,
                                  momentum=config.weight_momentum, weight_decay=config.weight_decay,

@@ -1,0 +1,111 @@
+"""The import rules (``hwnas.testing.imports.LAYERS``): no cycles, no upward or plug-in imports."""
+
+from pathlib import Path
+
+from hwnas.testing.imports import Layering, check_imports, import_graph
+
+ROOT = Path(__file__).resolve().parents[1]
+
+# removed by the runtime/cost/runs work; this list must be empty when issue 12 lands
+KNOWN_VIOLATIONS = {
+    "plugin: hwnas.cli.export_cmd -> exporters",
+    "plugin: hwnas.cli.export_cmd -> exporters.base",
+    "plugin: hwnas.cli.export_cmd -> exporters.pipeline",
+    "plugin: hwnas.cli.lut_cmd -> profilers",
+    "plugin: hwnas.cli.profile_cmd -> profilers",
+    "plugin: hwnas.demo -> exporters.pipeline",
+    "plugin: hwnas.demo -> profilers",
+    "plugin: hwnas.latency.fidelity -> profilers.base",
+    "plugin: hwnas.latency.profile -> profilers.base",
+    "plugin: hwnas.testing.exporter_conformance -> exporters",
+    "plugin: hwnas.testing.exporter_conformance -> exporters.base",
+    "plugin: hwnas.testing.exporter_conformance -> exporters.check",
+    "plugin: hwnas.testing.exporter_conformance -> exporters.pipeline",
+    "plugin: hwnas.testing.exporter_conformance -> profilers.base",
+    "plugin: hwnas.testing.profiler_conformance -> profilers",
+}
+
+
+def test_project_has_no_import_cycle():
+    report = check_imports(ROOT)
+    assert report.cycles == (), "\n".join(report.lines())
+
+
+def test_project_has_no_new_layer_or_plugin_violation():
+    report = check_imports(ROOT)
+    found = {str(v) for v in report.violations}
+    new = sorted(found - KNOWN_VIOLATIONS)
+    assert not new, "\n".join(f"{v}  ({v.detail})" for v in report.violations if str(v) in new)
+
+
+def test_space_layer_stands_below_nn():
+    graph = import_graph(ROOT, ("hwnas",))
+    space_imports = {e.imported for e in graph.edges if e.importer.startswith("hwnas.space")}
+    assert space_imports and all(m.startswith(("hwnas.space", "hwnas.errors")) for m in space_imports)
+
+
+# --- the checker itself, on a tiny package it must find fault with ---------------------------
+TOY = Layering(
+    layers=(("toy", "toy.low"), ("toy.mid",), ("toy.high",)),
+    core="toy", plugins=("plug",), registries=("toy.registry",), plugin_ceiling="toy.high",
+)
+
+
+def _write(root: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+def _toy(tmp_path: Path, **extra: str) -> Path:
+    files = {
+        "toy/__init__.py": "",
+        "toy/low.py": "import os\n",
+        "toy/mid/__init__.py": "",
+        "toy/mid/a.py": "from toy.low import thing\n",
+        "toy/high.py": "from toy.mid import a\n",
+        "plug/__init__.py": "",
+        "plug/p.py": "from toy.mid.a import x\n",
+    }
+    files.update({k.replace("__", "/") + ".py": v for k, v in extra.items()})
+    _write(tmp_path, files)
+    return tmp_path
+
+
+def test_checker_passes_a_clean_package(tmp_path):
+    # a package's __init__ may re-export a submodule that imports a sibling through the package
+    root = _toy(tmp_path, toy__mid__b="from toy.mid import a\n")
+    _write(root, {"toy/mid/__init__.py": "from toy.mid.b import y\n"})
+    report = check_imports(root, TOY)
+    assert report.cycles == () and report.violations == ()
+
+
+def test_checker_finds_a_cycle_through_a_lazy_import(tmp_path):
+    root = _toy(tmp_path, toy__mid__b="def f():\n    from toy.mid import a\n")
+    _write(root, {"toy/mid/a.py": "from toy.low import thing\nfrom . import b\n"})
+    report = check_imports(root, TOY)
+    assert report.cycles == (("toy.mid.a", "toy.mid.b"),)
+    assert report.violations == ()
+
+
+def test_checker_finds_an_upward_import(tmp_path):
+    root = _toy(tmp_path, toy__mid__c="import toy.high\n")
+    report = check_imports(root, TOY)
+    assert [str(v) for v in report.violations] == ["upward: toy.mid.c -> toy.high"]
+    assert "line 1" in report.violations[0].detail
+
+
+def test_checker_finds_core_imports_of_plugins_outside_the_registry(tmp_path):
+    root = _toy(tmp_path, toy__low2="", toy__registry="import plug.p\n",
+                toy__mid__d="from plug import VERSION\n\ndef load():\n    from plug import p\n")
+    layering = Layering(layers=(*TOY.layers, ("toy.registry", "toy.low2")), core="toy", plugins=("plug",),
+                        registries=("toy.registry",), plugin_ceiling="toy.high")
+    found = {str(v) for v in check_imports(root, layering).violations}
+    assert found == {"plugin: toy.mid.d -> plug", "plugin: toy.mid.d -> plug.p"}  # a name, a module
+
+
+def test_checker_flags_plugins_above_the_ceiling_and_unlayered_modules(tmp_path):
+    root = _toy(tmp_path, plug__q="from toy import high\n", toy__stray="")
+    found = {str(v) for v in check_imports(root, TOY).violations}
+    assert found == {"upward: plug.q -> toy.high", "unlayered: toy.stray -> toy.stray"}
