@@ -6,36 +6,16 @@ from hwnas.testing.imports import Layering, check_imports, import_graph
 
 ROOT = Path(__file__).resolve().parents[1]
 
-# removed by the runtime/cost/runs work; this list must be empty when issue 12 lands
-KNOWN_VIOLATIONS = {
-    "plugin: hwnas.cli.export_cmd -> exporters",
-    "plugin: hwnas.cli.export_cmd -> exporters.base",
-    "plugin: hwnas.cli.export_cmd -> exporters.pipeline",
-    "plugin: hwnas.cli.lut_cmd -> profilers",
-    "plugin: hwnas.cli.profile_cmd -> profilers",
-    "plugin: hwnas.demo -> exporters.pipeline",
-    "plugin: hwnas.demo -> profilers",
-    "plugin: hwnas.latency.fidelity -> profilers.base",
-    "plugin: hwnas.latency.profile -> profilers.base",
-    "plugin: hwnas.testing.exporter_conformance -> exporters",
-    "plugin: hwnas.testing.exporter_conformance -> exporters.base",
-    "plugin: hwnas.testing.exporter_conformance -> exporters.check",
-    "plugin: hwnas.testing.exporter_conformance -> exporters.pipeline",
-    "plugin: hwnas.testing.exporter_conformance -> profilers.base",
-    "plugin: hwnas.testing.profiler_conformance -> profilers",
-}
-
 
 def test_project_has_no_import_cycle():
     report = check_imports(ROOT)
     assert report.cycles == (), "\n".join(report.lines())
 
 
-def test_project_has_no_new_layer_or_plugin_violation():
+def test_project_has_no_layer_or_plugin_violation():
     report = check_imports(ROOT)
     found = {str(v) for v in report.violations}
-    new = sorted(found - KNOWN_VIOLATIONS)
-    assert not new, "\n".join(f"{v}  ({v.detail})" for v in report.violations if str(v) in new)
+    assert not found, "\n".join(f"{v}  ({v.detail})" for v in report.violations)
 
 
 def test_space_layer_stands_below_nn():

@@ -3,7 +3,7 @@
 ``price(arch) = fixed + sum_p costs[p][j_p]``, where ``costs[p][j]`` is what choice ``j`` at
 position ``p`` adds (the p50s of the ops it runs; a zero op adds nothing) and ``fixed`` is what
 every arch pays (stem, head, classifier). :meth:`LatencyTable.cost_model` builds it from a table
-(:func:`table_cost_model`), the only place a table and its calibration become a price: table
+(:func:`priced_costs`), the only place a table and its calibration become a price: table
 predictions, the gradient search (expected latency, budget derivation), black-box problems,
 the predictor's additive front and reports all read it, so they can never disagree.
 
@@ -21,18 +21,15 @@ Example:
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from hwnas.errors import TableError
+from hwnas.latency.calibration import Calibration
 from hwnas.space.arch import Arch, OpSpec
 from hwnas.space.base import SearchSpace
-
-if TYPE_CHECKING:
-    from hwnas.latency.table import LatencyTable
 
 
 @dataclass(frozen=True, eq=False)
@@ -102,21 +99,22 @@ class CostModel:
                 self.price_indices(self.extreme_indices(slowest=True)))
 
 
-def table_cost_model(table: LatencyTable, space: SearchSpace) -> CostModel:
-    """The cost model of ``table``'s prediction over ``space`` (use :meth:`LatencyTable.cost_model`,
-    which caches it). Raises ``TableError`` when the table lacks an op of the space."""
-    table.require(space)
+def priced_costs(space: SearchSpace, p50_ms: Mapping[str, float], calibration: Calibration | None,
+                 unit: str = "ms") -> CostModel:
+    """The cost model of a table's prediction over ``space``: ``p50_ms`` maps every op key of the
+    space to its p50 and ``calibration`` is folded in (use :meth:`LatencyTable.cost_model`, which
+    checks the table covers the space and caches the result)."""
 
     def raw(ops: Sequence[OpSpec]) -> float:
-        return float(sum(table.entries[op.key].p50 for op in ops))
+        return float(sum(p50_ms[op.key] for op in ops))
 
     candidates = [space.candidate_ops(p) for p in range(space.num_positions)]
     costs = [np.array([raw(ops) for ops in choice], dtype=np.float64) for choice in candidates]
     fixed_ops = [*space.prefix_ops(), *space.suffix_ops()]
     fixed = raw(fixed_ops)
-    cal = table.calibration
+    cal = calibration
     if cal is not None:
         n_ops = [np.array([len(ops) for ops in choice], dtype=np.float64) for choice in candidates]
         costs = [cal.coef_sum * c + cal.coef_ops * n for c, n in zip(costs, n_ops)]
         fixed = cal.coef_sum * fixed + cal.coef_ops * len(fixed_ops) + cal.intercept_ms
-    return CostModel(space, tuple(costs), fixed, table.meta.unit)
+    return CostModel(space, tuple(costs), fixed, unit)

@@ -25,7 +25,7 @@ from pathlib import Path
 from hwnas.errors import TableError
 from hwnas.io import read_json, write_json
 from hwnas.latency.calibration import Calibration
-from hwnas.latency.cost import CostModel, table_cost_model
+from hwnas.latency.cost import CostModel, priced_costs
 from hwnas.space.arch import Arch, OpSpec
 from hwnas.space.base import SearchSpace
 
@@ -124,7 +124,9 @@ class LatencyTable:
         """
         model = self._cost_models.get(space)
         if model is None:
-            model = table_cost_model(self, space)
+            self.require(space)
+            model = priced_costs(space, {k: v.p50 for k, v in self.entries.items()},
+                                 self.calibration, self.meta.unit)
             if len(self._cost_models) >= 8:  # a process sees a handful of spaces: stay bounded
                 self._cost_models.clear()
             self._cost_models[space] = model

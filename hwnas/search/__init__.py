@@ -10,13 +10,8 @@ from hwnas.search.base import (
     SearchError,
     Strategy,
 )
-from hwnas.search.registry import (
-    SearchRequest,
-    make_strategy,
-    run,
-    search_names,
-    strategy_names,
-)
+from hwnas.search.registry import SearchRequest, run, search_names
+from hwnas.search.strategies import make_strategy, strategy_names
 
 __all__ = ["MAX_RESAMPLES", "OBJECTIVE_SENSES", "Observation", "Problem", "SearchError",
            "SearchRequest", "Strategy", "make_strategy", "run", "search_names", "strategy_names"]

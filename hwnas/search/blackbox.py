@@ -94,8 +94,9 @@ def run_blackbox(config: BlackboxConfig, progress: bool = True) -> RunResult:
     """The library call behind ``hwnas search`` for the black-box strategies."""
     from hwnas.execution import make_executor
     from hwnas.runs import RunFolder
-    from hwnas.search import Problem, make_strategy
+    from hwnas.search.base import Problem
     from hwnas.search.runner import run_search
+    from hwnas.search.strategies import make_strategy
     from hwnas.space import get_space
 
     if config.reward not in ("soft", "hard"):

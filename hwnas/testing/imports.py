@@ -29,10 +29,10 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("hwnas.runs",),                           # 4: the run folder
     ("hwnas.evaluation", "hwnas.execution"),   # 5: evaluators and where they run
     ("hwnas.search",),                         # 6: strategies
-    ("hwnas.export",),                         # 7: export of a searched arch
+    ("hwnas.export", "hwnas.plugins"),         # 7: export of a searched arch; the plug-in registry
     ("hwnas.report",),                         # 8: reports over run folders
     ("hwnas.testing",),                        # 9: fixtures and conformance suites
-    ("hwnas.demo", "hwnas.plugins"),           # 10: orchestration; the plug-in registry
+    ("hwnas.demo",),                           # 10: orchestration of the whole pipeline
     ("hwnas.cli",),                            # 11: the command line
 )
 PLUGIN_PACKAGES: tuple[str, ...] = ("profilers", "exporters", "runtimes")

@@ -1,0 +1,38 @@
+"""Strategy names -> classes: the black-box strategies behind the one ask/tell interface."""
+
+from __future__ import annotations
+
+from hwnas.search.base import Problem, SearchError, Strategy
+
+
+def _classes() -> dict[str, type[Strategy]]:
+    from hwnas.search.evolution import RegularizedEvolution
+    from hwnas.search.nsga2 import NSGA2
+    from hwnas.search.predictor import PredictorSearch
+    from hwnas.search.random_search import RandomSearch
+    from hwnas.search.rl import ReinforceSearch
+
+    return {c.name: c for c in (RandomSearch, RegularizedEvolution, NSGA2, ReinforceSearch,
+                                PredictorSearch)}
+
+
+def strategy_names() -> list[str]:
+    return list(_classes())
+
+
+def make_strategy(name: str, problem: Problem, seed: int = 0, **options) -> Strategy:
+    """A strategy by name; ``options`` are its constructor's keyword arguments.
+
+    Example:
+        >>> from hwnas.testing import tiny_space
+        >>> make_strategy("evolution", Problem(tiny_space()), seed=1, population=8).min_evals
+        8
+    """
+    classes = _classes()
+    if name not in classes:
+        raise SearchError(f"unknown strategy {name!r}",
+                          f"choose one of {', '.join([*classes, 'proxyless'])}")
+    try:
+        return classes[name](problem, seed, **options)
+    except TypeError as exc:
+        raise SearchError(f"strategy {name}: {exc}", "check the strategy options") from None
