@@ -40,7 +40,15 @@ def test_table_lookup_percent_and_columns(tmp_path):
     res = ev.evaluate(space.parse(arch))
     assert res.accuracy == pytest.approx(acc / 100) and res.latency_ms == pytest.approx(lat)
     assert res.params > 0 and res.macs > 0
-    assert ev.cost_model() is None  # a measured latency per arch: nothing to price ahead
+    # the CSV's own latencies screen candidates before they are evaluated: looked up, not summed
+    price = ev.cost_model()
+    assert not hasattr(price, "costs")
+    assert price.price(space.parse(arch)) == pytest.approx(lat)
+    missing = next(a for a in (space.sample(np.random.default_rng(s)) for s in range(500))
+                   if str(a) not in {r[0] for r in rows})
+    assert price.price(missing) == float("inf")
+    assert price.price_rows([space.indices(space.parse(rows[0][0])), space.indices(missing)]).tolist() == [
+        pytest.approx(rows[0][2]), float("inf")]
 
 
 def test_table_missing_column_names_it(tmp_path):

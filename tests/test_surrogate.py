@@ -100,3 +100,22 @@ def test_predictor_prices_candidates_with_the_cost_model():
     assert s.pool_archs and all(str(s.pool_archs[k]) == key for key, k in s._pool_index.items())
     lat = s._pool_pred[:, problem.objectives.index("latency_ms")]
     np.testing.assert_allclose(lat, [ev.values(a)[1] for a in s.pool_archs], rtol=1e-12)
+
+
+def test_predictor_never_proposes_archs_with_unknown_latency():
+    # a partial CSV: its lookup price is inf outside it; the pool must skip those archs
+    from hwnas.latency.cost import LookupPrice
+
+    space = toy_space()
+    ev = ToyEvaluator(space)
+    archs, points = ev.all_points()
+    covered = {str(a) for a in archs[::2]}
+    price = LookupPrice(space, {a: float(p[1]) for a, p in zip(archs, points) if str(a) in covered})
+    problem = Problem(space, cost=price)
+    s = make_strategy("predictor", problem, 0, surrogate="forest", generations=4)
+    asked = drive(s, ev, 40)
+    assert all(a in covered for a in asked[10:])  # the first 10 are the random start
+    # with asks pending, the pool's index (their predictions) points into the filtered pool
+    s = make_strategy("predictor", problem, 0, surrogate="forest", generations=4)
+    drive(s, ev, 40, batch=3)
+    assert all(str(s.pool_archs[k]) == key for key, k in s._pool_index.items())

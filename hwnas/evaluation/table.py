@@ -14,7 +14,7 @@ from pathlib import Path
 
 from hwnas.errors import HwnasError, SpaceError
 from hwnas.evaluation.base import Evaluator, arch_costs, load_lut
-from hwnas.latency.cost import CostModel
+from hwnas.latency.cost import CostModel, LookupPrice
 from hwnas.runs import Candidate
 from hwnas.space.arch import Arch
 from hwnas.space.base import SearchSpace
@@ -57,12 +57,14 @@ class TableEvaluator(Evaluator):
         return Candidate(arch, acc, float(lat), params, macs, energy, time.perf_counter() - start,
                          accuracy_kind="table", evaluator=self.name)
 
-    def cost_model(self) -> CostModel | None:
-        """The table's cost model when latency comes from ``--lut``; None when from the CSV (a
-        measured latency per arch has no per-choice costs)."""
+    def cost_model(self) -> CostModel | LookupPrice:
+        """The table's cost model when latency comes from ``--lut``; the CSV's own latencies
+        (looked up per arch, not additive) when it has a latency column."""
         if self.rows is None:
             self.prepare()
-        return self._lut.cost_model(self.space) if self.latency_column is None else None
+        if self.latency_column is None:
+            return self._lut.cost_model(self.space)
+        return LookupPrice(self.space, {self.space.parse(k): lat for k, (_a, lat, _e) in self.rows.items()})
 
     def describe(self) -> dict:
         return {"evaluator": f"table:{self.path}", "arch_column": self.arch_column,

@@ -25,10 +25,11 @@ from torch import nn
 from hwnas import __version__
 from hwnas.export.base import ExportError, ExportMetadata, ExportOptions
 from hwnas.export.check import compare_with_table, measure_latency, parity
-from hwnas.io import load_weights, read_json, write_json
+from hwnas.io import load_weights, write_json
 from hwnas.latency.measure import MeasureProtocol
 from hwnas.latency.table import LatencyTable
 from hwnas.plugins import get_exporter
+from hwnas.runs import RunFolder
 from hwnas.space import get_space
 from hwnas.space.arch import Arch
 from hwnas.space.base import SearchSpace
@@ -63,26 +64,28 @@ class ExportRequest:
 
 
 def resolve_source(source: str, space: str | None = None, weights: Path | None = None) -> ExportSource:
-    """A run folder (``result.json`` best arch + ``weights.pt``) or an arch string of ``space``."""
+    """A run folder (its best arch + ``weights.pt``) or an arch string of ``space``."""
     path = Path(source)
     run_dir = None
     if path.is_dir():
-        result = read_json(path / "result.json", "run result")
-        best = result.get("best")
-        if not best or "arch" not in best:
-            raise ExportError(f"run {path} has no best candidate in result.json",
-                              "export an arch string instead, or finish the search")
-        space_name = space or result.get("space") or DEFAULT_SPACE
-        if space and result.get("space") and space != result["space"]:
-            raise ExportError(f"run {path} searched space {result['space']!r}, not {space!r}",
+        run = RunFolder(path)
+        run.check_readable()
+        spaces = run.settings().spaces
+        run_space = spaces[0] if spaces else None
+        if space and run_space and space not in spaces:
+            raise ExportError(f"run {path} searched space {run_space!r}, not {space!r}",
                               "drop --space or pass the run's space")
-        arch_text, run_dir = best["arch"], str(path)
-        if weights is None and (path / "weights.pt").is_file():
-            weights = path / "weights.pt"
+        sp = get_space(space or run_space or DEFAULT_SPACE)
+        best = run.best_candidate(sp)
+        if best is None:
+            raise ExportError(f"run {path} has no candidate within its budget",
+                              "export an arch string instead, or finish the search")
+        arch, run_dir = sp.parse(str(best.arch)), str(path)
+        if weights is None and run.artifact("weights.pt").is_file():
+            weights = run.artifact("weights.pt")
     else:
-        space_name, arch_text = space or DEFAULT_SPACE, source
-    sp = get_space(space_name)
-    arch = sp.parse(arch_text)
+        sp = get_space(space or DEFAULT_SPACE)
+        arch = sp.parse(source)
     state = load_weights(weights) if weights is not None else None
     if state is not None and not isinstance(state, dict):
         raise ExportError(f"weights file {weights} does not hold a state dict", "save model.state_dict()")

@@ -118,3 +118,29 @@ def priced_costs(space: SearchSpace, p50_ms: Mapping[str, float], calibration: C
         costs = [cal.coef_sum * c + cal.coef_ops * n for c, n in zip(costs, n_ops)]
         fixed = cal.coef_sum * fixed + cal.coef_ops * len(fixed_ops) + cal.intercept_ms
     return CostModel(space, tuple(costs), fixed, unit)
+
+
+class LookupPrice:
+    """Prices known per arch (a tabular benchmark's measured latencies): not additive, so it has
+    no per-choice costs; an arch it does not list costs ``inf`` (never within a budget).
+
+    Strategies screen candidates with it exactly as with a :class:`CostModel`; only the
+    predictor's exact knapsack front needs the additive kind.
+    """
+
+    def __init__(self, space: SearchSpace, prices: Mapping[Arch, float], unit: str = "ms"):
+        self.space, self.unit = space, unit
+        self._by_indices = {tuple(space.indices(a)): float(v) for a, v in prices.items()}
+
+    def price_indices(self, indices: Sequence[int]) -> float:
+        return self._by_indices.get(tuple(int(j) for j in indices), math.inf)
+
+    def price(self, arch: Arch) -> float:
+        return self.price_indices(self.space.indices(arch))
+
+    def price_rows(self, rows: np.ndarray) -> np.ndarray:
+        rows = np.asarray(rows, dtype=int).reshape(-1, self.space.num_positions)
+        return np.array([self.price_indices(r) for r in rows.tolist()], dtype=np.float64)
+
+
+Pricing = CostModel | LookupPrice  # what a black-box problem screens candidates with

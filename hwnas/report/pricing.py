@@ -20,7 +20,7 @@ from hwnas.report.runs import Candidate, ReportError, Run
 @dataclass(frozen=True)
 class View:
     name: str
-    sources: dict  # field -> where its values come from ("candidates.jsonl" or a table path)
+    sources: dict  # field -> where its values come from ("recorded by the run", a table path, None)
     candidates: dict  # run label -> tuple[Candidate, ...]
 
 
@@ -63,7 +63,7 @@ def _reprice(run: Run, tables: dict, spaces: dict) -> tuple[Candidate, ...]:
 
     if run.space is None:
         raise ReportError(f"run {run.path} does not say which space it searched",
-                          "add \"space\" to its config.json or result.json, or drop --lut")
+                          "rerun the search with this version, or drop --lut")
     space = spaces.get(run.space)
     if space is None:
         space = spaces[run.space] = get_space(run.space)
@@ -81,9 +81,13 @@ def _reprice(run: Run, tables: dict, spaces: dict) -> tuple[Candidate, ...]:
     return tuple(out)
 
 
+RECORDED = "recorded by the run"
+
+
 def build_views(runs: tuple[Run, ...], lut_paths: list[str]) -> list[View]:
     """``recorded`` first, then one view per device named by the tables."""
-    views = [View("recorded", {"latency_ms": "candidates.jsonl", "energy_mj": "candidates.jsonl"},
+    has_energy = any(c.energy_mj is not None for r in runs for c in r.candidates)
+    views = [View("recorded", {"latency_ms": RECORDED, "energy_mj": RECORDED if has_energy else None},
                   {r.label: r.candidates for r in runs})]
     if not lut_paths:
         return views
@@ -91,7 +95,7 @@ def build_views(runs: tuple[Run, ...], lut_paths: list[str]) -> list[View]:
     spaces: dict = {}
     for device, group in _device_views(tables):
         priced = {r.label: _reprice(r, group, spaces) for r in runs}
-        sources = {"latency_ms": "candidates.jsonl", "energy_mj": None}
+        sources = {"latency_ms": RECORDED, "energy_mj": None}
         sources.update({field: path for field, (path, _t) in group.items()})
         runtime = next(iter(group.values()))[1].meta.runtime
         views.append(View(f"{device} ({runtime})", sources, priced))

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hwnas.errors import HwnasError
-from hwnas.latency.cost import CostModel
+from hwnas.latency.cost import Pricing
 from hwnas.runs import OBJECTIVES, Candidate
 from hwnas.space.arch import Arch
 from hwnas.space.base import SearchSpace
@@ -53,7 +53,7 @@ class Problem:
     space: SearchSpace
     objectives: tuple[str, ...] = ("accuracy", "latency_ms")
     budget_ms: float | None = None
-    cost: CostModel | None = field(default=None, compare=False)
+    cost: Pricing | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         unknown = [o for o in self.objectives if o not in OBJECTIVE_SENSES]

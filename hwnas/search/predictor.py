@@ -4,7 +4,9 @@ After ``initial`` random candidates, a surrogate per modelled objective is fitte
 ``refit_every`` tells) on one-hot encodings of the evaluated archs (``hwnas.search.surrogate``:
 Bayesian ridge, on accuracy or a saturating transform of it, by default). Latency comes from
 ``problem.cost`` (the table's cost model: per-choice costs, calibration folded in) when given -
-exact and cheap - else from its own surrogate.
+exact and cheap - else from its own surrogate. A lookup price (a benchmark CSV's measured
+latencies) is exact but not additive, and unknown (inf) for archs the CSV lacks: such
+candidates are never proposed from the pool.
 
 The pool of candidates is the predicted front: solved exactly (a multiple-choice knapsack over
 per-choice optimistic weights) when the ridge surrogate and the latency are both additive, else
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from hwnas.latency.cost import CostModel
 from hwnas.pareto import default_reference, hypervolume, pareto_front, to_minimization
 from hwnas.search.base import OBJECTIVE_SENSES, Problem, SearchError, Strategy
 from hwnas.search.surrogate import SURROGATES, Surrogate, additive_front, encode, inner_search
@@ -102,8 +105,8 @@ class PredictorSearch(Strategy):
         the cost model's per-choice costs, no search needed.
         """
         if (self.problem.objectives != ("accuracy", "latency_ms") or self._models is None
-                or self.problem.cost is None or self.surrogate != "ridge"):
-            return None
+                or not isinstance(self.problem.cost, CostModel) or self.surrogate != "ridge"):
+            return None  # a lookup price (a benchmark's measured latency) is not additive
         model = self._models["accuracy"]
         # optimism per choice, in the (monotone) transformed space, so the front stays additive
         weights = model.mean_weights() + self.kappa * model.weight_spread()
@@ -126,8 +129,9 @@ class PredictorSearch(Strategy):
             senses, budget = self.problem.senses, self.problem.budget_ms
             lat_col = (self.problem.objectives.index("latency_ms")
                        if "latency_ms" in self.problem.objectives else None)
-            rows = inner_search(
-                self.space, lambda r: to_minimization(self._predict_rows(r), senses), start,
+            rows = inner_search(  # unknown (inf) latency ranks as the worst, not as an error
+                self.space, lambda r: to_minimization(np.nan_to_num(
+                    self._predict_rows(r), posinf=1e300, neginf=-1e300), senses), start,
                 self.rng, self.inner_population, self.inner_generations,
                 None if budget is None or lat_col is None  # latency is minimized: not negated
                 else lambda pts: np.maximum(0.0, pts[:, lat_col] / budget - 1.0))
@@ -152,6 +156,8 @@ class PredictorSearch(Strategy):
         if not keep:  # every pooled candidate was proposed: draw a new pool
             self._set_pool(self._candidates())
             keep = list(range(len(self.pool_archs)))
+        if not keep:  # nothing with a known latency: fall back to a (bounded) random draw
+            return self.draw(lambda: self.space.sample(self.rng))
         pool = [self.pool_archs[k] for k in keep]
         pred = self._pool_pred[keep]
         if self.problem.budget_ms is not None:
@@ -167,8 +173,10 @@ class PredictorSearch(Strategy):
         return pool[int(np.lexsort((-acc, -self._hv_improvement(pred)))[0])]
 
     def _set_pool(self, archs: list[Arch]) -> None:
-        self.pool_archs = list(archs)
-        self._pool_pred = self._predict(archs) if archs else np.zeros((0, len(self.problem.objectives)))
+        pred = self._predict(archs) if archs else np.zeros((0, len(self.problem.objectives)))
+        finite = np.all(np.isfinite(pred), axis=1)  # a lookup price is inf outside its table
+        self.pool_archs = [a for a, ok in zip(archs, finite) if ok]
+        self._pool_pred = pred[finite]
         self._pool_index = {str(a): k for k, a in enumerate(self.pool_archs)}
 
     def _hv_improvement(self, pred: np.ndarray) -> np.ndarray:
