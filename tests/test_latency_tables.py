@@ -63,9 +63,9 @@ def _hand_sum(raw: dict, metric: str, space_name: str, choices: list[int]) -> fl
 @pytest.mark.parametrize("space_name", ["fbnet-cifar100", "fbnet-imagenet"])
 @pytest.mark.parametrize("device,metric", DEVICE_METRICS)
 def test_shipped_hwnasbench_tables_match_hand_sums(
-    shared_dir: Path, space_name: str, device: str, metric: str
+    hwnasbench_lut: Path, space_name: str, device: str, metric: str
 ) -> None:
-    raw = json.loads((shared_dir / "data/hwnasbench-fbnet/fbnet_lut.json").read_text())
+    raw = json.loads(hwnasbench_lut.read_text())
     table = load_table(f"{device}/{metric}-{space_name}")
     assert table.meta.metric == metric and table.meta.unit == ("ms" if metric == "latency" else "mJ")
     assert "HW-NAS-Bench" in table.meta.source and "MIT" in table.meta.source
@@ -79,8 +79,8 @@ def test_shipped_hwnasbench_tables_match_hand_sums(
         )
 
 
-def test_conversion_matches_shipped_file(shared_dir: Path) -> None:
-    raw = shared_dir / "data/hwnasbench-fbnet/fbnet_lut.json"
+def test_conversion_matches_shipped_file(hwnasbench_lut: Path) -> None:
+    raw = hwnasbench_lut
     fresh = convert(raw, "pixel3", "latency", "fbnet-cifar100")
     assert fresh.entries == load_table("pixel3/latency-fbnet-cifar100").entries
 

@@ -30,9 +30,9 @@ def published_table(raw: dict, metric_key: str, device: str, space, metric="late
 
 
 @pytest.fixture(scope="module")
-def bench(shared_dir, tmp_path_factory):
+def bench(hwnasbench_lut, tmp_path_factory):
     root = tmp_path_factory.mktemp("devices")
-    raw = json.loads((shared_dir / "data" / "hwnasbench-fbnet" / "fbnet_lut.json").read_text())
+    raw = json.loads(hwnasbench_lut.read_text())
     space = get_space("fbnet-cifar100")
     paths, tables = [], {}
     for device, key in DEVICES.items():
