@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from hwnas.cli import app
 from hwnas.io import append_jsonl, write_json
+from hwnas.latency.table import LatencyTable
 from hwnas.pareto import hypervolume, knee_point, pareto_front
 from hwnas.report import ReportError, build_report, load_run, parse_objectives
 from hwnas.report.analysis import hypervolume_curve
@@ -240,9 +241,16 @@ def test_fronts_differ_between_devices(world, tmp_path):
                        lut_paths=[str(world["tables"]["a"]), str(world["tables"]["b"])]).report
     a, b = doc["views"][1], doc["views"][2]
     assert b["reference"][1] > 2 * a["reference"][1]  # device-b is three times slower
+    space = world["space"]
+    for view, key in ((a, "a"), (b, "b")):
+        table = LatencyTable.load(world["tables"][key])
+        for row in view["combined"]["front"]:
+            assert row["latency_ms"] == pytest.approx(table.predict(space, space.parse(row["arch"])))
     lat_a = {r["arch"]: r["latency_ms"] for r in a["combined"]["front"]}
     lat_b = {r["arch"]: r["latency_ms"] for r in b["combined"]["front"]}
-    for arch in set(lat_a) & set(lat_b):
+    shared = set(lat_a) & set(lat_b)
+    assert shared  # else the comparison below would check nothing
+    for arch in shared:
         assert lat_b[arch] > 2 * lat_a[arch]
 
 
