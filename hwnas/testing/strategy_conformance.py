@@ -183,7 +183,10 @@ class StrategyConformance:
         result = run_search(s, ev, max_evals=max(30, s.min_evals), run=run, batch=2)
         assert result.evaluations == max(30, s.min_evals) == len(run.candidates())
         assert len({r["arch"] for r in run.candidates()}) == result.evaluations
-        assert result.best is None or result.best["latency_ms"] <= self.toy_budget_ms
+        within = [r for r in run.candidates() if r["latency_ms"] <= self.toy_budget_ms]
+        assert within, "no proposal within the budget: the best-under-budget check would be vacuous"
+        assert result.best["latency_ms"] <= self.toy_budget_ms
+        assert result.best["accuracy"] == max(r["accuracy"] for r in within)
 
     def test_toy_optimum_found(self) -> None:
         problem, ev = self.problem(budget_ms=self.toy_budget_ms)
