@@ -2,7 +2,6 @@
 the shipped evaluator conformance suite."""
 
 from dataclasses import asdict, fields
-from pathlib import Path
 
 import pytest
 

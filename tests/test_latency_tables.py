@@ -147,6 +147,7 @@ def test_overhead_calibration_adds_once(synth: LatencyTable) -> None:
         apply_calibration({"method": "magic"}, raw, space, arch)
 
 
+@pytest.mark.integration
 def test_linear_calibration_recovers_a_known_relation() -> None:
     rng = np.random.default_rng(0)
     raw = rng.uniform(1, 10, 40)
@@ -166,6 +167,7 @@ def test_agreement_figures() -> None:
     assert a.mape == pytest.approx((0 + 7 + 20 + 1) / 4)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("space_name", ["tiny", "fbnet-cifar100"])
 def test_in_context_sandwiches_run_for_every_op_kind(space_name: str) -> None:
     import torch

@@ -94,6 +94,7 @@ def test_pinning_picks_an_allowed_core() -> None:
     assert pin_to_core(MeasureProtocol(pin_cpu=False)) is None
 
 
+@pytest.mark.integration
 def test_onnx_export_uses_fast_exporter_and_roundtrips() -> None:
     import onnx
 
@@ -105,6 +106,7 @@ def test_onnx_export_uses_fast_exporter_and_roundtrips() -> None:
     assert [n.op_type for n in model.graph.node][:1] == ["Conv"]
 
 
+@pytest.mark.integration
 def test_executorch_threads_set_once_per_process() -> None:
     ok, reason = profiler_class("executorch").available()
     if not ok:

@@ -154,6 +154,7 @@ def test_hypervolume_curve_matches_recomputation():
 
 
 # --- end to end ----------------------------------------------------------------------------
+@pytest.mark.integration
 def test_report_figures_match_brute_force(world, tmp_path):
     out = tmp_path / "rep"
     r = runner.invoke(app, ["report", *map(str, world["runs"]), "--out", str(out)])
@@ -196,6 +197,7 @@ class _Refs(HTMLParser):
                 self.refs.append((tag, name, value))
 
 
+@pytest.mark.integration
 def test_html_is_self_contained_and_sortable(world, tmp_path):
     out = tmp_path / "rep"
     build_report(world["runs"], out, lut_paths=[str(world["tables"]["a"])], compare=True)
@@ -213,6 +215,7 @@ def test_html_is_self_contained_and_sortable(world, tmp_path):
         assert row["arch"] in page
 
 
+@pytest.mark.integration
 def test_devices_reprice_candidates(world, tmp_path):
     out = tmp_path / "rep"
     t = world["tables"]
@@ -236,6 +239,7 @@ def test_devices_reprice_candidates(world, tmp_path):
     assert "energy mJ" in (out / "index.html").read_text()
 
 
+@pytest.mark.integration
 def test_fronts_differ_between_devices(world, tmp_path):
     doc = build_report(world["runs"], tmp_path / "rep",
                        lut_paths=[str(world["tables"]["a"]), str(world["tables"]["b"])]).report
@@ -254,6 +258,7 @@ def test_fronts_differ_between_devices(world, tmp_path):
         assert lat_b[arch] > 2 * lat_a[arch]
 
 
+@pytest.mark.integration
 def test_compare_curves(world, tmp_path):
     out = tmp_path / "cmp"
     r = runner.invoke(app, ["report", "--compare", *map(str, world["runs"]), "--out", str(out)])
@@ -281,6 +286,7 @@ def test_compare_curves(world, tmp_path):
     (["{evo}", "--budget-ms", "-1"], "not positive"),
     (["{evo}", "--objectives", "accuracy:max,energy_mj:min"], "no candidate has energy_mj"),
 ])
+@pytest.mark.integration
 def test_bad_input_is_one_line_exit_2(world, tmp_path, args, message):
     from hwnas.space import get_space
 
@@ -301,6 +307,7 @@ def test_bad_input_is_one_line_exit_2(world, tmp_path, args, message):
     assert (out / "report.json").read_text() == "earlier"  # nothing already written is lost
 
 
+@pytest.mark.integration
 def test_fixed_reference_and_duplicate_runs(world, tmp_path):
     evo = world["runs"][0]
     res = build_report([evo, evo], tmp_path / "rep", reference="accuracy=0.5,latency_ms=0.2")

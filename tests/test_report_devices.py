@@ -17,6 +17,8 @@ from hwnas.pareto import pareto_front
 from hwnas.report import build_report
 from hwnas.space import get_space
 
+pytestmark = pytest.mark.integration  # reports on the full FBNet space
+
 DEVICES = {"pixel3": "pixel3_latency", "raspi4": "raspi4_latency", "edgegpu": "edgegpu_latency"}
 
 

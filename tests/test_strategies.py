@@ -26,6 +26,7 @@ class TestNSGA2(StrategyConformance):
     options = {"population": 10}
 
 
+@pytest.mark.integration
 class TestRL(StrategyConformance):
     strategy = "rl"
     options = {"batch_size": 5, "reward": "hard"}
@@ -37,6 +38,7 @@ class TestPredictor(StrategyConformance):
     options = {"initial": 10}
 
 
+@pytest.mark.integration
 class TestPredictorInnerSearch(StrategyConformance):
     """The non-additive path: a forest surrogate searched by the inner NSGA-II."""
 
@@ -86,6 +88,7 @@ def test_rl_reward_soft_and_hard():
     assert hard.reward(over) == pytest.approx(0.8 / 2.0)
 
 
+@pytest.mark.integration
 def test_rl_controller_learns_toward_reward():
     ev = ToyEvaluator(toy_space())
     s = make_strategy("rl", Problem(ev.space, budget_ms=2.0), 0, reward="hard", lr=0.1)
