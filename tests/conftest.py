@@ -1,16 +1,15 @@
 import os
 
 os.environ.setdefault("RAY_AUTH_MODE", "disabled")
+from importlib import resources
 from pathlib import Path
 
 import pytest
 
 
 @pytest.fixture(scope="session")
-def shared_dir() -> Path:
-    """The repository's sibling shared/ folder (published data used by some tests)."""
-    here = Path(__file__).resolve().parent.parent
-    for candidate in (here / "shared", here.parent / "shared"):
-        if candidate.is_dir():
-            return candidate
-    pytest.skip("shared/ (published HW-NAS-Bench data) is not beside this checkout")
+def hwnasbench_lut() -> Path:
+    """The raw HW-NAS-Bench FBNet file the shipped tables were converted from (package data)."""
+    path = Path(str(resources.files("latency_tables") / "_source" / "hwnasbench-fbnet" / "fbnet_lut.json"))
+    assert path.is_file(), f"{path} is missing: it ships with the project"
+    return path

@@ -15,6 +15,8 @@ from hwnas.search import Problem, make_strategy  # noqa: E402
 from hwnas.search.runner import run_search  # noqa: E402
 from hwnas.testing.strategy_conformance import CrashOnceEvaluator, ToyEvaluator, toy_space  # noqa: E402
 
+pytestmark = pytest.mark.integration  # starts a Ray cluster
+
 
 @pytest.fixture(scope="module")
 def cluster():

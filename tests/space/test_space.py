@@ -90,10 +90,10 @@ def test_opspec_key_round_trip():
             assert OpSpec.from_key(op.key).key == op.key
 
 
-def test_fbnet_keys_match_hwnasbench(shared_dir):
+def test_fbnet_keys_match_hwnasbench(hwnasbench_lut):
     import json
 
-    table = json.loads((shared_dir / "data/hwnasbench-fbnet/fbnet_lut.json").read_text())["pixel3_latency"]
+    table = json.loads(hwnasbench_lut.read_text())["pixel3_latency"]
     for name in ("fbnet-cifar100", "fbnet-imagenet"):
         missing = {op.key for op in SPACES[name].all_ops()} - set(table)
         assert not missing

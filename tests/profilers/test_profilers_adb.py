@@ -101,6 +101,7 @@ def _stand_in_adb(tmp_path: Path, output: str) -> tuple[Path, Path]:
     return script, log
 
 
+@pytest.mark.integration
 def test_adb_profiler_pushes_runs_and_parses(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     ok, reason = profiler_class("executorch").available()
     if not ok:

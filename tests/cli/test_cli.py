@@ -1,5 +1,6 @@
 import json
 
+import pytest
 from typer.testing import CliRunner
 
 from hwnas.cli import app
@@ -35,6 +36,7 @@ def test_bad_input_is_one_line_exit_2():
         assert r.output.count("error:") == 1
 
 
+@pytest.mark.integration
 def test_demo_quick_runs_the_whole_pipeline(tmp_path):
     out = tmp_path / "d"
     r = runner.invoke(app, ["demo", "--quick", "--out", str(out), "--json"])

@@ -11,6 +11,8 @@ from hwnas.cli import app
 from hwnas.io import read_jsonl
 from hwnas.space import get_space
 
+pytestmark = pytest.mark.integration  # searches end to end through the CLI
+
 runner = CliRunner()
 
 

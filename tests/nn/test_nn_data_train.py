@@ -22,6 +22,7 @@ def test_models_run_at_their_resolution(name):
     assert out.shape == (2, space.num_classes)
 
 
+@pytest.mark.integration
 def test_each_op_module_matches_its_out_shape():
     space = get_space("mbconv-small")
     for op in space.all_ops():
@@ -92,6 +93,7 @@ def test_missing_dataset_folder(tmp_path):
         load_data("mnist", 32)
 
 
+@pytest.mark.integration
 def test_training_is_deterministic_and_learns():
     space = get_space("mbconv-small")
     arch = space.parse("k3e3-" * 12 + "k3e3")
@@ -103,6 +105,7 @@ def test_training_is_deterministic_and_learns():
     assert r1.test_acc > 0.3  # chance is 0.1
 
 
+@pytest.mark.integration
 def test_cli_train_writes_weights_loadable_weights_only(tmp_path):
     from typer.testing import CliRunner
 

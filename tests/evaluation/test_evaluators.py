@@ -87,6 +87,7 @@ def test_table_latency_from_lut_when_no_column(tmp_path):
     assert ev.cost_model().price(arch) == ev.evaluate(arch).latency_ms  # strategies price alike
 
 
+@pytest.mark.integration
 def test_oneshot_trains_once_scores_deterministically_and_caches(tmp_path):
     space = tiny_space()
     synthetic_table(space).save(tmp_path / "lut.json")
@@ -106,6 +107,7 @@ def test_oneshot_trains_once_scores_deterministically_and_caches(tmp_path):
     assert [cached.evaluate(a).accuracy for a in archs] == first
 
 
+@pytest.mark.integration
 def test_scratch_evaluator_trains_and_needs_a_lut(tmp_path):
     space = tiny_space()
     with pytest.raises(HwnasError, match="needs a latency table"):

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 
 from hwnas.cli import app
 from hwnas.io import append_jsonl, write_json
+from hwnas.latency.table import LatencyTable
 from hwnas.pareto import hypervolume, knee_point, pareto_front
 from hwnas.report import ReportError, build_report, load_run, parse_objectives
 from hwnas.report.analysis import hypervolume_curve
@@ -153,6 +154,7 @@ def test_hypervolume_curve_matches_recomputation():
 
 
 # --- end to end ----------------------------------------------------------------------------
+@pytest.mark.integration
 def test_report_figures_match_brute_force(world, tmp_path):
     out = tmp_path / "rep"
     r = runner.invoke(app, ["report", *map(str, world["runs"]), "--out", str(out)])
@@ -195,6 +197,7 @@ class _Refs(HTMLParser):
                 self.refs.append((tag, name, value))
 
 
+@pytest.mark.integration
 def test_html_is_self_contained_and_sortable(world, tmp_path):
     out = tmp_path / "rep"
     build_report(world["runs"], out, lut_paths=[str(world["tables"]["a"])], compare=True)
@@ -212,6 +215,7 @@ def test_html_is_self_contained_and_sortable(world, tmp_path):
         assert row["arch"] in page
 
 
+@pytest.mark.integration
 def test_devices_reprice_candidates(world, tmp_path):
     out = tmp_path / "rep"
     t = world["tables"]
@@ -235,17 +239,26 @@ def test_devices_reprice_candidates(world, tmp_path):
     assert "energy mJ" in (out / "index.html").read_text()
 
 
+@pytest.mark.integration
 def test_fronts_differ_between_devices(world, tmp_path):
     doc = build_report(world["runs"], tmp_path / "rep",
                        lut_paths=[str(world["tables"]["a"]), str(world["tables"]["b"])]).report
     a, b = doc["views"][1], doc["views"][2]
     assert b["reference"][1] > 2 * a["reference"][1]  # device-b is three times slower
+    space = world["space"]
+    for view, key in ((a, "a"), (b, "b")):
+        table = LatencyTable.load(world["tables"][key])
+        for row in view["combined"]["front"]:
+            assert row["latency_ms"] == pytest.approx(table.predict(space, space.parse(row["arch"])))
     lat_a = {r["arch"]: r["latency_ms"] for r in a["combined"]["front"]}
     lat_b = {r["arch"]: r["latency_ms"] for r in b["combined"]["front"]}
-    for arch in set(lat_a) & set(lat_b):
+    shared = set(lat_a) & set(lat_b)
+    assert shared  # else the comparison below would check nothing
+    for arch in shared:
         assert lat_b[arch] > 2 * lat_a[arch]
 
 
+@pytest.mark.integration
 def test_compare_curves(world, tmp_path):
     out = tmp_path / "cmp"
     r = runner.invoke(app, ["report", "--compare", *map(str, world["runs"]), "--out", str(out)])
@@ -273,6 +286,7 @@ def test_compare_curves(world, tmp_path):
     (["{evo}", "--budget-ms", "-1"], "not positive"),
     (["{evo}", "--objectives", "accuracy:max,energy_mj:min"], "no candidate has energy_mj"),
 ])
+@pytest.mark.integration
 def test_bad_input_is_one_line_exit_2(world, tmp_path, args, message):
     from hwnas.space import get_space
 
@@ -293,6 +307,7 @@ def test_bad_input_is_one_line_exit_2(world, tmp_path, args, message):
     assert (out / "report.json").read_text() == "earlier"  # nothing already written is lost
 
 
+@pytest.mark.integration
 def test_fixed_reference_and_duplicate_runs(world, tmp_path):
     evo = world["runs"][0]
     res = build_report([evo, evo], tmp_path / "rep", reference="accuracy=0.5,latency_ms=0.2")

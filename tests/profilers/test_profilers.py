@@ -99,6 +99,7 @@ def test_pinning_picks_an_allowed_core() -> None:
     assert pin_to_core(MeasureProtocol(pin_cpu=False)) is None
 
 
+@pytest.mark.integration
 def test_onnx_export_uses_fast_exporter_and_roundtrips(monkeypatch: pytest.MonkeyPatch) -> None:
     """The profilers' ONNX lowering calls the legacy (fast) exporter once, at the pinned opset with
     static shapes, and the model computes what torch computes; dynamo is only the fallback."""
@@ -138,6 +139,7 @@ def test_onnx_export_uses_fast_exporter_and_roundtrips(monkeypatch: pytest.Monke
     assert calls == [True]
 
 
+@pytest.mark.integration
 def test_executorch_threads_set_once_per_process() -> None:
     """One threadpool guard for the profilers and the exporter: a second size is refused by both."""
     ok, reason = profiler_class("executorch").available()

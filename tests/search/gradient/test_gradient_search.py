@@ -17,6 +17,8 @@ from hwnas.space import get_space
 from hwnas.testing import synthetic_table, tiny_space
 from hwnas.testing.fixtures import TINY
 
+pytestmark = pytest.mark.integration  # trains supernets
+
 
 @pytest.fixture(scope="module", autouse=True)
 def one_thread():

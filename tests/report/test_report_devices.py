@@ -17,6 +17,8 @@ from hwnas.pareto import pareto_front
 from hwnas.report import build_report
 from hwnas.space import get_space
 
+pytestmark = pytest.mark.integration  # reports on the full FBNet space
+
 DEVICES = {"pixel3": "pixel3_latency", "raspi4": "raspi4_latency", "edgegpu": "edgegpu_latency"}
 
 
@@ -30,9 +32,9 @@ def published_table(raw: dict, metric_key: str, device: str, space, metric="late
 
 
 @pytest.fixture(scope="module")
-def bench(shared_dir, tmp_path_factory):
+def bench(hwnasbench_lut, tmp_path_factory):
     root = tmp_path_factory.mktemp("devices")
-    raw = json.loads((shared_dir / "data" / "hwnasbench-fbnet" / "fbnet_lut.json").read_text())
+    raw = json.loads(hwnasbench_lut.read_text())
     space = get_space("fbnet-cifar100")
     paths, tables = [], {}
     for device, key in DEVICES.items():

@@ -67,9 +67,9 @@ def _hand_sum(raw: dict, metric: str, space_name: str, choices: list[int]) -> fl
 @pytest.mark.parametrize("space_name", ["fbnet-cifar100", "fbnet-imagenet"])
 @pytest.mark.parametrize("device,metric", DEVICE_METRICS)
 def test_shipped_hwnasbench_tables_match_hand_sums(
-    shared_dir: Path, space_name: str, device: str, metric: str
+    hwnasbench_lut: Path, space_name: str, device: str, metric: str
 ) -> None:
-    raw = json.loads((shared_dir / "data/hwnasbench-fbnet/fbnet_lut.json").read_text())
+    raw = json.loads(hwnasbench_lut.read_text())
     table = load_table(f"{device}/{metric}-{space_name}")
     assert table.meta.metric == metric and table.meta.unit == ("ms" if metric == "latency" else "mJ")
     assert "HW-NAS-Bench" in table.meta.source and "MIT" in table.meta.source
@@ -83,8 +83,8 @@ def test_shipped_hwnasbench_tables_match_hand_sums(
         )
 
 
-def test_conversion_matches_shipped_file(shared_dir: Path) -> None:
-    raw = shared_dir / "data/hwnasbench-fbnet/fbnet_lut.json"
+def test_conversion_matches_shipped_file(hwnasbench_lut: Path) -> None:
+    raw = hwnasbench_lut
     fresh = convert(raw, "pixel3", "latency", "fbnet-cifar100")
     assert fresh.entries == load_table("pixel3/latency-fbnet-cifar100").entries
 
@@ -146,6 +146,7 @@ def test_overhead_calibration_adds_once(synth: LatencyTable) -> None:
     assert calibrated.raw_sum(space, arch) == raw  # the fidelity check's uncalibrated sum
 
 
+@pytest.mark.integration
 def test_linear_calibration_recovers_a_known_relation() -> None:
     rng = np.random.default_rng(0)
     raw = rng.uniform(1, 10, 40)
@@ -275,6 +276,7 @@ def test_agreement_figures() -> None:
     assert a.mape == pytest.approx((0 + 7 + 20 + 1) / 4)
 
 
+@pytest.mark.integration
 @pytest.mark.parametrize("space_name", ["tiny", "fbnet-cifar100"])
 def test_in_context_sandwiches_run_for_every_op_kind(space_name: str) -> None:
     import torch

@@ -19,6 +19,8 @@ from hwnas.latency.calibration import Calibration
 from hwnas.latency.profile import unique_ops
 from hwnas.testing import tiny_space
 
+pytestmark = pytest.mark.integration  # profiles tables through the CLI
+
 runner = CliRunner()
 FAST = ["--runs", "6", "--rounds", "2", "--warmup", "1", "--no-pin"]
 TINY_SPEC = {

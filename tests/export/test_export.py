@@ -18,6 +18,8 @@ from hwnas.plugins import get_exporter
 from hwnas.space import get_space
 from hwnas.testing import synthetic_table, tiny_space
 
+pytestmark = pytest.mark.integration  # builds, trains and exports networks
+
 runner = CliRunner()
 SPACE = get_space("mbconv-small")
 ARCH = str(SPACE.sample(np.random.default_rng(3)))
