@@ -45,6 +45,7 @@ class TableEvaluator(Evaluator):
 
     def evaluate(self, arch: Arch) -> Candidate:
         self.prepare()
+        self.space.validate(arch)  # an arch of another space may spell the same tokens
         start = time.perf_counter()
         key = str(arch)
         if key not in self.rows:
@@ -69,7 +70,7 @@ class TableEvaluator(Evaluator):
     def describe(self) -> dict:
         return {"evaluator": f"table:{self.path}", "arch_column": self.arch_column,
                 "accuracy_column": self.accuracy_column, "latency_column": self.latency_column,
-                "energy_column": self.energy_column}
+                "energy_column": self.energy_column, "lut": self.lut_path}
 
 
 def read_table(space: SearchSpace, path: Path, arch_column: str, accuracy_column: str,

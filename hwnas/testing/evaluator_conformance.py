@@ -24,7 +24,8 @@ import numpy as np
 import pytest
 
 from hwnas.errors import HwnasError
-from hwnas.evaluation.base import EvalResult, Evaluator
+from hwnas.evaluation.base import Evaluator
+from hwnas.runs import ACCURACY_KINDS, Candidate
 from hwnas.latency.table import LatencyTable
 from hwnas.space.arch import Arch
 from hwnas.space.base import SearchSpace
@@ -57,7 +58,7 @@ class Prepared:
     space: SearchSpace
     evaluator: Evaluator
     archs: tuple[Arch, ...]
-    results: tuple[EvalResult, ...]
+    results: tuple[Candidate, ...]
 
 
 class EvaluatorConformance:
@@ -122,6 +123,12 @@ class EvaluatorConformance:
         assert all(s is not None and 0.0 <= s <= 1.0 for s in scores), scores
         if self.discriminates:
             assert len(set(scores)) > 1, f"the same score for clearly different archs: {scores}"
+
+    def test_candidates_say_what_they_are(self, prepared: Prepared) -> None:
+        """Each result is the arch's own candidate record with the kind of its accuracy set."""
+        for arch, res in zip(prepared.archs, prepared.results):
+            assert res.arch == arch
+            assert res.accuracy_kind in ACCURACY_KINDS and res.evaluator == prepared.evaluator.name
 
     def test_latency_is_the_table_prediction(self, prepared: Prepared) -> None:
         for arch, res in zip(prepared.archs, prepared.results):
