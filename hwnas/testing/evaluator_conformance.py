@@ -25,8 +25,8 @@ import pytest
 
 from hwnas.errors import HwnasError
 from hwnas.evaluation.base import Evaluator
-from hwnas.runs import ACCURACY_KINDS, Candidate
 from hwnas.latency.table import LatencyTable
+from hwnas.runs import ACCURACY_KINDS, Candidate
 from hwnas.space.arch import Arch
 from hwnas.space.base import SearchSpace
 from hwnas.testing.fixtures import synthetic_table, tiny_space
