@@ -76,21 +76,22 @@ def tensor_transforms(preset: str, resolution: int, mean, std, cutout: int = 0
 
 
 def pil_transforms(preset: str, resolution: int, mean, std) -> tuple[Callable, Callable]:
-    """(train, eval) transforms for PIL images (imagefolder)."""
+    """(train, eval) transforms for PIL images (imagefolder).
+
+    Evaluation is the same for every preset - resize the short side to resolution / 0.875,
+    centre-crop - so runs with and without augmentation are scored on identical tensors.
+    """
     from torchvision import transforms as T
 
     tail = [T.ToTensor(), T.Normalize(mean, std)]
+    view = [T.Resize(int(round(resolution / _EVAL_CROP))), T.CenterCrop(resolution)]
+    evaluate = T.Compose([*view, *tail])
     if preset == "imagenet":
-        evaluate = T.Compose([T.Resize(int(round(resolution / _EVAL_CROP))),
-                              T.CenterCrop(resolution), *tail])
-        train = T.Compose([T.RandomResizedCrop(resolution), T.RandomHorizontalFlip(), *tail])
-        return train, evaluate
-    plain = T.Compose([T.Resize((resolution, resolution)), *tail])
+        return T.Compose([T.RandomResizedCrop(resolution), T.RandomHorizontalFlip(), *tail]), evaluate
     if preset == "cifar":
-        return T.Compose([T.Resize((resolution, resolution)),
-                          T.RandomCrop(resolution, padding=max(1, resolution // 8)),
-                          T.RandomHorizontalFlip(), *tail]), plain
-    return plain, plain
+        return T.Compose([*view, T.RandomCrop(resolution, padding=max(1, resolution // 8)),
+                          T.RandomHorizontalFlip(), *tail]), evaluate
+    return evaluate, evaluate
 
 
 class Split(Dataset):
