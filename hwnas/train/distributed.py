@@ -9,6 +9,7 @@ ones. Every rank computes the same metrics (sums are all-reduced); only rank 0 w
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import sys
@@ -105,16 +106,23 @@ def launch_local(nproc: int, fn: Callable, args: tuple):
     traceback of the child process. ``fn`` must be importable (the children are spawned).
     """
     import torch.multiprocessing as mp
+    from torch.multiprocessing.spawn import ProcessException
 
+    # spawn logs a warning per sibling it terminates after one rank failed: the error line says it
+    spawn_log = logging.getLogger("torch.multiprocessing.spawn")
+    level = spawn_log.level
+    spawn_log.setLevel(logging.ERROR)
     with tempfile.TemporaryDirectory(prefix="hwnas-ranks-") as exchange:
         try:
             mp.spawn(_rank_main, args=(nproc, _free_port(), exchange, fn, args), nprocs=nproc, join=True)
-        except mp.ProcessException:
+        except ProcessException:
             errors = sorted(Path(exchange).glob("error-*.json"))
             if errors:
                 err = json.loads(errors[0].read_text())
                 raise HwnasError(err["message"], err["fix"]) from None
             raise
+        finally:
+            spawn_log.setLevel(level)
         return json.loads(Path(exchange, "result.json").read_text())
 
 
