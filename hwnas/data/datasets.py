@@ -148,7 +148,7 @@ def _imagefolder(path: Path, resolution: int, seed: int, preset: str, cutout: in
 
 def load_data(spec: str, resolution: int, seed: int = 0, augment: str = "none",
               cutout: int = 0) -> DataBundle:
-    """Load ``digits``, ``synthetic``, ``cifar10:PATH``, ``cifar100:PATH`` or ``imagefolder:PATH``.
+    """Load ``digits``, ``synthetic[:N]``, ``cifar10:PATH``, ``cifar100:PATH`` or ``imagefolder:PATH``.
 
     ``seed`` fixes the split; the same seed always gives the same split. ``augment`` (none,
     cifar, imagenet, auto) applies to the training split only; ``cutout`` > 0 adds a cutout
@@ -163,7 +163,9 @@ def load_data(spec: str, resolution: int, seed: int = 0, augment: str = "none",
     if name == "digits":
         return _digits(resolution, seed, preset, cutout)
     if name == "synthetic":
-        return _synthetic(resolution, seed, preset, cutout)
+        if arg and not (arg.isdigit() and int(arg) >= 10):
+            raise DataError(f"synthetic:{arg} is not an image count", "pass synthetic or synthetic:N, N >= 10")
+        return _synthetic(resolution, seed, preset, cutout, n=int(arg) if arg else 600)
     if name in ("cifar10", "cifar100", "imagefolder"):
         if not arg:
             raise DataError(f"dataset {name!r} needs a folder", f"pass {name}:PATH")
