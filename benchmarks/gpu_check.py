@@ -85,7 +85,8 @@ def main(argv: list[str] | None = None) -> dict:
         # ImageNet-sized training: proxyless-mobile at 224 x 224, 1000 outputs
         train_space, train_arch = "proxyless-mobile", "-".join(["k3e6"] * 21)
         train_data, epochs, batch, search_data = "synthetic:3000", 3, 128, "synthetic"
-        profile_extra, samples, timeout, threads = ["--runs", "30", "--rounds", "3", "--warmup", "5"], "20", 150, []
+        profile_extra = ["--runs", "30", "--rounds", "3", "--warmup", "5"]
+        samples, timeout, threads = "20", 150, []
     runtime = "torch-cpu" if cpu else "torch-cuda"
     table = work / "table.json"
     started = time.perf_counter()

@@ -31,7 +31,8 @@ from hwnas.space import get_space
 from hwnas.train import TrainConfig, seeded, train_model
 
 ROOT = Path(__file__).resolve().parents[1]
-SUBSET = next((p for p in (ROOT.parent / "shared/data/cifar10-subset", ROOT.parents[1] / "shared/data/cifar10-subset",
+SUBSET = next((p for p in (ROOT.parent / "shared/data/cifar10-subset",
+                           ROOT.parents[1] / "shared/data/cifar10-subset",
                            Path("/work/shared/data/cifar10-subset")) if p.is_dir()), None)
 
 
@@ -73,7 +74,8 @@ def trainer_vs_plain(space, arch, data, cfg: TrainConfig, rounds: int) -> dict:
             else:
                 ours.append(hwnas_images_per_s(model, data, cfg))
     ratios = [a / b for a, b in zip(ours, plain)]
-    return {"hwnas_images_per_s": _spread(ours), "plain_images_per_s": _spread(plain), "ratio": _spread(ratios)}
+    return {"hwnas_images_per_s": _spread(ours), "plain_images_per_s": _spread(plain),
+            "ratio": _spread(ratios)}
 
 
 def loader_images_per_s(data, batch: int, workers: int, max_batches: int) -> float:

@@ -1,4 +1,4 @@
-"""Distributed training on torch.distributed (gloo, CPU): 2 ranks against 1, checkpoints across world sizes."""
+"""Distributed training on torch.distributed (gloo, CPU): 2 ranks against 1, checkpoints, world sizes."""
 
 from __future__ import annotations
 

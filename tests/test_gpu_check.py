@@ -1,4 +1,4 @@
-"""benchmarks/gpu_check.py --device cpu --quick: the GPU check's stages run small on the CPU, so it cannot rot."""
+"""gpu_check.py --device cpu --quick: the GPU check's stages, small, on the CPU (so it cannot rot)."""
 
 from __future__ import annotations
 
@@ -36,7 +36,8 @@ def test_a_failing_stage_is_recorded_and_the_rest_still_run(tmp_path):
         import gpu_check
     finally:
         sys.path.pop(0)
-    bad = gpu_check.run_stage("bad", ["train", "-".join(["k3e3"] * 13), "--out", str(tmp_path / "x"), "--device", "tpu"], 120)
+    arch = "-".join(["k3e3"] * 13)
+    bad = gpu_check.run_stage("bad", ["train", arch, "--out", str(tmp_path / "x"), "--device", "tpu"], 120)
     assert not bad["ok"] and "unknown device 'tpu'" in bad["error"]
     slow = gpu_check.run_stage("slow", ["spaces"], 0.01)
     assert not slow["ok"] and "timed out" in slow["error"]

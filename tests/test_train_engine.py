@@ -110,7 +110,8 @@ def test_metrics_jsonl_and_tensorboard(tmp_path, data, monkeypatch):
         def close(self):
             scalars.append(("closed", -1))
 
-    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", types.SimpleNamespace(SummaryWriter=FakeWriter))
+    fake = types.SimpleNamespace(SummaryWriter=FakeWriter)
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", fake)
     io = TrainIO(metrics_jsonl=tmp_path / "m.jsonl", tensorboard_dir=tmp_path / "tb")
     train_model(_model(), data, TrainConfig(epochs=2, seed=1), progress=False, io=io)
     records = [json.loads(line) for line in (tmp_path / "m.jsonl").read_text().splitlines()]

@@ -90,24 +90,25 @@ def train(arch: str = typer.Argument(..., help="Canonical arch string."),
           seed: int = typer.Option(0, help="Seeds the split, weights, sample order and augmentation."),
           out: Path = typer.Option(..., help="Folder for metrics.json, metrics.jsonl, checkpoint.pt "
                                              "and weights.pt."),
-          force: bool = typer.Option(False, help="Use a non-empty --out, replacing the files train writes there."),
+          force: bool = typer.Option(False, help="Use a non-empty --out, replacing the files train "
+                                                  "writes there."),
           device: str = typer.Option("auto", help="auto (CUDA when present) | cpu | cuda | cuda:N."),
           precision: str = typer.Option("fp32", help="fp32 | bf16 (CPU and GPU) | fp16 (GPU, loss-scaled)."),
           compile_: bool = typer.Option(False, "--compile/--no-compile",
                                         help="torch.compile the model; falls back to eager with a note."),
-          channels_last: bool = typer.Option(False, help="Channels-last memory format (faster convs on GPUs)."),
-          workers: int = typer.Option(0, help="Data-loader worker processes (0: load in the training process)."),
+          channels_last: bool = typer.Option(False, help="Channels-last memory format (faster GPU convs)."),
+          workers: int = typer.Option(0, help="Data-loader worker processes (0: load in-process)."),
           augment: str = typer.Option("auto", help="Training-split augmentation: none | cifar (pad-4 crop "
                                                    "+ flip) | imagenet (random-resized crop + flip) | auto "
                                                    "(by dataset; none for digits and synthetic)."),
-          cutout: int = typer.Option(0, help="Cutout square side in pixels added to the augmentation (0: off)."),
+          cutout: int = typer.Option(0, help="Cutout square side in pixels (0: off)."),
           label_smoothing: float = typer.Option(0.0, help="Label smoothing of the training loss, in [0, 1)."),
           threads: int = typer.Option(0, help="torch threads per process (0: the cores this process may "
                                               "use, shared between local ranks)."),
           nproc: int = typer.Option(1, help="Local processes for DistributedDataParallel (gloo on CPU, "
                                             "NCCL on CUDA); under torchrun leave it at 1."),
           sync_bn: bool = typer.Option(False, help="SyncBatchNorm across ranks (distributed only)."),
-          resume: bool = typer.Option(False, help="Continue from --out's checkpoint.pt (any number of ranks)."),
+          resume: bool = typer.Option(False, help="Continue from --out's checkpoint.pt (any --nproc)."),
           tensorboard: Path | None = typer.Option(None, help="Also log per-epoch scalars to this "
                                                              "TensorBoard folder (needs tensorboard)."),
           json_out: bool = JSON_OPTION) -> None:

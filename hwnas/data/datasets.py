@@ -164,7 +164,8 @@ def load_data(spec: str, resolution: int, seed: int = 0, augment: str = "none",
         return _digits(resolution, seed, preset, cutout)
     if name == "synthetic":
         if arg and not (arg.isdigit() and int(arg) >= 10):
-            raise DataError(f"synthetic:{arg} is not an image count", "pass synthetic or synthetic:N, N >= 10")
+            raise DataError(f"synthetic:{arg} is not an image count",
+                            "pass synthetic or synthetic:N, N >= 10")
         return _synthetic(resolution, seed, preset, cutout, n=int(arg) if arg else 600)
     if name in ("cifar10", "cifar100", "imagefolder"):
         if not arg:

@@ -20,7 +20,6 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
-from torch import nn
 
 from hwnas.errors import HwnasError
 from hwnas.train.runtime import cores_available
@@ -133,17 +132,6 @@ def all_sum(values: list[float], device: torch.device, ranks: Ranks) -> list[flo
     t = torch.tensor(values, dtype=torch.float64, device=device)
     dist.all_reduce(t)
     return t.tolist()
-
-
-def sync_buffers(module: nn.Module, ranks: Ranks) -> None:
-    """Give every rank rank 0's buffers (BatchNorm running statistics).
-
-    DDP broadcasts them at the start of each forward, so after the last step of an epoch each
-    rank holds statistics of its own last batch; evaluation and checkpoints must see one model.
-    """
-    if ranks.distributed:
-        for buffer in module.buffers():
-            dist.broadcast(buffer, 0)
 
 
 def barrier(ranks: Ranks) -> None:

@@ -22,7 +22,14 @@ from hwnas.train import distributed as hd
 from hwnas.train.checkpoint import load_checkpoint, save_checkpoint
 from hwnas.train.config import TrainConfig, TrainIO, TrainResult
 from hwnas.train.monitor import EpochSink, Progress
-from hwnas.train.runtime import autocast, check_precision, grad_scaler, maybe_compile, resolve_device, set_threads
+from hwnas.train.runtime import (
+    autocast,
+    check_precision,
+    grad_scaler,
+    maybe_compile,
+    resolve_device,
+    set_threads,
+)
 
 EVAL_BATCH = 256
 
@@ -129,6 +136,8 @@ class _Run:
                           pin_memory=self.pin)
 
     def evaluate(self, split: str) -> tuple[float, float]:
+        # through the DDP wrapper: its forward first gives every rank rank 0's buffers (BatchNorm
+        # statistics), so all ranks score, checkpoint and return one model
         sums = _eval_sums(self.net, self.eval_loader(split), self.device, self.config.precision,
                           self.config.channels_last)
         loss_sum, correct, n = hd.all_sum(list(sums), self.device, self.ranks)
@@ -182,7 +191,6 @@ class _Run:
         train_loss = loss_total / max(n_total, 1)
         if not math.isfinite(train_loss):
             raise HwnasError(f"training diverged at epoch {epoch} (mean loss {train_loss})", "lower --lr")
-        hd.sync_buffers(self.module, self.ranks)
         val_loss, val_acc = self.evaluate("val")
         return {"epoch": epoch, "train_loss": train_loss, "train_acc": correct_total / max(n_total, 1),
                 "val_loss": val_loss, "val_acc": val_acc, "lr": self.optimizer.param_groups[0]["lr"],
