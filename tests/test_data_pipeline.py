@@ -134,3 +134,19 @@ def test_a_corrupt_image_is_named(tmp_path):
         for split in ("train", "val", "test"):
             for _ in data.loader(split, 4, workers=0):
                 pass
+
+
+def test_a_corrupt_image_in_a_loader_worker_is_one_line(tmp_path):
+    from hwnas.testing.fixtures import tiny_space
+    from hwnas.train import TrainConfig, seeded, train_model
+
+    _images(tmp_path, per_class=10)
+    for name in ("img0", "img1", "img2", "img4", "img5", "img6", "img7", "img8", "img9"):
+        (tmp_path / "class1" / f"{name}.png").write_bytes(b"\x89PNG truncated")  # hit in any split
+    space = tiny_space()
+    model = seeded(0, lambda: space.build(space.sample(np.random.default_rng(0))))
+    data = load_data(f"imagefolder:{tmp_path}", space.resolution)
+    with pytest.raises(DataError) as err:
+        train_model(model, data, TrainConfig(epochs=1, batch_size=4, workers=2, threads=1), progress=False)
+    assert "cannot be decoded" in str(err.value) and "class1" in str(err.value)
+    assert "\n" not in str(err.value) and "Traceback" not in str(err.value)
