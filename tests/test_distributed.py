@@ -86,6 +86,8 @@ def test_nproc_beyond_the_cores_or_gpus_is_refused():
     if not torch.cuda.is_available():
         with pytest.raises(HwnasError, match="needs 2 GPUs but torch sees 0"):
             check_nproc(2, "cuda")
+    with pytest.raises(HwnasError, match="names one GPU"):
+        check_nproc(2, "cuda:0")
     with pytest.raises(HwnasError, match=">= 1"):
         check_nproc(0, "cpu")
 

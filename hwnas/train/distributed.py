@@ -64,6 +64,9 @@ def check_nproc(nproc: int, device_spec: str) -> None:
     if nproc < 1:
         raise HwnasError(f"--nproc must be >= 1, not {nproc}", "pass --nproc 1 or more")
     wants_cuda = device_spec.startswith("cuda") or (device_spec == "auto" and torch.cuda.is_available())
+    if wants_cuda and ":" in device_spec and nproc > 1:
+        raise HwnasError(f"--device {device_spec} names one GPU but --nproc {nproc} needs one per rank",
+                         "pass --device cuda (rank N uses cuda:N)")
     if wants_cuda:
         gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
         if nproc > gpus:

@@ -151,7 +151,7 @@ class _Run:
         self.scheduler.load_state_dict(state["scheduler"])
         self.scaler.load_state_dict(state["scaler"])
         self.generator.set_state(state["rng"]["loader"])
-        torch.set_rng_state(state["rng"]["torch"])
+        self.resume_rng = state["rng"]["torch"]  # set inside train_model's forked RNG scope
         self.start_epoch, self.history = state["epoch"], state["history"]
 
     def train_epoch(self, epoch: int, bar: Progress) -> dict:
@@ -239,7 +239,9 @@ def train_model(model: nn.Module, data: DataBundle, config: TrainConfig, progres
                 run.net = maybe_compile(run.net, True, _to_device(sample, sample, run.device,
                                                                   config.channels_last)[0], say)
             # augmentation in this process draws from the global RNG: seed it, restored after
-            if not io.resume:
+            if io.resume:
+                torch.set_rng_state(run.resume_rng)
+            else:
                 torch.manual_seed(config.seed + run.ranks.rank)
             total = (config.epochs - run.start_epoch) * len(run.train_loader)
             with Progress(label, total, progress and main) as bar:
