@@ -125,15 +125,16 @@ def read_cifar(root: Path, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarra
 
 
 class CifarArrays(Dataset):
-    """Images kept as uint8 (a quarter of the float memory) and normalised per item."""
+    """Images kept as uint8 (a quarter of the float memory); items are CHW floats in [0, 1].
 
-    def __init__(self, images: np.ndarray, labels: np.ndarray, resolution: int,
-                 mean: tuple[float, ...], std: tuple[float, ...]):
+    Normalisation and augmentation are the split's transform (``hwnas.data.transforms.Split``),
+    so a training and a validation split over the same arrays can differ.
+    """
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray, resolution: int):
         self.images = torch.from_numpy(np.ascontiguousarray(images)).view(-1, 3, 32, 32)
         self.labels = torch.from_numpy(labels)
         self.resolution = resolution
-        self.mean = torch.tensor(mean).view(3, 1, 1)
-        self.std = torch.tensor(std).view(3, 1, 1)
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -144,4 +145,4 @@ class CifarArrays(Dataset):
             x = torch.nn.functional.interpolate(x[None], size=(self.resolution, self.resolution),
                                                 mode="bilinear", antialias=True,
                                                 align_corners=False)[0]
-        return (x - self.mean) / self.std, self.labels[i]
+        return x, self.labels[i]

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from hwnas.data import load_data
+from hwnas.data.transforms import CIFAR10_MEAN, CIFAR10_STD
 from hwnas.errors import DataError
 
 
@@ -38,7 +39,8 @@ def test_python_cifar10_reads_pixels_and_labels_exactly(tmp_path):
     assert data.num_classes == 10 and data.sizes() == {"train": 27, "val": 3, "test": 6}
     x, y = data.test[2]
     img, label = made["test_batch"][0][2], made["test_batch"][1][2]
-    expected = (torch.tensor(img, dtype=torch.float32).view(3, 32, 32) / 255 - 0.5) / 0.25
+    mean, std = torch.tensor(CIFAR10_MEAN).view(3, 1, 1), torch.tensor(CIFAR10_STD).view(3, 1, 1)
+    expected = (torch.tensor(img, dtype=torch.float32).view(3, 32, 32) / 255 - mean) / std
     assert torch.allclose(x, expected) and int(y) == label
     # train and validation come from the training batches only, disjoint
     train_idx = set(data.train.indices)
