@@ -69,7 +69,9 @@ def resolve_source(source: str, space: str | None = None, weights: Path | None =
     run_dir = None
     if path.is_dir():
         run = RunFolder(path)
-        run.check_readable()
+        if not run.has_result():
+            raise ExportError(f"{path} is not a finished run folder (no search result in it)",
+                              "pass the --out folder of a finished `hwnas search`, or an arch string")
         spaces = run.settings().spaces
         run_space = spaces[0] if spaces else None
         if space and run_space and space not in spaces:

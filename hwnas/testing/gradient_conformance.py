@@ -28,14 +28,15 @@ def _write_world(root: Path) -> dict:
     space = tiny_space()
     table = synthetic_table(space)
     table.save(root / "table.json")
-    fastest, slowest = table.extremes(space)
+    fastest, slowest = table.cost_model(space).price_range()
     return {"root": root, "space": space, "table": table, "budget_ms": fastest + 0.4 * (slowest - fastest)}
 
 
 def _all_predictions(space, table) -> np.ndarray:
     """Table prediction of every arch of the (tiny) space, from its per-choice costs."""
-    total = np.array([table.fixed_cost(space)])
-    for costs in table.position_costs(space):
+    cost = table.cost_model(space)
+    total = np.array([cost.fixed])
+    for costs in cost.costs:
         total = np.add.outer(total, np.asarray(costs, dtype=float)).ravel()
     return total
 
