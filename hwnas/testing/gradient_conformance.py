@@ -21,7 +21,8 @@ import pytest
 from hwnas.testing.fixtures import TINY, synthetic_table, tiny_space
 
 
-def _write_world(root: Path) -> dict:
+def write_tiny_world(root: Path) -> dict:
+    """The tiny space as a spec file, its synthetic table, and a budget 40 % into its range."""
     spec = asdict(TINY)
     spec["stages"] = [[s.channels, s.layers, s.stride] for s in TINY.stages]
     (root / "tiny.json").write_text(json.dumps(spec))
@@ -55,7 +56,7 @@ class GradientConformance:
 
         threads = torch.get_num_threads()
         torch.set_num_threads(1)  # small nets: one thread is faster and steadier on shared cores
-        world = _write_world(tmp_path_factory.mktemp(f"gradient-{cls.relaxation}"))
+        world = write_tiny_world(tmp_path_factory.mktemp(f"gradient-{cls.relaxation}"))
         world["full"] = cls.search(world, "full")
         yield world
         torch.set_num_threads(threads)

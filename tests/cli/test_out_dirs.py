@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
+import pytest
 from typer.testing import CliRunner
 
 from hwnas.cli import app
@@ -15,6 +16,7 @@ def _digest(path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
+@pytest.mark.integration
 def test_train_refuses_a_folder_holding_a_users_weights(tmp_path):
     arch = str(get_space("mbconv-small").sample(np.random.default_rng(0)))
     out = tmp_path / "mine"

@@ -88,6 +88,7 @@ def _batches(data, seed: int, workers: int) -> list[torch.Tensor]:
     return [x for x, _ in loader]
 
 
+@pytest.mark.integration
 def test_seeded_workers_give_identical_batches(tmp_path):
     data = load_data("digits", 16, seed=0, augment="cifar", cutout=4)
     first, second = _batches(data, 3, 2), _batches(data, 3, 2)
@@ -137,6 +138,7 @@ def test_a_corrupt_image_is_named(tmp_path):
                 pass
 
 
+@pytest.mark.integration
 def test_a_corrupt_image_in_a_loader_worker_is_one_line(tmp_path):
     from hwnas.testing.fixtures import tiny_space
     from hwnas.train import TrainConfig, seeded, train_model

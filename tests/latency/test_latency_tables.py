@@ -254,6 +254,7 @@ def test_cost_model_prices_every_shipped_table_as_before(name: str) -> None:
     # the raw table's cheapest choices are not the calibrated fastest arch
     Calibration.linear(0.9, -0.03, 0.5),
 ])
+@pytest.mark.integration
 def test_fastest_and_slowest_arch_equal_brute_force(synth: LatencyTable, calibration) -> None:
     space = tiny_space()
     table = replace(synth, calibration=calibration)

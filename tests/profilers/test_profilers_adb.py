@@ -156,6 +156,7 @@ def _phone_ms(model: torch.nn.Module) -> float:
     return OVERHEAD_MS + MS_PER_PARAM * sum(p.numel() for p in model.parameters())
 
 
+@pytest.mark.integration
 def test_profile_reports_the_phones_timings_not_host_round_trips(tmp_path: Path,
                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     """``hwnas profile --runtime adb``: every figure comes from the binary's output. A stand-in

@@ -53,6 +53,7 @@ def _one_process(folder: Path, config: TrainConfig = CFG) -> dict:
         torch.set_num_threads(before)
 
 
+@pytest.mark.integration
 @pytest.mark.skipif(cores_available() < 2, reason="needs 2 cores for 2 ranks")
 def test_two_gloo_ranks_follow_the_one_process_curve_with_identical_weights(tmp_path):
     single = _one_process(tmp_path / "one")

@@ -30,6 +30,7 @@ def test_gpu_check_quick_on_cpu_passes_every_stage(tmp_path):
     assert (tmp_path / "net.onnx").is_file()
 
 
+@pytest.mark.integration
 def test_a_failing_stage_is_recorded_and_the_rest_still_run(tmp_path):
     sys.path.insert(0, str(ROOT / "benchmarks"))
     try:

@@ -64,6 +64,7 @@ def _plain_loop(model: nn.Module, data, cfg: TrainConfig) -> list[float]:
     return losses
 
 
+@pytest.mark.integration
 def test_fp32_cpu_is_exactly_the_plain_loop(data):
     cfg = TrainConfig(epochs=2, seed=1)
     reference = _model()
@@ -76,6 +77,7 @@ def test_fp32_cpu_is_exactly_the_plain_loop(data):
     assert result.train_acc > 0.3 and result.images_per_s > 0  # chance is 0.1
 
 
+@pytest.mark.integration
 def test_bf16_on_cpu_trains_and_reports(data):
     fp32 = train_model(_model(), data, TrainConfig(epochs=1, seed=1), progress=False)
     bf16 = train_model(_model(), data, TrainConfig(epochs=1, seed=1, precision="bf16"), progress=False)
@@ -84,6 +86,7 @@ def test_bf16_on_cpu_trains_and_reports(data):
     assert bf16.history[0]["images_per_s"] > 0 and 0.0 <= bf16.val_acc <= 1.0
 
 
+@pytest.mark.integration
 def test_label_smoothing_and_channels_last(data):
     base = train_model(_model(), data, TrainConfig(epochs=1, seed=1), progress=False)
     smooth = train_model(_model(), data, TrainConfig(epochs=1, seed=1, label_smoothing=0.1),
@@ -95,6 +98,7 @@ def test_label_smoothing_and_channels_last(data):
     assert all(p.is_contiguous() for p in model.parameters())  # handed back in the default format
 
 
+@pytest.mark.integration
 def test_metrics_jsonl_and_tensorboard(tmp_path, data, monkeypatch):
     scalars = []
 
@@ -130,6 +134,7 @@ def test_tensorboard_missing_is_one_clear_error(tmp_path, monkeypatch):
                     progress=False, io=TrainIO(tensorboard_dir=tmp_path))
 
 
+@pytest.mark.integration
 def test_resume_equals_the_uninterrupted_run(tmp_path, monkeypatch):
     data = load_data("synthetic", SPACE.resolution, augment="cifar")  # augmentation RNG must resume too
     cfg = TrainConfig(epochs=3, seed=2)

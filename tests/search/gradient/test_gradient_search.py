@@ -1,7 +1,7 @@
 """End-to-end gradient search on the tiny space with a synthetic table and synthetic data."""
 
 import json
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -14,8 +14,9 @@ from hwnas.nn import build_model
 from hwnas.runs import RunFolder, RunResult
 from hwnas.search.gradient import GradientSearchConfig, run_gradient_search
 from hwnas.space import get_space
-from hwnas.testing import synthetic_table, tiny_space
+from hwnas.testing import synthetic_table
 from hwnas.testing.fixtures import TINY
+from hwnas.testing.gradient_conformance import write_tiny_world
 
 pytestmark = pytest.mark.integration  # trains supernets
 
@@ -31,15 +32,9 @@ def one_thread():
 
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
-    root = tmp_path_factory.mktemp("gradient")
-    spec = asdict(TINY)
-    spec["stages"] = [[s.channels, s.layers, s.stride] for s in TINY.stages]
-    (root / "tiny.json").write_text(json.dumps(spec))
-    space = tiny_space()
-    table = synthetic_table(space)
-    table.save(root / "table.json")
-    fastest, slowest = table.cost_model(space).price_range()
-    return root, table, fastest, slowest
+    world = write_tiny_world(tmp_path_factory.mktemp("gradient"))
+    fastest, slowest = world["table"].cost_model(world["space"]).price_range()
+    return world["root"], world["table"], fastest, slowest
 
 
 def _config(setup, out, **kw) -> GradientSearchConfig:
@@ -219,8 +214,6 @@ def test_dataset_classes_must_fit_the_space_outputs(tmp_path):
     from hwnas.errors import DataError
     from hwnas.search.gradient import GradientSearchConfig, run_gradient_search
     from hwnas.space import get_space
-    from hwnas.testing import synthetic_table
-    from hwnas.testing.fixtures import TINY
 
     results = {}
     for classes in (100, 4):
