@@ -31,3 +31,65 @@ def test_train_refuses_a_folder_holding_a_users_weights(tmp_path):
     assert r.exit_code == 0, r.output
     assert (out / "notes.txt").read_text() == "keep me"  # --force replaces only what train writes
     assert _digest(out / "weights.pt") != before["weights.pt"] and (out / "metrics.json").is_file()
+
+
+def _one_line_error(result, *needles: str) -> str:
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output and result.output.count("error:") == 1
+    text = " ".join(result.output.split())  # the console may wrap one long line
+    for needle in needles:
+        assert needle in text, text
+    return text
+
+
+def _fast_measuring(monkeypatch) -> None:
+    """End-to-end timing replaced by the table's own raw sums (+ an offset): seconds, not minutes."""
+    from hwnas.latency import fidelity
+
+    def measure(space, archs, profiler, rng, passes=2):
+        from hwnas.latency.shipped import load_table
+
+        table = load_table("cpu-1t/onnxruntime-mbconv-small")
+        base = [table.raw_sum(space, a) * 1.1 + 0.05 for a in archs]
+        return [base, [b * 1.01 for b in base]][:passes], 0.01
+
+    monkeypatch.setattr(fidelity, "measure_archs", measure)
+
+
+def test_lut_calibrate_never_writes_the_shipped_table(tmp_path, monkeypatch):
+    import json
+
+    from hwnas.latency import LatencyTable
+    from hwnas.latency.shipped import table_path
+
+    shipped = table_path("cpu-1t/onnxruntime-mbconv-small")
+    before = _digest(shipped)
+    _fast_measuring(monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    args = ["lut", "validate", "cpu-1t/onnxruntime-mbconv-small", "--samples", "4", "--calibrate"]
+    r = CliRunner().invoke(app, args)
+    assert r.exit_code == 0, r.output
+    copy = tmp_path / "onnxruntime-mbconv-small.calibrated.json"
+    assert f"calibrated copy of {shipped} written to {copy}" in " ".join(r.output.split())
+    assert _digest(shipped) == before
+    assert LatencyTable.load(copy).calibration.method == "linear"
+
+    # a second run does not replace the copy it wrote before without --force
+    copy_digest = _digest(copy)
+    _one_line_error(CliRunner().invoke(app, args), f"{copy} already exists", "--force")
+    assert _digest(copy) == copy_digest and _digest(shipped) == before
+    r = CliRunner().invoke(app, [*args, "--force", "--json"])
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["calibrated_table"] == str(copy)
+
+    # --out naming the shipped file itself is refused before anything is measured
+    _one_line_error(CliRunner().invoke(app, [*args, "--out", str(shipped), "--force"]),
+                    "shipped tables are read-only", "--out FILE")
+    assert _digest(shipped) == before
+
+
+def test_lut_out_without_calibrate_is_refused(tmp_path):
+    r = CliRunner().invoke(app, ["lut", "validate", "cpu-1t/onnxruntime-mbconv-small",
+                                 "--out", str(tmp_path / "x.json")])
+    _one_line_error(r, "--out names the calibrated copy", "add --calibrate")
+    assert list(tmp_path.iterdir()) == []
