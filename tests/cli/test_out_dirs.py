@@ -93,3 +93,30 @@ def test_lut_out_without_calibrate_is_refused(tmp_path):
                                  "--out", str(tmp_path / "x.json")])
     _one_line_error(r, "--out names the calibrated copy", "add --calibrate")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_report_refuses_a_non_empty_out_without_force(tmp_path):
+    from hwnas.io import append_jsonl, write_json
+
+    space, rng = get_space("mbconv-small"), np.random.default_rng(0)
+    run = tmp_path / "run"
+    rows = [{"index": i, "arch": str(space.sample(rng)), "accuracy": 0.5 + i / 20, "latency_ms": 1.0 + i,
+             "strategy": "random"} for i in range(4)]
+    for row in rows:
+        append_jsonl(run / "candidates.jsonl", row)
+    write_json(run / "config.json", {"strategy": "random", "space": space.name, "budget_ms": None})
+    write_json(run / "result.json", {"strategy": "random", "space": space.name, "budget_ms": None,
+                                     "lut": None, "best": rows[-1], "pareto": rows})
+    out = tmp_path / "rep"
+    out.mkdir()
+    (out / "index.html").write_text("<p>my own page</p>")
+    (out / "notes.txt").write_text("keep me")
+    before = {p.name: _digest(p) for p in out.iterdir()}
+    r = CliRunner().invoke(app, ["report", str(run), "--out", str(out)])
+    _one_line_error(r, f"--out {out} is not empty", "pass --force to replace report.json")
+    assert {p.name: _digest(p) for p in out.iterdir()} == before
+
+    r = CliRunner().invoke(app, ["report", str(run), "--out", str(out), "--force"])
+    assert r.exit_code == 0, r.output
+    assert (out / "notes.txt").read_text() == "keep me"  # --force replaces only the report's files
+    assert _digest(out / "index.html") != before["index.html"] and (out / "report.json").is_file()
