@@ -120,3 +120,65 @@ def test_report_refuses_a_non_empty_out_without_force(tmp_path):
     assert r.exit_code == 0, r.output
     assert (out / "notes.txt").read_text() == "keep me"  # --force replaces only the report's files
     assert _digest(out / "index.html") != before["index.html"] and (out / "report.json").is_file()
+
+
+def _tree_digests(root) -> dict[str, str]:
+    return {str(p.relative_to(root)): _digest(p) for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_demo_refuses_a_folder_it_did_not_make_and_deletes_nothing(tmp_path):
+    out = tmp_path / "d"
+    for sub in ("proxyless", "evolution", "export"):
+        (out / sub).mkdir(parents=True)
+        (out / sub / "mine.txt").write_text(f"my own {sub} notes")
+    (out / "onnxruntime-mbconv-small.json").write_text("my own table")
+    before = _tree_digests(out)
+    r = CliRunner().invoke(app, ["demo", "--quick", "--out", str(out)])
+    _one_line_error(r, f"--out {out} is not empty and is not a demo folder",
+                    "choose an empty or new --out")
+    assert _tree_digests(out) == before
+
+
+def test_demo_resumes_where_it_was_interrupted(tmp_path, monkeypatch):
+    import json
+
+    from hwnas.latency import fidelity, profile
+    from hwnas.testing import synthetic_table
+
+    out = tmp_path / "d"
+    space = get_space("mbconv-small")
+
+    def fake_profile(space_, profiler, path, device_name):
+        table = synthetic_table(space, runtime="onnxruntime")
+        table.save(path)
+        return table
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(profile, "profile_space", fake_profile)
+    monkeypatch.setattr(fidelity, "validate_table", interrupt)
+    r = CliRunner().invoke(app, ["demo", "--quick", "--seed", "3", "--out", str(out)])
+    assert r.exit_code == 130, r.output
+    text = " ".join(r.output.split())
+    assert f"`hwnas demo --out {out} --quick --seed 3` resumes" in text and "Traceback" not in text
+    progress = json.loads((out / "demo-progress.json").read_text())
+    assert list(progress["stages"]) == ["profile"]
+    table_digest = _digest(out / "onnxruntime-mbconv-small.json")
+
+    # the rerun skips the finished stage (profiling again would fail here) and goes on
+    def profiled_again(*args, **kwargs):
+        raise AssertionError("the finished profile stage ran again")
+
+    monkeypatch.setattr(profile, "profile_space", profiled_again)
+    r = CliRunner().invoke(app, ["demo", "--quick", "--seed", "3", "--out", str(out)])
+    assert r.exit_code == 130, r.output
+    assert "profile this CPU (onnxruntime, mbconv-small): done earlier" in r.output
+    assert _digest(out / "onnxruntime-mbconv-small.json") == table_digest
+
+    # other options would not fit the folder's table and runs: refused, naming the command
+    before = _tree_digests(out)
+    r = CliRunner().invoke(app, ["demo", "--out", str(out)])
+    _one_line_error(r, f"{out} holds a demo made with other options (hwnas demo --out {out} --quick "
+                       "--seed 3)", "rerun that command to resume it")
+    assert _tree_digests(out) == before
