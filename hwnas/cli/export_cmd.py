@@ -38,8 +38,7 @@ def export(source: str = typer.Argument(..., help="A run folder (exports its bes
            json_out: bool = JSON_OPTION) -> None:
     """Export an arch, run it in its runtime against PyTorch, time it, write ARTIFACT.export.json."""
     from hwnas.export.base import ExportOptions
-    from hwnas.export.pipeline import (ExportRequest, check_out_path, export_arch, record_path,
-                                       resolve_source)
+    from hwnas.export.pipeline import ExportRequest, check_out_path, export_arch, record_path, resolve_source
     from hwnas.plugins import get_exporter
 
     get_exporter(fmt).require()  # unknown or unavailable format: fail before any other work

@@ -10,7 +10,6 @@ from rich.table import Table
 from hwnas.cli.app import app
 from hwnas.cli.common import JSON_OPTION, check_out_dir, console, guarded, print_json
 
-
 REPORT_FILES = ("report.json", "pareto.png", "index.html", "compare.json", "compare.png")
 
 
