@@ -182,3 +182,27 @@ def test_demo_resumes_where_it_was_interrupted(tmp_path, monkeypatch):
     _one_line_error(r, f"{out} holds a demo made with other options (hwnas demo --out {out} --quick "
                        "--seed 3)", "rerun that command to resume it")
     assert _tree_digests(out) == before
+
+
+def test_a_finished_demo_reruns_without_running_a_stage_again(tmp_path, monkeypatch):
+    import json
+
+    from hwnas.io import write_json
+    from hwnas.latency import profile
+
+    out = tmp_path / "d"
+    out.mkdir()
+    infos = {"profile": {"ops": 40}, "validate": {"within_10pct_calibrated": 0.5},
+             "search": {"budget_ms": 0.3, "arch": "a", "predicted_ms": 0.25, "test_acc": 0.6},
+             "export": {"measured_ms": 0.3, "parity_max_abs_diff": 1e-6},
+             "evolution": {"front_size": 3}, "report": {"hypervolume": 0.2}}
+    stages = {key: {"stage": key, "seconds": 1.0, **info} for key, info in infos.items()}
+    write_json(out / "demo-progress.json", {"settings": {"quick": True, "seed": 0, "space": "mbconv-small",
+                                                         "runtime": "onnxruntime"}, "stages": stages})
+    monkeypatch.setattr(profile, "profile_space", lambda *a, **k: 1 / 0)  # any stage run would fail
+    before = _tree_digests(out)
+    r = CliRunner().invoke(app, ["demo", "--quick", "--out", str(out), "--json"])
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.stdout)
+    assert summary["stages"] == list(stages.values()) and summary["budget_ms"] == 0.3
+    assert _tree_digests(out) == {**before, "demo.json": _digest(out / "demo.json")}
