@@ -26,7 +26,7 @@ class TensorRTProfiler(Profiler):
         try:
             import tensorrt  # noqa: F401
         except ImportError:
-            return False, "tensorrt is not installed; pip install 'hwnas[tensorrt]'"
+            return False, "tensorrt is not installed"  # get_profiler adds the fix (the extra)
         if not torch.cuda.is_available():
             return False, "no CUDA GPU is visible (TensorRT needs one)"
         return True, ""

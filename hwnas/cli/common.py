@@ -49,11 +49,12 @@ def print_json(obj: Any) -> None:
     sys.stdout.write(json.dumps(_jsonable(obj), indent=2) + "\n")
 
 
-def check_out_dir(path: Path, writes: tuple[str, ...], force: bool) -> None:
+def check_out_dir(path: Path, writes: tuple[str, ...], force: bool, create: bool = True) -> None:
     """Refuse a non-empty ``--out`` unless ``--force``; fail early if it cannot be written.
 
     ``writes`` names the files the command puts there: with ``--force`` only those are replaced,
-    anything else a user keeps in the folder is left alone.
+    anything else a user keeps in the folder is left alone. ``create=False`` leaves creating the
+    folder to the command (one that checks all its input first and creates nothing on bad input).
     """
     if path.exists() and not path.is_dir():
         raise HwnasError(f"--out {path} is a file, not a folder", "pass a folder path")
@@ -64,6 +65,8 @@ def check_out_dir(path: Path, writes: tuple[str, ...], force: bool) -> None:
             raise HwnasError(f"--out {path} is not empty (it holds {shown})",
                              f"choose an empty or new --out, or pass --force to replace "
                              f"{' and '.join(writes)} there")
+    if not create:
+        return
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as exc:

@@ -19,7 +19,8 @@ def export(source: str = typer.Argument(..., help="A run folder (exports its bes
                                      "(default mbconv-small; a run folder names its own)."),
            weights: Path = typer.Option(None, help="State dict (weights_only) for the arch."),
            fmt: str = typer.Option(..., "--format", "-f", help="onnx | executorch | tensorrt"),
-           out: Path = typer.Option(..., help="Artifact path (export.json is written beside it)."),
+           out: Path = typer.Option(..., help="Artifact path (its record ARTIFACT.export.json is written "
+                                "beside it)."),
            lut: str = typer.Option(None, "--lut", help="Latency table (file or shipped name "
                                    "device/stem) to compare the measured latency with."),
            opset: int = typer.Option(17, min=7, help="ONNX opset (onnx, tensorrt)."),
@@ -33,11 +34,11 @@ def export(source: str = typer.Argument(..., help="A run folder (exports its bes
            data: str = typer.Option("digits", help="Data for BN statistics (untrained weights) "
                                     "and the parity inputs."),
            no_check: bool = typer.Option(False, "--no-check", help="Skip the on-device check."),
-           force: bool = typer.Option(False, help="Overwrite an existing --out."),
+           force: bool = typer.Option(False, help="Overwrite an existing --out and its record."),
            json_out: bool = JSON_OPTION) -> None:
-    """Export an arch, run it in its runtime against PyTorch, time it, write export.json."""
+    """Export an arch, run it in its runtime against PyTorch, time it, write ARTIFACT.export.json."""
     from hwnas.export.base import ExportOptions
-    from hwnas.export.pipeline import ExportRequest, check_out_path, export_arch, resolve_source
+    from hwnas.export.pipeline import ExportRequest, check_out_path, export_arch, record_path, resolve_source
     from hwnas.plugins import get_exporter
 
     get_exporter(fmt).require()  # unknown or unavailable format: fail before any other work
@@ -68,4 +69,4 @@ def export(source: str = typer.Argument(..., help="A run folder (exports its bes
             console.print(f"table {t['table']}: predicted {t['predicted_ms']:.3f} ms, measured "
                           f"{t['measured_p50_ms']:.3f} ms ({t['error_pct']:+.1f} %)"
                           + (f"; {t['note']}" if t["note"] else ""), highlight=False, soft_wrap=True)
-    console.print(f"wrote {out.parent / 'export.json'}", highlight=False, soft_wrap=True)
+    console.print(f"wrote {record_path(out)}", highlight=False, soft_wrap=True)

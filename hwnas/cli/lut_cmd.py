@@ -95,21 +95,29 @@ def validate(table_file: str = TABLE_ARG,
              runtime: str | None = typer.Option(None, help="Runtime (default: the table's)."),
              runs: int | None = typer.Option(None, min=1), rounds: int | None = typer.Option(None, min=1),
              calibrate: bool = typer.Option(
-                 False, help="Fit a correction on half, report on the rest, save it."),
+                 False, help="Fit a correction on half, report on the rest, save a calibrated copy."),
+             out: Path | None = typer.Option(
+                 None, "--out", help="File for the calibrated copy (default: TABLE.calibrated.json "
+                                     "in the current folder); the table itself is never changed."),
+             force: bool = typer.Option(False, help="Replace an existing --out."),
              plot: Path | None = typer.Option(None, help="PNG of predicted vs measured."),
              json_out: bool = JSON_OPTION) -> None:
     """Measure random archs end to end (twice) and report the table's fidelity and the device's
-    own repeatability."""
+    own repeatability. With --calibrate, write a calibrated copy of the table."""
     from dataclasses import fields, replace
 
     from hwnas.errors import TableError
-    from hwnas.latency.fidelity import plot_validation, validate_table
+    from hwnas.latency.fidelity import calibrated_copy_path, plot_validation, validate_table
     from hwnas.latency.measure import MeasureProtocol
     from hwnas.latency.shipped import resolve_table
     from hwnas.plugins import get_profiler
 
     path = resolve_table(table_file)
     table, s = _load(str(path), space)
+    if out is not None and not calibrate:
+        raise TableError("--out names the calibrated copy, and nothing is calibrated without "
+                         "--calibrate", "add --calibrate, or drop --out")
+    target = calibrated_copy_path(path, out, force) if calibrate else None  # before measuring
     if table.meta.protocol.get("published"):
         raise TableError(f"{table_file} holds published figures for {table.meta.device_detail}",
                          "only tables measured with `hwnas profile` on this machine can be validated here")
@@ -123,12 +131,12 @@ def validate(table_file: str = TABLE_ARG,
                     runs=runs or proto.runs, rounds=rounds or proto.rounds)
     prof = get_profiler(rt, proto)
     v, new_table = validate_table(table, s, prof, samples, np.random.default_rng(seed), calibrate)
-    if calibrate:
-        new_table.save(path)
+    if target is not None:
+        new_table.save(target)
     if plot is not None:
         plot_validation(v, plot, f"{table.meta.runtime} / {s.name} ({samples} archs)")
     if json_out:
-        print_json(v.to_dict())
+        print_json({**v.to_dict(), "calibrated_table": None if target is None else str(target)})
         return
     t = Table("", "within 10 %", "within 5 %", "MAPE %", "RMSE ms", "Kendall tau", "Spearman rho", "bias %")
     rows = [("table vs measured", v.fidelity), ("repeat vs measured", v.repeat)]
@@ -143,7 +151,8 @@ def validate(table_file: str = TABLE_ARG,
                   f"{a.kendall_tau:.3f}", f"{a.spearman_rho:.3f}", f"{a.bias_pct:+.1f}")
     console.print(t)
     console.print(f"{samples} archs, {v.seconds_per_measurement:.2f} s per end-to-end measurement"
-                  + (f"; calibration saved into {path}" if calibrate else ""), highlight=False)
+                  + (f"; calibrated copy of {path} written to {target}" if target else ""),
+                  highlight=False, soft_wrap=True)
 
 
 @lut_app.command("import-hwnasbench")

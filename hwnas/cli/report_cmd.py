@@ -8,7 +8,9 @@ import typer
 from rich.table import Table
 
 from hwnas.cli.app import app
-from hwnas.cli.common import JSON_OPTION, console, guarded, print_json
+from hwnas.cli.common import JSON_OPTION, check_out_dir, console, guarded, print_json
+
+REPORT_FILES = ("report.json", "pareto.png", "index.html", "compare.json", "compare.png")
 
 
 @app.command("report")
@@ -31,10 +33,14 @@ def report(
     reference: str | None = typer.Option(None, "--reference",
                                          help="Fixed hypervolume reference, e.g. accuracy=0,latency_ms=20 "
                                               "(default: worst value + 10% of range; accuracy 0)."),
+    force: bool = typer.Option(False, help="Write into a non-empty --out, replacing only the "
+                                            "report's own files there."),
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Pareto report: fronts per run and device, hypervolume, knee, a self-contained index.html."""
     from hwnas.report import build_report
+
+    check_out_dir(out, REPORT_FILES, force, create=False)  # build_report creates it after the checks
 
     result = build_report(runs, out, objectives=objectives, lut_paths=lut, budget_ms=budget_ms,
                           compare=compare, reference=reference)

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from hwnas.cli.app import app
-from hwnas.cli.common import JSON_OPTION, check_out_dir, console, guarded, print_json
+from hwnas.cli.common import JSON_OPTION, check_out_dir, console, err_console, guarded, print_json
 from hwnas.cli.spaces_cmd import SPACE_OPTION
 from hwnas.data import load_for_space
 from hwnas.data.transforms import PRESETS
@@ -164,7 +164,8 @@ def train(arch: str = typer.Argument(..., help="Canonical arch string."),
 
 @app.command("demo")
 @guarded
-def demo(out: Path = typer.Option(Path("hwnas-demo"), help="Folder for the demo's artifacts."),
+def demo(out: Path = typer.Option(Path("hwnas-demo"), help="Folder for the demo's artifacts: new, "
+                                   "empty, or an interrupted demo's (rerun the same command to resume)."),
          quick: bool = typer.Option(False, help="CI-sized run (about a minute)."),
          seed: int = typer.Option(0), json_out: bool = JSON_OPTION) -> None:
     """The whole pipeline on the embedded default (digits, mbconv-small, this CPU):
@@ -172,12 +173,17 @@ def demo(out: Path = typer.Option(Path("hwnas-demo"), help="Folder for the demo'
     evolution with one-shot evaluation -> Pareto report."""
     from rich.table import Table
 
-    from hwnas.demo import run_demo
+    from hwnas.demo import resume_command, run_demo
 
-    check_out_dir(out, ("demo.json",), force=True)
-    summary = run_demo(out, quick=quick, seed=seed,
-                       say=(lambda _msg: None) if json_out else
-                       (lambda msg: console.print(msg, highlight=False)))
+    try:  # run_demo refuses a folder it did not make, before writing anything
+        summary = run_demo(out, quick=quick, seed=seed,
+                           say=(lambda _msg: None) if json_out else
+                           (lambda msg: console.print(msg, highlight=False)))
+    except KeyboardInterrupt:
+        err_console.print(f"interrupted: finished stages are saved in {out}; "
+                          f"`{resume_command(out, quick, seed)}` resumes", markup=False, highlight=False,
+                          soft_wrap=True)
+        raise typer.Exit(130) from None
     if json_out:
         print_json(summary)
         return

@@ -1,8 +1,11 @@
-"""The export job end to end: arch (+ weights) -> artifact -> on-device check -> ``export.json``.
+"""The export job end to end: arch (+ weights) -> artifact -> on-device check -> its record.
 
 Nothing the user already has is lost on bad input: every check (format, weights, output path,
-table) runs before anything is written, the artifact is written to a temporary file beside the
-target and renamed over it only after its check passed, and ``export.json`` is written atomically.
+record path, table) runs before anything is written, the artifact is written to a temporary file
+beside the target and moved into place only after its check passed, and the record
+``<artifact name>.export.json`` (:func:`record_path`) is written atomically beside it. The record
+is named after the artifact so that it can never be the artifact itself, and two exports into one
+folder keep one record each.
 
 Example::
 
@@ -25,7 +28,7 @@ from torch import nn
 from hwnas import __version__
 from hwnas.export.base import ExportError, ExportMetadata, ExportOptions
 from hwnas.export.check import compare_with_table, measure_latency, parity
-from hwnas.io import load_weights, write_json
+from hwnas.io import load_weights, write_bytes, write_json
 from hwnas.latency.measure import MeasureProtocol
 from hwnas.latency.table import LatencyTable
 from hwnas.plugins import get_exporter
@@ -113,12 +116,23 @@ def check_weights(model: nn.Module, state: dict, origin: str) -> None:
                           "pass the weights trained for this arch (and --space)")
 
 
+def record_path(out: Path) -> Path:
+    """Where the record of artifact ``out`` goes: ``net.onnx`` -> ``net.onnx.export.json``."""
+    return out.with_name(out.name + ".export.json")
+
+
 def check_out_path(out: Path, force: bool) -> None:
-    """Refuse a folder, an existing file (unless ``force``) or a place we cannot write to."""
+    """Refuse a folder, an existing artifact or record (unless ``force``) or an unwritable place."""
+    record = record_path(out)
     if out.is_dir():
         raise ExportError(f"--out {out} is a folder", "pass a file path such as model.onnx")
+    if record.is_dir():
+        raise ExportError(f"the export record {record} would replace a folder", "choose another --out")
     if out.exists() and not force:
         raise ExportError(f"{out} already exists", "pass --force to overwrite it or choose another --out")
+    if record.exists() and not force:
+        raise ExportError(f"the export record {record} already exists",
+                          "pass --force to overwrite it or choose another --out")
     existing = out.parent
     while not existing.exists():
         existing = existing.parent
@@ -129,8 +143,9 @@ def check_out_path(out: Path, force: bool) -> None:
     except OSError as exc:
         raise ExportError(f"cannot write {out}: {existing} is not writable ({exc.strerror})",
                           "pass a writable --out") from None
-    if out.exists() and not os.access(out, os.W_OK):
-        raise ExportError(f"cannot overwrite {out}: it is read-only", "pass a writable --out")
+    for path in (out, record):
+        if path.exists() and not os.access(path, os.W_OK):
+            raise ExportError(f"cannot overwrite {path}: it is read-only", "pass a writable --out")
 
 
 def prepare_model(source: ExportSource, calibration_data: str) -> tuple[nn.Module, str]:
@@ -157,7 +172,7 @@ def check_inputs(calibration_data: str, resolution: int, batch: int) -> torch.Te
 
 
 def export_arch(request: ExportRequest) -> dict:
-    """Export, check and time one arch; returns the ``export.json`` record (also written)."""
+    """Export, check and time one arch; returns its record (also written to :func:`record_path`)."""
     exporter = get_exporter(request.format)
     exporter.require()
     out, src, options = Path(request.out), request.source, request.options
@@ -173,13 +188,16 @@ def export_arch(request: ExportRequest) -> dict:
     metadata = ExportMetadata(str(src.arch), src.space.name, src.space.fingerprint(),
                               request.table_name, __version__)
     out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.", suffix=".tmp")
+    # The PID in the name lets the next atomic write of ``out`` remove this file if we are killed.
+    fd, tmp_name = tempfile.mkstemp(dir=out.parent, prefix=f".{out.name}.hwnas-{os.getpid()}.",
+                                    suffix=".tmp")
     os.close(fd)
     tmp = Path(tmp_name)
     try:
         info = exporter.export(model, inputs[:1].clone(), tmp, options, metadata)
         check = _check(exporter, request, model, inputs, tmp) if request.check else None
-        os.replace(tmp, out)
+        # Not a rename: mkstemp made the file 0600, the atomic writer gives it the user's umask.
+        write_bytes(out, tmp.read_bytes())
     finally:
         tmp.unlink(missing_ok=True)
     record = {
@@ -189,7 +207,7 @@ def export_arch(request: ExportRequest) -> dict:
         "options": asdict(options), "export_s": info.export_s, "details": info.details,
         "check": check,
     }
-    write_json(out.parent / "export.json", record)
+    write_json(record_path(out), record)
     return record
 
 

@@ -4,13 +4,16 @@
 the table's own runtime and protocol (two independent interleaved passes, so pass B vs pass A is
 the device's repeatability: the noise ceiling no table can beat), and compares the table's
 prediction with pass A. ``--calibrate`` fits :func:`hwnas.latency.calibration.fit_linear` on a
-random half and reports the figures on the other half.
+random half and reports the figures on the other half; the calibrated table is written as a copy
+(:func:`calibrated_copy_path`), never over the table it came from.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 
 import numpy as np
 
@@ -65,6 +68,29 @@ class Validation:
         d = asdict(self)
         d["fidelity"], d["repeat"] = self.fidelity.to_dict(), self.repeat.to_dict()
         return d
+
+
+def calibrated_copy_path(source: Path, out: Path | None, force: bool) -> Path:
+    """Where ``validate --calibrate`` writes the calibrated copy of ``source``; checked up front.
+
+    Default: ``<table stem>.calibrated.json`` in the current folder. A shipped table is never
+    written (it belongs to the installed package); an existing file only with ``force``.
+    """
+    from hwnas.latency.shipped import is_shipped
+
+    target = out if out is not None else Path.cwd() / f"{Path(source).stem}.calibrated.json"
+    if is_shipped(target):
+        raise HwnasError(f"--out {target} is a table shipped with hwnas, and shipped tables are "
+                         "read-only", "pass --out FILE outside the installed package")
+    if target.is_dir():
+        raise HwnasError(f"--out {target} is a folder", "pass a file path such as my-table.json")
+    if target.exists() and not force:
+        raise HwnasError(f"{target} already exists",
+                         "pass --force to replace it, or choose another --out for the calibrated table")
+    parent = target.parent if target.parent.exists() else None
+    if parent is not None and not os.access(parent, os.W_OK):
+        raise HwnasError(f"cannot write {target}: {parent} is not writable", "pass a writable --out")
+    return target
 
 
 def sample_archs(space: SearchSpace, n: int, rng: np.random.Generator) -> list:

@@ -1,7 +1,8 @@
 """Tables shipped inside the wheel (package ``latency_tables``), found via importlib.resources.
 
 A shipped name is ``<device>/<file stem>``, e.g. ``pixel3/latency-fbnet-cifar100``. ``--lut``
-accepts either a file path or such a name (:func:`resolve_table`).
+accepts either a file path or such a name (:func:`resolve_table`). Shipped tables are read-only:
+commands that change a table (``lut validate --calibrate``) write a copy (:func:`is_shipped`).
 """
 
 from __future__ import annotations
@@ -50,6 +51,12 @@ def resolve_table(spec: str | Path) -> Path:
     except TableError:
         raise TableError(f"latency table {str(spec)!r} does not exist as a file nor as a shipped table name",
                          f"pass an existing file or one of: {', '.join(shipped_names())}") from None
+
+
+def is_shipped(path: str | Path) -> bool:
+    """Whether ``path`` is (or would be) a file inside the shipped tables: those are read-only."""
+    root = Path(str(_root())).resolve()
+    return Path(path).resolve().is_relative_to(root)
 
 
 def load_table(spec: str | Path) -> LatencyTable:

@@ -103,9 +103,14 @@ class LatencyTable:
         if self.meta.space != space.name:
             raise TableError(f"table was made for space {self.meta.space!r}, not {space.name!r}",
                              f"use a table for {space.name} or pass --space {self.meta.space}")
-        if self.meta.resolution != space.resolution:
-            raise TableError(f"table was made at resolution {self.meta.resolution}, space "
-                             f"{space.name} is at {space.resolution}", "profile the space again")
+        have = self.meta.resolution
+        if have != space.resolution:
+            if not isinstance(have, int) or isinstance(have, bool):  # "32" would print as 32
+                raise TableError(f"table meta.resolution is {have!r} ({type(have).__name__}), not a "
+                                 f"whole number of pixels like space {space.name}'s {space.resolution}",
+                                 "write it as a number without quotes, or profile the space again")
+            raise TableError(f"table was made at resolution {have}, space {space.name} is at "
+                             f"{space.resolution}", "profile the space again")
 
     def raw_sum(self, space: SearchSpace, arch: Arch) -> float:
         """The uncalibrated sum of p50s (what fidelity checks and calibration fits compare)."""

@@ -113,6 +113,8 @@ def test_validate_reports_fidelity_and_repeat(tiny_table: Path, tmp_path: Path) 
             "--space",
             str(_spec_file(tiny_table)),
             "--calibrate",
+            "--out",
+            str(tmp_path / "calibrated.json"),
             "--plot",
             str(png),
             "--json",
@@ -126,7 +128,8 @@ def test_validate_reports_fidelity_and_repeat(tiny_table: Path, tmp_path: Path) 
     assert len(out["measured_ms"]) == len(out["repeat_ms"]) == 6
     assert out["calibrated"]["held_out"]["n"] == 3
     assert png.read_bytes()[:4] == b"\x89PNG"
-    assert LatencyTable.load(copy).calibration.method == "linear"
+    assert LatencyTable.load(tmp_path / "calibrated.json").calibration.method == "linear"
+    assert copy.read_bytes() == tiny_table.read_bytes()  # the validated table itself is unchanged
 
 
 def test_unknown_runtime_and_mismatching_table(tiny_table: Path, tmp_path: Path) -> None:

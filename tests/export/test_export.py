@@ -64,7 +64,7 @@ def test_run_folder_exports_best_arch_with_its_weights(run_dir, tmp_path):
     r = _invoke(str(run_dir), "--format", "onnx", "--out", str(out), "--json")
     assert r.exit_code == 0, r.output
     record = json.loads(r.stdout)
-    assert record == json.loads((out.parent / "export.json").read_text())
+    assert record == json.loads((out.parent / "net.onnx.export.json").read_text())
     assert record["arch"] == ARCH and record["run_dir"] == str(run_dir)
     assert record["weights"].startswith("trained") and record["details"]["exporter"] == "torchscript"
     check = record["check"]
@@ -119,7 +119,7 @@ def test_table_for_another_space_is_refused_before_writing(tmp_path):
     r = _invoke(ARCH, "--format", "onnx", "--out", str(tmp_path / "m.onnx"), "--lut",
                 str(tmp_path / "tiny.json"))
     _one_line_error(r, "table was made for space")
-    assert not (tmp_path / "m.onnx").exists() and not (tmp_path / "export.json").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny.json"]
 
 
 def test_mismatching_weights_name_the_first_tensor(tmp_path):
@@ -135,7 +135,7 @@ def test_mismatching_weights_name_the_first_tensor(tmp_path):
     r = _invoke(ARCH, "--weights", str(tmp_path / "w2.pt"), "--format", "onnx",
                 "--out", str(tmp_path / "m.onnx"))
     _one_line_error(r, "do not match the arch", "tensor '")
-    assert list(tmp_path.glob("*.onnx")) == [] and not (tmp_path / "export.json").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w.pt", "w2.pt"]
 
 
 def test_bad_format_and_paths_are_one_line_errors(tmp_path):
@@ -195,3 +195,44 @@ def test_dynamo_exporter_without_simplification(tmp_path):
     assert record["details"]["exporter"] == "dynamo" and not record["details"]["simplified"]
     assert record["details"]["nodes_before"] == record["details"]["nodes_after"]
     assert record["check"]["parity"]["passed"] and record["details"]["opset"] == 18
+
+
+def _digests(folder: Path) -> dict[str, str]:
+    import hashlib
+
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in folder.iterdir()}
+
+
+def test_record_is_named_after_the_artifact_and_never_replaces_one(tmp_path):
+    import os
+
+    out = tmp_path / "exp" / "export.json"  # an artifact named like the old record
+    r = _invoke(ARCH, "--format", "onnx", "--out", str(out), "--no-check", "--json")
+    assert r.exit_code == 0, r.output
+    assert onnx.load_model_from_string(out.read_bytes()).graph.node  # it survived its own record
+    assert json.loads((out.parent / "export.json.export.json").read_text())["artifact"] == str(out)
+    second = tmp_path / "exp" / "other.onnx"  # a second export keeps the first one's record
+    r = _invoke(ARCH, "--format", "onnx", "--out", str(second), "--no-check")
+    assert r.exit_code == 0, r.output
+    assert "other.onnx.export.json" in " ".join(r.output.split())
+    assert sorted(_digests(out.parent)) == ["export.json", "export.json.export.json", "other.onnx",
+                                            "other.onnx.export.json"]
+    mask = os.umask(0o022)
+    os.umask(mask)
+    for artifact in (out, second):  # the user's umask, not mkstemp's 0600
+        assert artifact.stat().st_mode & 0o777 == 0o666 & ~mask
+    assert not [p for p in out.parent.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_an_existing_record_is_refused_without_force(tmp_path):
+    record = tmp_path / "net.onnx.export.json"
+    record.write_text("my notes")
+    (tmp_path / "export.json").write_text("someone else's record")
+    before = _digests(tmp_path)
+    r = _invoke(ARCH, "--format", "onnx", "--out", str(tmp_path / "net.onnx"), "--no-check")
+    _one_line_error(r, f"the export record {record} already exists", "--force")
+    assert _digests(tmp_path) == before
+    r = _invoke(ARCH, "--format", "onnx", "--out", str(tmp_path / "net.onnx"), "--no-check", "--force")
+    assert r.exit_code == 0, r.output
+    assert json.loads(record.read_text())["arch"] == ARCH
+    assert (tmp_path / "export.json").read_text() == "someone else's record"

@@ -300,7 +300,7 @@ def test_bad_input_is_one_line_exit_2(world, tmp_path, args, message):
     out = tmp_path / "rep"
     out.mkdir()
     (out / "report.json").write_text("earlier")
-    r = runner.invoke(app, ["report", *(a.format(**names) for a in args), "--out", str(out)])
+    r = runner.invoke(app, ["report", *(a.format(**names) for a in args), "--out", str(out), "--force"])
     assert r.exit_code == 2, r.output
     assert "Traceback" not in r.output and r.output.count("error:") == 1
     assert message in " ".join(r.output.split())
