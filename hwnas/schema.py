@@ -91,6 +91,8 @@ def _reason(error: dict) -> str:
         return f": {_shown(value)} is too large for a number"
     if kind == "value_error":
         return f": {_shown(value)} {error['msg'].removeprefix('Value error, ')}"
+    if kind in wanted and value is None:
+        return f" is null, not {wanted[kind]}"
     if kind in wanted:
         return f": {_shown(value)} is {_kind(value)}, not {wanted[kind]}"
     if kind == "finite_number":

@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -117,7 +118,20 @@ def priced_costs(space: SearchSpace, p50_ms: Mapping[str, float], calibration: C
         n_ops = [np.array([len(ops) for ops in choice], dtype=np.float64) for choice in candidates]
         costs = [cal.coef_sum * c + cal.coef_ops * n for c, n in zip(costs, n_ops)]
         fixed = cal.coef_sum * fixed + cal.coef_ops * len(fixed_ops) + cal.intercept_ms
-    return CostModel(space, tuple(costs), fixed, unit)
+    model = CostModel(space, tuple(costs), fixed, unit)
+    # the price is additive, so the fastest arch's price is the least of all: if it is positive,
+    # every arch's is (a negative overhead offset is fine within that: it is a fitted correction)
+    fastest = model.price_range()[0]
+    if not fastest > 0:
+        if cal is None:
+            raise TableError(f"the table prices the fastest arch of space {space.name} at "
+                             f"{fastest:.6g} {unit}: its ops' p50s are all zero",
+                             "profile the space again")
+        raise TableError(f"the table's {cal.method} calibration {json.dumps(cal.to_dict())} prices the fastest "
+                         f"arch of space {space.name} at {fastest:.6g} {unit}, not above 0",
+                         "recalibrate with `hwnas lut validate --calibrate` (or remove the table's "
+                         "calibration)")
+    return model
 
 
 class LookupPrice:

@@ -22,6 +22,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Literal
 
+from pydantic import ConfigDict
+
 from hwnas.errors import TableError
 from hwnas.io import read_json, write_json
 from hwnas.latency.calibration import Calibration
@@ -162,6 +164,15 @@ class LatencyTable:
 _REGENERATE = "regenerate it with `hwnas profile` (or fix the named field by hand)"
 
 
+class _ProtocolModel(Strict):
+    """How the entries were measured; the fields hwnas reads back are typed, the rest kept as is."""
+
+    model_config = ConfigDict(extra="allow")
+    # absent is fine (default None, left out of the dump); an explicit null is refused
+    profile_seconds: NonNegativeFloat = None  # type: ignore[assignment]  # a resumed profile adds to it
+    call_overhead_ms: NonNegativeFloat = None  # type: ignore[assignment]  # subtracted again on resume
+
+
 class _MetaModel(Strict):
     device_name: str
     runtime: str
@@ -178,8 +189,7 @@ class _MetaModel(Strict):
     hwnas_version: str = ""
     metric: str = "latency"
     unit: str = "ms"
-    # how the entries were measured: runs, warmup, clock... (a profile resume compares them)
-    protocol: dict[str, Any] = {}
+    protocol: _ProtocolModel = _ProtocolModel()  # a profile resume compares and extends it
     source: str = "measured"
 
 
@@ -215,5 +225,6 @@ def _validate(raw: object, origin: str) -> LatencyTable:
             calibration = Calibration.from_dict(model.calibration)
         except TableError as exc:
             raise TableError(f"{where}: {exc.message}", exc.fix) from None
-    meta = TableMeta(**{**model.meta.model_dump(), "protocol": dict(model.meta.protocol)})
+    protocol = model.meta.protocol.model_dump(exclude_unset=True)
+    meta = TableMeta(**{**model.meta.model_dump(exclude={"protocol"}), "protocol": protocol})
     return LatencyTable(meta, entries, calibration)
