@@ -114,21 +114,23 @@ def priced_costs(space: SearchSpace, p50_ms: Mapping[str, float], calibration: C
     fixed_ops = [*space.prefix_ops(), *space.suffix_ops()]
     fixed = raw(fixed_ops)
     cal = calibration
+    raw_costs, fixed_raw = costs, fixed
     if cal is not None:
         n_ops = [np.array([len(ops) for ops in choice], dtype=np.float64) for choice in candidates]
         costs = [cal.coef_sum * c + cal.coef_ops * n for c, n in zip(costs, n_ops)]
         fixed = cal.coef_sum * fixed + cal.coef_ops * len(fixed_ops) + cal.intercept_ms
     model = CostModel(space, tuple(costs), fixed, unit)
-    # the price is additive, so the fastest arch's price is the least of all: if it is positive,
-    # every arch's is (a negative overhead offset is fine within that: it is a fitted correction)
+    if cal is None:
+        return model  # p50s are >= 0 (the table's schema): some published tables price 0 exactly
+    # the price is additive, so the fastest arch's price is the least of all: if it stays above 0
+    # (or at 0 where the raw sum is 0 already), every arch's does. A negative overhead offset is
+    # fine within that: it is a fitted correction, not a price.
     fastest = model.price_range()[0]
-    if not fastest > 0:
-        if cal is None:
-            raise TableError(f"the table prices the fastest arch of space {space.name} at "
-                             f"{fastest:.6g} {unit}: its ops' p50s are all zero",
-                             "profile the space again")
-        raise TableError(f"the table's {cal.method} calibration {json.dumps(cal.to_dict())} prices the fastest "
-                         f"arch of space {space.name} at {fastest:.6g} {unit}, not above 0",
+    raw_fastest = fixed_raw + sum(float(min(c)) for c in raw_costs)
+    if fastest < 0 or (fastest == 0 and raw_fastest > 0):
+        raise TableError(f"the table's {cal.method} calibration {json.dumps(cal.to_dict())} prices "
+                         f"the fastest arch of space {space.name} at {fastest:.6g} {unit} "
+                         f"(uncalibrated {raw_fastest:.6g} {unit})",
                          "recalibrate with `hwnas lut validate --calibrate` (or remove the table's "
                          "calibration)")
     return model
