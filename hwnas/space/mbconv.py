@@ -154,8 +154,7 @@ class MBConvSpace(LayerwiseSpace):
     def parse(self, text: str) -> Arch:
         tokens = tuple(t.strip() for t in text.strip().split("-"))
         arch = Arch(self.name, tokens, self.notation)
-        self.validate(arch)
-        return arch
+        return self._canonical(text, arch)
 
 
 def check_config(cfg: MBConvConfig, where: str = "") -> None:
