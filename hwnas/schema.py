@@ -113,6 +113,16 @@ def one_line(exc: ValidationError) -> str:
     """The first violation as ``path: reason`` (and how many more there are)."""
     errors = exc.errors(include_url=False)
     first = errors[0]
+    loc = tuple(first["loc"])
+    if first["type"] == "missing" and loc and isinstance(loc[-1], str):
+        # every field missing from one object, named together: "meta lacks runtime, space"
+        parent = loc[:-1]
+        absent = [e for e in errors if e["type"] == "missing" and tuple(e["loc"][:-1]) == parent
+                  and isinstance(e["loc"][-1], str)]
+        rest = len(errors) - len(absent)
+        more = f" (and {rest} more problem(s))" if rest else ""
+        names = ", ".join(str(e["loc"][-1]) for e in absent)
+        return f"{field_path(parent) if parent else 'the top level'} lacks {names}{more}"
     more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
     return f"{field_path(first['loc'])}{_reason(first)}{more}"
 
