@@ -9,6 +9,11 @@ On disk a table is JSON (never a pickle) with a schema version::
      "entries": {"<op key>": {"p50": ms, "p10": ms, "p90": ms, "mean": ms, "std": ms, "n": runs}},
      "calibration": null | {...}}
 
+Reading a table validates it against a pydantic schema (``_TableModel`` below, helpers in
+:mod:`hwnas.schema`): strict types, finite non-negative statistics, typed protocol fields; any
+violation is one ``TableError`` line naming the file and the field path. The validated model is
+converted into the frozen dataclasses below, which are what the rest of hwnas uses.
+
 Op keys are :attr:`hwnas.space.OpSpec.key` (HW-NAS-Bench style, shapes in the key). The fixed
 parts (stem, head, pooling, classifier) are entries like any other. A prediction is the sum of
 the p50 of every op the arch runs, then the calibration (a typed
