@@ -20,6 +20,7 @@ Example:
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -113,11 +114,26 @@ def priced_costs(space: SearchSpace, p50_ms: Mapping[str, float], calibration: C
     fixed_ops = [*space.prefix_ops(), *space.suffix_ops()]
     fixed = raw(fixed_ops)
     cal = calibration
+    raw_costs, fixed_raw = costs, fixed
     if cal is not None:
         n_ops = [np.array([len(ops) for ops in choice], dtype=np.float64) for choice in candidates]
         costs = [cal.coef_sum * c + cal.coef_ops * n for c, n in zip(costs, n_ops)]
         fixed = cal.coef_sum * fixed + cal.coef_ops * len(fixed_ops) + cal.intercept_ms
-    return CostModel(space, tuple(costs), fixed, unit)
+    model = CostModel(space, tuple(costs), fixed, unit)
+    if cal is None:
+        return model  # p50s are >= 0 (the table's schema): some published tables price 0 exactly
+    # the price is additive, so the fastest arch's price is the least of all: if it stays above 0
+    # (or at 0 where the raw sum is 0 already), every arch's does. A negative overhead offset is
+    # fine within that: it is a fitted correction, not a price.
+    fastest = model.price_range()[0]
+    raw_fastest = fixed_raw + sum(float(min(c)) for c in raw_costs)
+    if fastest < 0 or (fastest == 0 and raw_fastest > 0):
+        raise TableError(f"the table's {cal.method} calibration {json.dumps(cal.to_dict())} prices "
+                         f"the fastest arch of space {space.name} at {fastest:.6g} {unit} "
+                         f"(uncalibrated {raw_fastest:.6g} {unit})",
+                         "recalibrate with `hwnas lut validate --calibrate` (or remove the table's "
+                         "calibration)")
+    return model
 
 
 class LookupPrice:

@@ -9,6 +9,11 @@ On disk a table is JSON (never a pickle) with a schema version::
      "entries": {"<op key>": {"p50": ms, "p10": ms, "p90": ms, "mean": ms, "std": ms, "n": runs}},
      "calibration": null | {...}}
 
+Reading a table validates it against a pydantic schema (``_TableModel`` below, helpers in
+:mod:`hwnas.schema`): strict types, finite non-negative statistics, typed protocol fields; any
+violation is one ``TableError`` line naming the file and the field path. The validated model is
+converted into the frozen dataclasses below, which are what the rest of hwnas uses.
+
 Op keys are :attr:`hwnas.space.OpSpec.key` (HW-NAS-Bench style, shapes in the key). The fixed
 parts (stem, head, pooling, classifier) are entries like any other. A prediction is the sum of
 the p50 of every op the arch runs, then the calibration (a typed
@@ -18,14 +23,17 @@ table's :class:`~hwnas.latency.cost.CostModel` (:meth:`LatencyTable.cost_model`)
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import ConfigDict
 
 from hwnas.errors import TableError
 from hwnas.io import read_json, write_json
 from hwnas.latency.calibration import Calibration
 from hwnas.latency.cost import CostModel, priced_costs
+from hwnas.schema import NonNegativeFloat, NonNegativeInt, PositiveInt, Strict, validate
 from hwnas.space.arch import Arch, OpSpec
 from hwnas.space.base import SearchSpace
 
@@ -162,45 +170,71 @@ class LatencyTable:
         return _validate(raw, str(path))
 
 
-def _validate(raw: object, origin: str) -> LatencyTable:
-    def bad(what: str) -> TableError:
-        return TableError(f"latency table {origin}: {what}", "regenerate it with `hwnas profile`")
+# --- the on-disk schema (validated with pydantic, converted to the frozen types above) -------------
+_REGENERATE = "regenerate it with `hwnas profile` (or fix the named field by hand)"
 
-    if not isinstance(raw, dict):
-        raise bad("top level is not a JSON object")
-    version = raw.get("schema_version")
-    if version != SCHEMA_VERSION:
-        raise bad(f"schema_version {version!r} is not {SCHEMA_VERSION}")
-    for part in ("meta", "entries"):
-        if not isinstance(raw.get(part), dict):
-            raise bad(f"missing or malformed {part!r}")
-    meta_raw = dict(raw["meta"])
-    required = ("device_name", "runtime", "space", "space_fingerprint", "resolution")
-    absent = [k for k in required if k not in meta_raw]
-    if absent:
-        raise bad(f"meta lacks {', '.join(absent)}")
-    known = set(TableMeta.__dataclass_fields__)
-    try:
-        meta = TableMeta(**{k: v for k, v in meta_raw.items() if k in known})
-    except TypeError as exc:
-        raise bad(f"malformed meta: {exc}") from None
+
+class _ProtocolModel(Strict):
+    """How the entries were measured; the fields hwnas reads back are typed, the rest kept as is."""
+
+    model_config = ConfigDict(extra="allow")
+    # absent is fine (default None, left out of the dump); an explicit null is refused
+    profile_seconds: NonNegativeFloat = None  # type: ignore[assignment]  # a resumed profile adds to it
+    call_overhead_ms: NonNegativeFloat = None  # type: ignore[assignment]  # subtracted again on resume
+
+
+class _MetaModel(Strict):
+    device_name: str
+    runtime: str
+    space: str
+    space_fingerprint: str
+    resolution: PositiveInt
+    device_detail: str = ""
+    runtime_version: str = ""
+    torch_version: str = ""
+    threads: PositiveInt = 1
+    batch: PositiveInt = 1
+    dtype: str = "float32"
+    created: str = ""
+    hwnas_version: str = ""
+    metric: str = "latency"
+    unit: str = "ms"
+    protocol: _ProtocolModel = _ProtocolModel()  # a profile resume compares and extends it
+    source: str = "measured"
+
+
+class _EntryModel(Strict):
+    p50: NonNegativeFloat
+    p10: NonNegativeFloat
+    p90: NonNegativeFloat
+    mean: NonNegativeFloat
+    std: NonNegativeFloat
+    n: NonNegativeInt
+
+
+class _TableModel(Strict):
+    schema_version: Literal[1]
+    meta: _MetaModel
+    entries: dict[str, _EntryModel]
+    calibration: Any = None  # Calibration.from_dict owns its rules (and its fix)
+
+
+def _validate(raw: object, origin: str) -> LatencyTable:
+    where = f"latency table {origin}"
+    model = validate(_TableModel, raw, TableError, where, _REGENERATE)
     entries: dict[str, OpStats] = {}
-    for key, stats in raw["entries"].items():
-        if not isinstance(stats, dict) or any(f not in stats for f in (*_STAT_FIELDS, "n")):
-            raise bad(f"entry {key!r} lacks one of {', '.join((*_STAT_FIELDS, 'n'))}")
-        values = [stats[f] for f in _STAT_FIELDS]
-        if any(not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v) or v < 0
-               for v in values):
-            raise bad(f"entry {key!r} has a negative, NaN or non-numeric value: {values}")
+    for key, stats in model.entries.items():
         try:
             OpSpec.from_key(key)
         except ValueError as exc:
-            raise bad(str(exc)) from None
-        entries[key] = OpStats(*(float(v) for v in values), int(stats["n"]))
-    calibration = raw.get("calibration")
-    if calibration is not None:
+            raise TableError(f"{where}: entries: {exc}", _REGENERATE) from None
+        entries[key] = OpStats(*(float(getattr(stats, f)) for f in _STAT_FIELDS), stats.n)
+    calibration = None
+    if model.calibration is not None:
         try:
-            calibration = Calibration.from_dict(calibration)
+            calibration = Calibration.from_dict(model.calibration)
         except TableError as exc:
-            raise TableError(f"latency table {origin}: {exc.message}", exc.fix) from None
+            raise TableError(f"{where}: {exc.message}", exc.fix) from None
+    protocol = model.meta.protocol.model_dump(exclude_unset=True)
+    meta = TableMeta(**{**model.meta.model_dump(exclude={"protocol"}), "protocol": protocol})
     return LatencyTable(meta, entries, calibration)

@@ -9,8 +9,9 @@ from hwnas.errors import SpaceError
 from hwnas.space.arch import Arch, OpSpec
 from hwnas.space.base import SearchSpace
 from hwnas.space.fbnet import FBNET_CIFAR100, FBNET_IMAGENET, FBNetSpace
-from hwnas.space.mbconv import MBCONV_SMALL, PROXYLESS_MOBILE, MBConvSpace, load_spec
+from hwnas.space.mbconv import MBCONV_SMALL, PROXYLESS_MOBILE, MBConvSpace
 from hwnas.space.nb201 import NB201Space
+from hwnas.space.spec import load_spec
 
 _PRESETS: dict[str, Callable[[], SearchSpace]] = {
     "mbconv-small": lambda: MBConvSpace(MBCONV_SMALL),

@@ -123,7 +123,21 @@ class SearchSpace(ABC):
 
     @abstractmethod
     def parse(self, text: str) -> Arch:
-        """Parse the canonical string form; raises ``SpaceError`` naming the bad part."""
+        """Parse the canonical string form; raises ``SpaceError`` naming the bad part.
+
+        Only the canonical spelling parses (``str(space.parse(text)) == text``): an arch string
+        is a key in run folders and tables, so two spellings of one arch would be two keys.
+        Implementations end with :meth:`_canonical`.
+        """
+
+    def _canonical(self, text: str, arch: Arch) -> Arch:
+        """``arch`` (validated) if ``text`` is its canonical spelling; ``SpaceError`` naming it if not."""
+        self.validate(arch)
+        canonical = str(arch)
+        if text != canonical:
+            raise SpaceError(f"arch {text!r} of space {self.name} is not written canonically "
+                             "(no spaces, ASCII digits)", f"write it as {canonical}")
+        return arch
 
     def sample(self, rng: np.random.Generator) -> Arch:
         return self.arch_from_indices([int(rng.integers(len(c))) for c in self.choices()])

@@ -104,8 +104,7 @@ class FBNetSpace(LayerwiseSpace):
     def parse(self, text: str) -> Arch:
         tokens = tuple(t.strip() for t in text.strip().split("-"))
         arch = Arch(self.name, tokens, self.notation)
-        self.validate(arch)
-        return arch
+        return self._canonical(text, arch)
 
     def from_hwnasbench_indices(self, indices: list[int]) -> Arch:
         """An arch from HW-NAS-Bench's FBNet encoding (22 integers in 0..8)."""

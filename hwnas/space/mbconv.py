@@ -8,11 +8,7 @@ in this family is every layer of a stage but the first.
 from __future__ import annotations
 
 import itertools
-import json
 from dataclasses import asdict, dataclass
-from pathlib import Path
-
-import tomllib
 
 from hwnas.errors import SpaceError
 from hwnas.space.arch import Arch, OpSpec
@@ -65,7 +61,7 @@ class MBConvSpace(LayerwiseSpace):
     family = "mbconv"
 
     def __init__(self, config: MBConvConfig):
-        _check_config(config)
+        check_config(config)
         self.config = config
         self.name = config.name
         self.resolution = config.resolution
@@ -158,13 +154,14 @@ class MBConvSpace(LayerwiseSpace):
     def parse(self, text: str) -> Arch:
         tokens = tuple(t.strip() for t in text.strip().split("-"))
         arch = Arch(self.name, tokens, self.notation)
-        self.validate(arch)
-        return arch
+        return self._canonical(text, arch)
 
 
-def _check_config(cfg: MBConvConfig) -> None:
+def check_config(cfg: MBConvConfig, where: str = "") -> None:
+    """The rules a layout must follow (``where`` names the spec file it came from, if any)."""
+
     def bad(what: str) -> SpaceError:
-        return SpaceError(f"space spec {cfg.name!r}: {what}", "fix the spec file")
+        return SpaceError(f"{where or f'space spec {cfg.name!r}'}: {what}", "fix the spec file")
 
     if not cfg.stages:
         raise bad("no stages")
@@ -188,34 +185,3 @@ def _check_config(cfg: MBConvConfig) -> None:
         raise bad("num_classes, stem_channels and head_channels must be positive")
     if cfg.activation not in ("relu", "relu6"):
         raise bad(f"activation must be relu or relu6, got {cfg.activation!r}")
-
-
-def load_spec(path: Path) -> MBConvSpace:
-    """Build an ``mbconv`` space from a JSON or TOML spec file (see README for the fields)."""
-    if not path.is_file():
-        raise SpaceError(f"space spec file {path} does not exist", "pass a .json or .toml file")
-    try:
-        text = path.read_text()
-        raw = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
-    except (ValueError, tomllib.TOMLDecodeError) as exc:
-        raise SpaceError(f"space spec {path} is not valid {path.suffix[1:]}: {exc}") from None
-    try:
-        stages = tuple(
-            Stage(**{k: int(v) for k, v in row.items()}) if isinstance(row, dict)
-            else Stage(*(int(v) for v in row))
-            for row in raw.pop("stages")
-        )
-        cfg = MBConvConfig(
-            stages=stages,
-            kernels=tuple(raw.pop("kernels", (3, 5, 7))),
-            expands=tuple(raw.pop("expands", (3, 6))),
-            name=str(raw.pop("name", path.stem)),
-            **raw,
-        )
-    except (KeyError, TypeError, ValueError) as exc:
-        raise SpaceError(
-            f"space spec {path}: {exc}",
-            "give name, resolution, num_classes, stem_channels, stem_stride, "
-            "first_block_channels, head_channels and stages as [[channels, layers, stride], ...]",
-        ) from None
-    return MBConvSpace(cfg)

@@ -108,7 +108,7 @@ class NB201Space(SearchSpace):
         }
 
     def parse(self, text: str) -> Arch:
-        text = text.strip()
+        original, text = text, text.strip()  # stripped to name the parts; only the original parses
         nodes = text.split("+")
         if len(nodes) != 3:
             raise SpaceError(
@@ -124,12 +124,11 @@ class NB201Space(SearchSpace):
                     f"{node_index}", "write it as |op~0|+|op~0|op~1|+|op~0|op~1|op~2|",
                 )
             for source, edge in enumerate(edges):
-                match = re.fullmatch(r"([a-z_0-9x]+)~(\d+)", edge)
+                match = re.fullmatch(r"([a-z_0-9x]+)~([0-9]+)", edge, re.ASCII)
                 if not match or int(match.group(2)) != source:
                     raise SpaceError(
                         f"nb201 arch: edge {edge!r} into node {node_index} must read OP~{source}"
                     )
                 tokens.append(match.group(1))
         arch = Arch(self.name, tuple(tokens), self.notation)
-        self.validate(arch)
-        return arch
+        return self._canonical(original, arch)

@@ -22,7 +22,7 @@ from pathlib import Path
 # Lowest layer first. An entry names a module or a package (with all its submodules); the bare
 # package name ``hwnas`` means hwnas/__init__.py only.
 LAYERS: tuple[tuple[str, ...], ...] = (
-    ("hwnas", "hwnas.version", "hwnas.errors", "hwnas.io", "hwnas.pareto"),  # 0: plain values
+    ("hwnas", "hwnas.version", "hwnas.errors", "hwnas.io", "hwnas.pareto", "hwnas.schema"),  # 0: plain values
     ("hwnas.space",),                          # 1: search spaces, Arch, OpSpec, network descriptions
     ("hwnas.nn", "hwnas.data"),                # 2: torch modules built from the descriptions; data
     ("hwnas.train", "hwnas.latency"),          # 3: training; latency tables and measurement

@@ -112,7 +112,7 @@ def test_spec_file(tmp_path):
     bad.write_text('{"name": "bad", "resolution": 16, "num_classes": 4, "stem_channels": 8, '
                    '"stem_stride": 1, "first_block_channels": 0, "head_channels": 32, '
                    '"stages": [[8, 2, 3]]}')
-    with pytest.raises(SpaceError, match="stage 0 stride must be 1 or 2"):
+    with pytest.raises(SpaceError, match=r"bad\.json: stages\[0\]\[2\]: 3 is not a stride: use 1 or 2"):
         get_space(str(bad))
 
 
