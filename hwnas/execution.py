@@ -18,6 +18,7 @@ from hwnas.runs import Candidate
 from hwnas.space.arch import Arch
 
 CONNECT_TIMEOUT_S = 5.0
+LOOPBACK = "127.0.0.1"  # a local cluster is reachable from this machine only
 
 
 class Executor(ABC):
@@ -68,7 +69,8 @@ def check_address(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
 
 
 class RayExecutor(Executor):
-    """Ray tasks on a local cluster started on demand (``workers`` CPUs) or at ``address``."""
+    """Ray tasks on a local cluster started on demand (``workers`` CPUs, bound to 127.0.0.1,
+    never a cluster already running) or on the existing cluster at ``address``."""
 
     name = "ray"
 
@@ -95,7 +97,10 @@ class RayExecutor(Executor):
                 if self.address:
                     ray.init(address=self.address, include_dashboard=False, log_to_driver=False)
                 else:
-                    ray.init(num_cpus=self.workers, include_dashboard=False, log_to_driver=False)
+                    # "local": a cluster of our own even when `ray start --head` left one running
+                    # (or RAY_ADDRESS names one); its services listen on loopback only
+                    ray.init(address="local", num_cpus=self.workers, include_dashboard=False,
+                             log_to_driver=False, _node_ip_address=LOOPBACK)
             except Exception as exc:  # Ray raises many types (ConnectionError, RuntimeError...)
                 raise HwnasError(f"cannot start Ray: {str(exc).splitlines()[0]}",
                                  "check --ray-address or the local Ray install") from None
