@@ -18,8 +18,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from hwnas.evaluation.base import LutPricedEvaluator, arch_costs
 from hwnas.errors import HwnasError
+from hwnas.evaluation.base import LutPricedEvaluator, arch_costs
 from hwnas.io import load_weights, save_weights
 from hwnas.runs import Candidate
 from hwnas.space.arch import Arch

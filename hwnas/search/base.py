@@ -16,9 +16,9 @@ Example:
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
-import math
 from dataclasses import dataclass, field
 
 import numpy as np

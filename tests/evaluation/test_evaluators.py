@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 
 from hwnas.errors import HwnasError
-from hwnas.io import load_weights
 from hwnas.evaluation import (
     OneShotConfig,
     OneShotEvaluator,
@@ -14,6 +13,7 @@ from hwnas.evaluation import (
     ScratchEvaluator,
     TableEvaluator,
 )
+from hwnas.io import load_weights
 from hwnas.space import get_space
 from hwnas.testing import synthetic_table, tiny_space
 
@@ -85,6 +85,43 @@ def test_table_latency_from_lut_when_no_column(tmp_path):
     ev.prepare()
     assert ev.evaluate(arch).latency_ms == pytest.approx(table.predict(space, arch))
     assert ev.cost_model().price(arch) == ev.evaluate(arch).latency_ms  # strategies price alike
+
+
+def test_table_conflicting_duplicates_name_both_lines_identical_ones_are_fine(tmp_path):
+    space, rows = nb201_rows()
+    same = write_csv(tmp_path / "same.csv", [*rows, rows[2]])
+    ev = TableEvaluator(space, str(same), "arch", "acc", "latency_ms")
+    ev.prepare()
+    assert len(ev.rows) == len(rows)
+    other = write_csv(tmp_path / "other.csv", [*rows, (rows[2][0], rows[2][1] + 1, rows[2][2])])
+    with pytest.raises(HwnasError, match=rf"lines 4 and {len(rows) + 2} give arch .* different values"):
+        TableEvaluator(space, str(other), "arch", "acc", "latency_ms").prepare()
+
+
+@pytest.mark.parametrize("column, value, expected", [
+    ("acc", 150, "column 'acc' holds '150', out of range"),
+    ("acc", -0.1, "column 'acc' holds '-0.1', out of range"),
+    ("latency_ms", -1.0, "column 'latency_ms' holds '-1.0', out of range"),
+    ("latency_ms", "inf", "column 'latency_ms' holds 'inf', not a number"),
+    ("energy_mj", -2, "column 'energy_mj' holds '-2', out of range"),
+])
+def test_table_out_of_range_values_are_refused_with_the_line(tmp_path, column, value, expected):
+    space, rows = nb201_rows()
+    rows = [(a, acc, lat, 1.0) for a, acc, lat in rows]
+    i = ("acc", "latency_ms", "energy_mj").index(column) + 1
+    rows[1] = tuple(value if j == i else v for j, v in enumerate(rows[1]))
+    path = write_csv(tmp_path / "t.csv", rows, header="arch,acc,latency_ms,energy_mj")
+    with pytest.raises(HwnasError, match=f"line 3: {expected}"):
+        TableEvaluator(space, str(path), "arch", "acc", "latency_ms", "energy_mj").prepare()
+
+
+def test_table_accepts_a_byte_order_mark_before_the_header(tmp_path):
+    space, rows = nb201_rows()
+    path = write_csv(tmp_path / "t.csv", rows)
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())  # as Excel saves "CSV UTF-8"
+    ev = TableEvaluator(space, str(path), "arch", "acc", "latency_ms")
+    ev.prepare()
+    assert ev.rows[rows[0][0]][0] == pytest.approx(rows[0][1] / 100)
 
 
 @pytest.mark.integration
