@@ -21,8 +21,7 @@ pytestmark = pytest.mark.integration  # starts a Ray cluster
 @pytest.fixture(scope="module")
 def cluster():
     # address="local": an isolated cluster, even when `ray start --head` left one on the machine
-    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False,
-             _node_ip_address="127.0.0.1")
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
 
@@ -56,11 +55,12 @@ def test_unanswered_address_fails_fast():
         check_address("nonsense")
 
 
-def test_local_executor_starts_its_own_loopback_cluster_beside_a_running_one(tmp_path):
+def test_local_executor_starts_its_own_loopback_cluster_beside_a_running_one():
     """With `ray start --head` running (the README's recipe leaves one), the ray executor without
     --ray-address starts an isolated cluster on 127.0.0.1 instead of attaching to it."""
     import shutil
     import subprocess
+    import tempfile
 
     if shutil.which("ray") is None:
         pytest.skip("the ray CLI is not installed")
@@ -68,9 +68,10 @@ def test_local_executor_starts_its_own_loopback_cluster_beside_a_running_one(tmp
         ray.shutdown()
     env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
     port = "6391"
+    temp = tempfile.mkdtemp(prefix="ray")  # short: Ray's socket paths must fit in 107 bytes
     try:
         started = subprocess.run(["ray", "start", "--head", "--port", port, "--num-cpus", "1",
-                                  "--include-dashboard", "false", "--temp-dir", str(tmp_path)],
+                                  "--include-dashboard", "false", "--temp-dir", temp],
                                  env=env, capture_output=True, text=True, timeout=120)
         assert started.returncode == 0, started.stderr[-2000:]
         executor = RayExecutor(workers=2)
@@ -87,3 +88,4 @@ def test_local_executor_starts_its_own_loopback_cluster_beside_a_running_one(tmp
             executor.shutdown()
     finally:
         subprocess.run(["ray", "stop", "--force"], env=env, capture_output=True, timeout=120)
+        shutil.rmtree(temp, ignore_errors=True)
