@@ -18,6 +18,8 @@ from hwnas.runs import Candidate
 from hwnas.space.arch import Arch
 
 CONNECT_TIMEOUT_S = 5.0
+LOOPBACK = "127.0.0.1"  # a local cluster is reachable from this machine only
+SINGLE_NODE_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"  # "0": Ray keeps a loopback node address
 
 
 class Executor(ABC):
@@ -67,8 +69,33 @@ def check_address(address: str, timeout_s: float = CONNECT_TIMEOUT_S) -> None:
                          "cluster") from None
 
 
+def _init_local(ray, workers: int) -> None:
+    """Start a Ray cluster of our own whose services listen on loopback only.
+
+    ``address="local"`` never attaches to a cluster `ray start --head` left running (or that
+    RAY_ADDRESS names). Ray turns ``_node_ip_address="127.0.0.1"`` into the machine's address
+    unless multi-node clusters are off (its RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER switch, read at
+    import and inherited by the processes it starts): switch them off for the start only.
+    """
+    from ray._private import ray_constants
+
+    saved_env = os.environ.get(SINGLE_NODE_ENV)
+    saved_flag = ray_constants.ENABLE_RAY_CLUSTER
+    os.environ[SINGLE_NODE_ENV], ray_constants.ENABLE_RAY_CLUSTER = "0", False
+    try:
+        ray.init(address="local", num_cpus=workers, include_dashboard=False, log_to_driver=False,
+                 _node_ip_address=LOOPBACK)
+    finally:
+        ray_constants.ENABLE_RAY_CLUSTER = saved_flag
+        if saved_env is None:
+            os.environ.pop(SINGLE_NODE_ENV, None)
+        else:
+            os.environ[SINGLE_NODE_ENV] = saved_env
+
+
 class RayExecutor(Executor):
-    """Ray tasks on a local cluster started on demand (``workers`` CPUs) or at ``address``."""
+    """Ray tasks on a local cluster started on demand (``workers`` CPUs, bound to 127.0.0.1,
+    never a cluster already running) or on the existing cluster at ``address``."""
 
     name = "ray"
 
@@ -95,7 +122,7 @@ class RayExecutor(Executor):
                 if self.address:
                     ray.init(address=self.address, include_dashboard=False, log_to_driver=False)
                 else:
-                    ray.init(num_cpus=self.workers, include_dashboard=False, log_to_driver=False)
+                    _init_local(ray, self.workers)
             except Exception as exc:  # Ray raises many types (ConnectionError, RuntimeError...)
                 raise HwnasError(f"cannot start Ray: {str(exc).splitlines()[0]}",
                                  "check --ray-address or the local Ray install") from None

@@ -20,7 +20,8 @@ pytestmark = pytest.mark.integration  # starts a Ray cluster
 
 @pytest.fixture(scope="module")
 def cluster():
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    # address="local": an isolated cluster, even when `ray start --head` left one on the machine
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield
     ray.shutdown()
 
@@ -52,3 +53,39 @@ def test_unanswered_address_fails_fast():
         check_address("127.0.0.1:9", timeout_s=2)
     with pytest.raises(HwnasError, match="not host:port"):
         check_address("nonsense")
+
+
+def test_local_executor_starts_its_own_loopback_cluster_beside_a_running_one():
+    """With `ray start --head` running (the README's recipe leaves one), the ray executor without
+    --ray-address starts an isolated cluster on 127.0.0.1 instead of attaching to it."""
+    import shutil
+    import subprocess
+    import tempfile
+
+    if shutil.which("ray") is None:
+        pytest.skip("the ray CLI is not installed")
+    if ray.is_initialized():
+        ray.shutdown()
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled"}
+    port = "6391"
+    temp = tempfile.mkdtemp(prefix="ray")  # short: Ray's socket paths must fit in 107 bytes
+    try:
+        started = subprocess.run(["ray", "start", "--head", "--port", port, "--num-cpus", "1",
+                                  "--include-dashboard", "false", "--temp-dir", temp],
+                                 env=env, capture_output=True, text=True, timeout=120)
+        assert started.returncode == 0, started.stderr[-2000:]
+        executor = RayExecutor(workers=2)
+        executor.start()
+        try:
+            ctx = ray.get_runtime_context()
+            assert ctx.gcs_address.split(":")[-1] != port  # not the running cluster
+            nodes = ray.nodes()
+            assert [n["NodeManagerAddress"] for n in nodes] == ["127.0.0.1"]
+            assert ray.cluster_resources()["CPU"] == 2  # ours, not the 1-CPU one
+            ev = ToyEvaluator(toy_space())
+            assert search(ev, executor).evaluations == 12
+        finally:
+            executor.shutdown()
+    finally:
+        subprocess.run(["ray", "stop", "--force"], env=env, capture_output=True, timeout=120)
+        shutil.rmtree(temp, ignore_errors=True)

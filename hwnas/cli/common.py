@@ -27,8 +27,15 @@ def fail(message: str) -> None:
     raise typer.Exit(2)
 
 
-def guarded(func: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn library errors into one line on stderr and exit code 2 (no traceback)."""
+def guarded(func: Callable[..., Any] | None = None, *,
+            resume_hint: Callable[[], str] | None = None) -> Any:
+    """Turn library errors into one line on stderr and exit code 2 (no traceback).
+
+    ``resume_hint`` gives the command that resumes after Ctrl-C (default: the same command);
+    use as ``@guarded`` or ``@guarded(resume_hint=...)``.
+    """
+    if func is None:
+        return functools.partial(guarded, resume_hint=resume_hint)
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -37,10 +44,20 @@ def guarded(func: Callable[..., Any]) -> Callable[..., Any]:
         except HwnasError as exc:
             fail(str(exc))
         except KeyboardInterrupt:
-            err_console.print("interrupted: finished work is saved; rerun the same command to resume")
+            how = f"resume with: {resume_hint()}" if resume_hint else "rerun the same command to resume"
+            err_console.print(f"interrupted: finished work is saved; {how}", highlight=False,
+                              soft_wrap=True, markup=False)
             raise typer.Exit(130) from None
 
     return wrapper
+
+
+def rerun_with(flag: str) -> str:
+    """This process's command line with ``flag`` added (once): what resumes an interrupted run."""
+    import shlex
+
+    args = sys.argv[1:]
+    return shlex.join(["hwnas", *args, *([] if flag in args else [flag])])
 
 
 def print_json(obj: Any) -> None:

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from hwnas.cli.app import app
-from hwnas.cli.common import JSON_OPTION, console, guarded, print_json
+from hwnas.cli.common import JSON_OPTION, console, guarded, print_json, rerun_with
 from hwnas.runs import RunResult
 
 STRATEGIES = ("evolution", "nsga2", "rl", "random", "predictor", "proxyless")
@@ -46,13 +46,13 @@ def _print_result(res: RunResult) -> None:
 
 
 @app.command("search")
-@guarded
+@guarded(resume_hint=lambda: rerun_with("--resume"))
 def search(
     strategy: str = typer.Option("evolution", help=" | ".join(STRATEGIES)),
     evaluator: str = typer.Option("oneshot", help="oneshot | scratch | table:FILE.csv"),
     space: str = typer.Option("mbconv-small", "--space", "-s", help="Space preset or spec file."),
     lut: str = typer.Option(None, help="Latency table (JSON) pricing the space."),
-    budget_ms: float = typer.Option(None, min=0.0, help="Hard latency budget T in ms."),
+    budget_ms: float = typer.Option(None, help="Hard latency budget T in ms (above 0)."),
     max_evals: int = typer.Option(100, min=1, help="Distinct candidates to evaluate."),
     out: Path = typer.Option(..., help="Run folder."),
     executor: str = typer.Option("local", help="local | ray"),

@@ -4,7 +4,8 @@ Training samples one path per batch uniformly (single-path one-shot, Guo et al.)
 candidate is then scored on the validation split with the inherited weights after its
 BatchNorm statistics are re-estimated on a few training batches (the supernet's running
 statistics belong to the mixture of paths, not to this one). The trained supernet is cached in
-the run folder (``supernet.pt`` + ``supernet.json``), so a resumed run does not train it again.
+the run folder (``supernet.pt``, weights and what they were trained for in one atomic file), so a
+resumed run does not train it again; a torn or foreign cache is retrained, never fatal.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from hwnas.errors import HwnasError
 from hwnas.evaluation.base import LutPricedEvaluator, arch_costs
-from hwnas.io import load_weights, read_json, save_weights, write_json
+from hwnas.io import load_weights, save_weights
 from hwnas.runs import Candidate
 from hwnas.space.arch import Arch
 from hwnas.space.base import SearchSpace
@@ -34,6 +36,23 @@ class OneShotConfig:
     weight_decay: float = 4e-5
     calib_batches: int = 4
     seed: int = 0
+
+
+CACHE = "supernet.pt"  # {"meta": what it was trained for, "state_dict": weights}, one atomic write
+
+
+def _read_cache(path: Path, meta: dict) -> dict | None:
+    """The cached supernet weights when ``path`` holds a whole cache trained for ``meta``;
+    None (train again) for a missing, torn, foreign or older-format cache."""
+    if not path.is_file():
+        return None
+    try:
+        saved = load_weights(path)
+    except HwnasError:
+        return None  # a torn or unreadable cache costs one training, never the run
+    if not isinstance(saved, dict) or saved.get("meta") != meta or "state_dict" not in saved:
+        return None
+    return saved["state_dict"]
 
 
 class OneShotEvaluator(LutPricedEvaluator):
@@ -70,14 +89,14 @@ class OneShotEvaluator(LutPricedEvaluator):
         meta = {"space": self.space.name, "fingerprint": self.space.fingerprint(),
                 "config": asdict(self.config)}
         net = seeded(self.config.seed, lambda: build_supernet(self.space))
-        cached = run_dir / "supernet.pt" if run_dir else None
-        if cached and cached.exists() and read_json(run_dir / "supernet.json") == meta:
-            net.load_state_dict(load_weights(cached))
+        cached = run_dir / CACHE if run_dir else None
+        weights = _read_cache(cached, meta) if cached else None
+        if weights is not None:
+            net.load_state_dict(weights)
         else:
             self._train(net, progress)
-            if cached:
-                save_weights(cached, net.state_dict())
-                write_json(run_dir / "supernet.json", meta)
+            if cached:  # one atomic file: what it was trained for travels with the weights
+                save_weights(cached, {"meta": meta, "state_dict": net.state_dict()})
         net.eval()
         self.supernet = net
 

@@ -1,7 +1,8 @@
 """Tabular evaluation: accuracy and latency/energy looked up in a CSV (a published benchmark).
 
 The user names the columns: ``--arch-column arch --accuracy-column acc
---latency-column latency_ms``. Accuracy given in percent (any value above 1) is divided by 100.
+--latency-column latency_ms``. Accuracy given in percent (any value above 1) is divided by 100;
+values outside 0..100, negative latency or energy and conflicting duplicate rows are refused.
 Without a latency column, latency comes from the latency table (``--lut``).
 """
 
@@ -79,7 +80,7 @@ def read_table(space: SearchSpace, path: Path, arch_column: str, accuracy_column
     """{canonical arch string: (accuracy 0..1, latency_ms or None, energy_mj or None)}."""
     if not path.is_file():
         raise HwnasError(f"table {path} does not exist", "check the path after table:")
-    with open(path, newline="") as fh:
+    with open(path, newline="", encoding="utf-8-sig") as fh:  # -sig: a byte-order mark is no header
         reader = csv.DictReader(fh)
         header = reader.fieldnames or []
         wanted = [c for c in (arch_column, accuracy_column, latency_column, energy_column) if c]
@@ -90,7 +91,7 @@ def read_table(space: SearchSpace, path: Path, arch_column: str, accuracy_column
                              "name the right columns with --arch-column/--accuracy-column/"
                              "--latency-column")
         rows: dict[str, tuple[float, float | None, float | None]] = {}
-        raw_acc: list[float] = []
+        first_line: dict[str, int] = {}
         for line, row in enumerate(reader, start=2):
             try:
                 arch = space.parse(row[arch_column])
@@ -98,19 +99,26 @@ def read_table(space: SearchSpace, path: Path, arch_column: str, accuracy_column
                 raise HwnasError(f"{path} line {line}: arch {row[arch_column]!r} is not in space "
                                  f"{space.name}: {exc.message}",
                                  "fix the row or pass the right --space") from None
-            acc = _number(row, accuracy_column, path, line)
-            lat = _number(row, latency_column, path, line) if latency_column else None
-            energy = _number(row, energy_column, path, line) if energy_column else None
-            rows.setdefault(str(arch), (acc, lat, energy))
-            raw_acc.append(acc)
+            acc = _number(row, accuracy_column, path, line, 0.0, 100.0)
+            lat = _number(row, latency_column, path, line, 0.0) if latency_column else None
+            energy = _number(row, energy_column, path, line, 0.0) if energy_column else None
+            key = str(arch)
+            if key in rows and rows[key] != (acc, lat, energy):
+                raise HwnasError(f"{path} lines {first_line[key]} and {line} give arch {key} "
+                                 f"different values ({rows[key]} vs {(acc, lat, energy)})",
+                                 "keep one row per arch")
+            first_line.setdefault(key, line)
+            rows[key] = (acc, lat, energy)
     if not rows:
         raise HwnasError(f"{path} has no rows", "pass a CSV with one row per arch")
-    if max(raw_acc) > 1.0:  # percent
+    if max(a for a, _l, _e in rows.values()) > 1.0:  # percent (a value above 100 was refused)
         rows = {k: (a / 100.0, lat, e) for k, (a, lat, e) in rows.items()}
     return rows
 
 
-def _number(row: dict, column: str, path: Path, line: int) -> float:
+def _number(row: dict, column: str, path: Path, line: int, low: float,
+            high: float = math.inf) -> float:
+    """The finite number in ``column``, within [low, high] (accuracy: 0..1 or percent 0..100)."""
     text = row.get(column)
     try:
         value = float(text)
@@ -119,4 +127,9 @@ def _number(row: dict, column: str, path: Path, line: int) -> float:
     if not math.isfinite(value):
         raise HwnasError(f"{path} line {line}: column {column!r} holds {text!r}, not a number",
                          "fix the row")
+    if not low <= value <= high:
+        span = f"between {low:g} and {high:g} (a fraction or a percent)" if math.isfinite(high) \
+            else f"at least {low:g}"
+        raise HwnasError(f"{path} line {line}: column {column!r} holds {text!r}, out of range",
+                         f"fix the row: it must be {span}")
     return value

@@ -154,6 +154,10 @@ class LookupPrice:
     def price(self, arch: Arch) -> float:
         return self.price_indices(self.space.indices(arch))
 
+    def min_price(self) -> float:
+        """The fastest listed arch's price (inf when nothing is listed)."""
+        return min(self._by_indices.values(), default=math.inf)
+
     def price_rows(self, rows: np.ndarray) -> np.ndarray:
         rows = np.asarray(rows, dtype=int).reshape(-1, self.space.num_positions)
         return np.array([self.price_indices(r) for r in rows.tolist()], dtype=np.float64)

@@ -55,6 +55,7 @@ class RunFolder:
 
     def __init__(self, path: Path | str):
         self.path = Path(path)
+        self._created: tuple[bool] | None = None  # (made the folder,) after create() started a run
 
     def __repr__(self) -> str:
         return f"RunFolder({str(self.path)!r})"
@@ -94,20 +95,37 @@ class RunFolder:
                                f"{version}, this hwnas resumes format {FORMAT_VERSION}",
                                "start a new run with another --out (reports still read it)")
             diff = sorted(k for k in set(saved) | set(config)
-                          if k not in RESUME_FREE and saved.get(k) != config.get(k))
+                          if k not in RESUME_FREE and not _same(k, saved.get(k), config.get(k)))
             if diff:
                 shown = ", ".join(f"{k}: {saved.get(k)!r} -> {config.get(k)!r}" for k in diff[:4])
                 raise RunError(f"cannot resume {self.path}: the config differs in "
                                f"{', '.join(diff)} ({shown})",
                                "rerun with the original options or choose another --out")
             return True
+        made_dir = not self.path.exists()
         try:
             self.path.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             raise RunError(f"cannot create run folder {self.path}: {exc.strerror}",
                            "pass a writable --out") from None
         write_json(self.path / CONFIG, {**config, "format_version": FORMAT_VERSION})
+        self._created = (made_dir,)
         return False
+
+    def abandon(self) -> None:
+        """Undo ``create`` of a new run that recorded nothing (it failed on a bad input), so
+        the corrected command runs in the same ``--out``; files a user keeps there stay."""
+        created = self._created
+        if created is None or (self.path / CANDIDATES).exists() or self.has_checkpoint():
+            return
+        for name in (CONFIG, STATE):
+            (self.path / name).unlink(missing_ok=True)
+        if created[0]:
+            try:
+                self.path.rmdir()  # only when empty
+            except OSError:
+                pass
+        self._created = None
 
     # --- candidates ---------------------------------------------------------------------------
     def append(self, candidate: Candidate) -> None:
@@ -237,6 +255,15 @@ class RunFolder:
 
     def save_json(self, name: str, obj) -> None:
         write_json(self.artifact(name), obj)
+
+
+PATH_KEYS = ("out",)  # config values that name a folder: the same folder may be spelled apart
+
+
+def _same(key: str, saved, given) -> bool:
+    if key in PATH_KEYS and isinstance(saved, str) and isinstance(given, str):
+        return Path(saved).resolve() == Path(given).resolve()
+    return saved == given
 
 
 def _implied_kind(config: dict, result: dict) -> str | None:

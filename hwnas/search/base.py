@@ -16,6 +16,7 @@ Example:
 
 from __future__ import annotations
 
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hwnas.errors import HwnasError
-from hwnas.latency.cost import Pricing
+from hwnas.latency.cost import LookupPrice, Pricing
 from hwnas.runs import OBJECTIVES, Candidate
 from hwnas.space.arch import Arch
 from hwnas.space.base import SearchSpace
@@ -60,9 +61,20 @@ class Problem:
         if unknown or "accuracy" not in self.objectives:
             raise SearchError(f"bad objectives {list(self.objectives)}",
                               f"use accuracy plus any of {', '.join(list(OBJECTIVE_SENSES)[1:])}")
+        check_budget(self.budget_ms)
         if self.cost is not None and self.cost.space.fingerprint() != self.space.fingerprint():
             raise SearchError(f"the cost model prices space {self.cost.space.name}, not the searched "
                               f"space {self.space.name}", "build the cost model for the searched space")
+
+    def check_reachable(self) -> None:
+        """Refuse a budget below the fastest priced arch: every candidate would miss it."""
+        if self.budget_ms is None or self.cost is None:
+            return
+        fastest = fastest_price(self.cost)
+        if self.budget_ms < fastest:
+            raise SearchError(f"budget {self.budget_ms:g} {self.cost.unit} is below the fastest arch "
+                              f"of space {self.space.name} ({fastest:.4g} {self.cost.unit}); no arch "
+                              "can meet it", f"raise --budget-ms to at least {fastest:.4g}")
 
     @property
     def senses(self) -> tuple[str, ...]:
@@ -89,6 +101,23 @@ class Problem:
         if budget is None or self.cost is None:
             return True
         return self.cost.price(arch) <= budget
+
+
+def check_budget(budget_ms: float | None) -> None:
+    """A budget is a positive finite number (or None): 0 would divide, inf would mean none."""
+    if budget_ms is None:
+        return
+    if isinstance(budget_ms, bool) or not isinstance(budget_ms, (int, float)) \
+            or not math.isfinite(budget_ms) or budget_ms <= 0:
+        raise SearchError(f"--budget-ms must be a positive number, got {budget_ms}",
+                          "pass a budget above 0 ms, or drop --budget-ms to search without one")
+
+
+def fastest_price(cost: Pricing) -> float:
+    """The lowest price any arch of the space has (a CSV's fastest listed arch)."""
+    if isinstance(cost, LookupPrice):
+        return cost.min_price()
+    return float(cost.price_range()[0])
 
 
 class Strategy(ABC):

@@ -3,6 +3,7 @@ the problem and the strategy, open the run folder (or resume it) and run the ask
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 
 from hwnas.errors import HwnasError
@@ -110,21 +111,47 @@ def run_blackbox(config: BlackboxConfig, progress: bool = True) -> RunResult:
     if evaluator.name == "table":
         evaluator.prepare()  # bad CSV -> error before anything is written
     problem = Problem(space, tuple(objectives), budget_ms, evaluator.cost_model())
+    problem.check_reachable()
     options = _strategy_options(config)
     strat = make_strategy(strategy, problem, config.seed, **options)
-    if config.max_evals < strat.min_evals:
+    max_evals = _clamped_evals(config.max_evals, space, evaluator)
+    if max_evals < strat.min_evals:
+        if max_evals < config.max_evals:
+            raise HwnasError(f"the space holds only {max_evals} archs to evaluate, fewer than the "
+                             f"{strategy} population / initial sample of {strat.min_evals}",
+                             f"pass --population {max(2, max_evals)} or less")
         raise HwnasError(f"--max-evals {config.max_evals} is below the {strategy} population / "
                          f"initial sample of {strat.min_evals}",
                          f"raise --max-evals to at least {strat.min_evals} or lower --population")
     exe = make_executor(config.executor, config.workers, config.ray_address)
     run_config = {"strategy": strategy, "evaluator": evaluator.describe(), "space": space.name,
                   "space_fingerprint": space.fingerprint(), "lut": lut, "budget_ms": budget_ms,
-                  "max_evals": config.max_evals, "objectives": list(objectives), "seed": config.seed,
+                  "max_evals": max_evals, "objectives": list(objectives), "seed": config.seed,
                   "workers": config.workers, "executor": config.executor,
                   "ray_address": config.ray_address, "options": options}
     if config.executor == "ray":
         exe.start()  # an unreachable address fails here, before the run folder is touched
     run = RunFolder(config.out)
-    run.create(run_config, config.resume)
-    return run_search(strat, evaluator, config.max_evals, exe, run, batch=config.workers,
-                      progress=progress, lut=lut)
+    resumed = run.create(run_config, config.resume)
+    try:
+        return run_search(strat, evaluator, max_evals, exe, run, batch=config.workers,
+                          progress=progress, lut=lut)
+    except HwnasError:
+        if not resumed:  # a start that failed before any evaluation leaves no run behind
+            run.abandon()
+        raise
+
+
+def _clamped_evals(max_evals: int, space, evaluator) -> int:
+    """``max_evals`` capped at the distinct archs there are (the CSV's rows for a table
+    evaluator): asking for more would only re-ask known archs until the ask bound."""
+    limit = space.size()
+    if evaluator.name == "table":
+        limit = min(limit, len(evaluator.rows))
+    if max_evals <= limit:
+        return max_evals
+    where = f"the {len(evaluator.rows)} rows of {evaluator.path}" if limit < space.size() \
+        else f"space {space.name}"
+    print(f"note: --max-evals {max_evals} is more than the {limit} archs of {where}; "
+          f"evaluating at most {limit}", file=sys.stderr)
+    return limit

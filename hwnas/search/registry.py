@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from hwnas.runs import RunResult
-from hwnas.search.base import SearchError
+from hwnas.search.base import SearchError, check_budget
 from hwnas.search.strategies import strategy_names
 
 
@@ -76,4 +76,5 @@ def run(request: SearchRequest, progress: bool = True) -> RunResult:
     if request.strategy not in searches:
         raise SearchError(f"unknown strategy {request.strategy!r}",
                           f"choose one of {', '.join(searches)}")
+    check_budget(request.budget_ms)  # before any search opens its run folder
     return searches[request.strategy](request, progress)

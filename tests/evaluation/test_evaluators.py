@@ -1,6 +1,5 @@
 """Evaluators: table lookup (and its errors), one-shot supernet, short training from scratch."""
 
-import json
 from dataclasses import asdict
 
 import numpy as np
@@ -14,6 +13,7 @@ from hwnas.evaluation import (
     ScratchEvaluator,
     TableEvaluator,
 )
+from hwnas.io import load_weights
 from hwnas.space import get_space
 from hwnas.testing import synthetic_table, tiny_space
 
@@ -87,6 +87,43 @@ def test_table_latency_from_lut_when_no_column(tmp_path):
     assert ev.cost_model().price(arch) == ev.evaluate(arch).latency_ms  # strategies price alike
 
 
+def test_table_conflicting_duplicates_name_both_lines_identical_ones_are_fine(tmp_path):
+    space, rows = nb201_rows()
+    same = write_csv(tmp_path / "same.csv", [*rows, rows[2]])
+    ev = TableEvaluator(space, str(same), "arch", "acc", "latency_ms")
+    ev.prepare()
+    assert len(ev.rows) == len(rows)
+    other = write_csv(tmp_path / "other.csv", [*rows, (rows[2][0], rows[2][1] + 1, rows[2][2])])
+    with pytest.raises(HwnasError, match=rf"lines 4 and {len(rows) + 2} give arch .* different values"):
+        TableEvaluator(space, str(other), "arch", "acc", "latency_ms").prepare()
+
+
+@pytest.mark.parametrize("column, value, expected", [
+    ("acc", 150, "column 'acc' holds '150', out of range"),
+    ("acc", -0.1, "column 'acc' holds '-0.1', out of range"),
+    ("latency_ms", -1.0, "column 'latency_ms' holds '-1.0', out of range"),
+    ("latency_ms", "inf", "column 'latency_ms' holds 'inf', not a number"),
+    ("energy_mj", -2, "column 'energy_mj' holds '-2', out of range"),
+])
+def test_table_out_of_range_values_are_refused_with_the_line(tmp_path, column, value, expected):
+    space, rows = nb201_rows()
+    rows = [(a, acc, lat, 1.0) for a, acc, lat in rows]
+    i = ("acc", "latency_ms", "energy_mj").index(column) + 1
+    rows[1] = tuple(value if j == i else v for j, v in enumerate(rows[1]))
+    path = write_csv(tmp_path / "t.csv", rows, header="arch,acc,latency_ms,energy_mj")
+    with pytest.raises(HwnasError, match=f"line 3: {expected}"):
+        TableEvaluator(space, str(path), "arch", "acc", "latency_ms", "energy_mj").prepare()
+
+
+def test_table_accepts_a_byte_order_mark_before_the_header(tmp_path):
+    space, rows = nb201_rows()
+    path = write_csv(tmp_path / "t.csv", rows)
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())  # as Excel saves "CSV UTF-8"
+    ev = TableEvaluator(space, str(path), "arch", "acc", "latency_ms")
+    ev.prepare()
+    assert ev.rows[rows[0][0]][0] == pytest.approx(rows[0][1] / 100)
+
+
 @pytest.mark.integration
 def test_oneshot_trains_once_scores_deterministically_and_caches(tmp_path):
     space = tiny_space()
@@ -94,8 +131,8 @@ def test_oneshot_trains_once_scores_deterministically_and_caches(tmp_path):
     cfg = OneShotConfig(data="digits", epochs=1, batch_size=64, calib_batches=2, seed=0)
     ev = OneShotEvaluator(space, str(tmp_path / "lut.json"), cfg)
     ev.prepare(tmp_path, progress=False)
-    assert (tmp_path / "supernet.pt").exists()
-    assert json.loads((tmp_path / "supernet.json").read_text())["config"] == asdict(cfg)
+    assert load_weights(tmp_path / "supernet.pt")["meta"]["config"] == asdict(cfg)  # one file
+    assert not (tmp_path / "supernet.json").exists()
     rng = np.random.default_rng(0)
     archs = [space.sample(rng) for _ in range(3)]
     first = [ev.evaluate(a).accuracy for a in archs]
@@ -105,6 +142,13 @@ def test_oneshot_trains_once_scores_deterministically_and_caches(tmp_path):
     cached = OneShotEvaluator(space, str(tmp_path / "lut.json"), cfg)
     cached.prepare(tmp_path)  # loads supernet.pt instead of training
     assert [cached.evaluate(a).accuracy for a in archs] == first
+    # a kill mid-write leaves a torn cache (or an older two-file one): retrained, not fatal
+    whole = (tmp_path / "supernet.pt").read_bytes()
+    (tmp_path / "supernet.pt").write_bytes(whole[: len(whole) // 2])
+    torn = OneShotEvaluator(space, str(tmp_path / "lut.json"), cfg)
+    torn.prepare(tmp_path)
+    assert [torn.evaluate(a).accuracy for a in archs] == first  # seeded: the same supernet
+    assert (tmp_path / "supernet.pt").read_bytes() != whole[: len(whole) // 2]  # cache rewritten
 
 
 @pytest.mark.integration

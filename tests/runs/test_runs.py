@@ -101,3 +101,34 @@ def test_one_objective_vocabulary_for_search_and_report():
     assert [str(o) for o in parse_objectives("accuracy,latency_ms")] == ["accuracy:max", "latency_ms:min"]
     with pytest.raises(RunError, match="unknown objective 'speed'"):
         parse_objectives("accuracy,speed")
+
+
+def test_resume_takes_the_same_folder_spelled_another_way(tmp_path, monkeypatch):
+    """``--out runs/x/`` resumes ``--out ./runs/x``: the gradient config records ``out``."""
+    monkeypatch.chdir(tmp_path)
+    RunFolder("./runs/x").create({"strategy": "proxyless", "out": "./runs/x", "seed": 0}, False)
+    assert RunFolder("runs/x/").create({"strategy": "proxyless", "out": "runs/x/", "seed": 0}, True)
+    assert RunFolder(tmp_path / "runs/x").create(
+        {"strategy": "proxyless", "out": str(tmp_path / "runs" / "x"), "seed": 0}, True)
+    with pytest.raises(RunError, match="differs in out"):
+        RunFolder("runs/x").create({"strategy": "proxyless", "out": "runs/y", "seed": 0}, True)
+
+
+def test_abandon_removes_only_what_create_wrote(tmp_path):
+    new = RunFolder(tmp_path / "a" / "run")
+    new.create({"strategy": "random"}, False)
+    new.abandon()
+    assert not (tmp_path / "a" / "run").exists() and (tmp_path / "a").is_dir()
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep")
+    run = RunFolder(mine)
+    run.create({"strategy": "random"}, False)
+    run.abandon()
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
+    resumed = RunFolder(tmp_path / "r")
+    resumed.create({"strategy": "random"}, False)
+    again = RunFolder(tmp_path / "r")
+    assert again.create({"strategy": "random"}, True)
+    again.abandon()  # a resumed run is never undone
+    assert (tmp_path / "r" / "config.json").is_file()

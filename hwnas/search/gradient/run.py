@@ -91,7 +91,11 @@ def run_gradient_search(config: GradientSearchConfig, progress: bool = True) -> 
     _check_data(data, space)
 
     run = RunFolder(config.out)
-    checkpoint = _open_run(run, config)
+    try:
+        checkpoint = _open_run(run, config)
+    except HwnasError:
+        run.abandon()  # a resume that fails to read leaves the folder as it was
+        raise
     state = new_state(space, config)
     if checkpoint is not None:
         state.load_state_dict(checkpoint)
