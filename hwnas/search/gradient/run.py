@@ -99,8 +99,10 @@ def run_gradient_search(config: GradientSearchConfig, progress: bool = True) -> 
     state = new_state(space, config)
     if checkpoint is not None:
         state.load_state_dict(checkpoint)
-        for log in ("history", "arch_probs"):  # drop epochs logged after the checkpoint
-            run.trim_log(log, lambda r: r.get("epoch", -1) < state.next_epoch)
+    # drop epochs logged after the last checkpoint (all of them when there is none yet): they
+    # are run again, so the logs hold each epoch exactly once at every instant a resume sees
+    for log in ("history", "arch_probs"):
+        run.trim_log(log, lambda r: r.get("epoch", -1) < state.next_epoch)
 
     start = time.perf_counter()
     epochs_run = _loop(state, config, data, cost, loss_cfg, run, progress)
@@ -142,10 +144,11 @@ def _loop(state, config, data, cost, loss_cfg, run: RunFolder, progress: bool) -
             record = run_epoch(state, epoch, config, data, cost, loss_cfg, on_step)
             val_acc = record.history["val_acc"]
             state.next_epoch = epoch + 1
-            # checkpoint first, then the logs: a kill in between leaves logs the resume trims
-            run.save_checkpoint(state.state_dict())
+            # logs first, then the checkpoint: a kill in between leaves logged epochs beyond the
+            # checkpoint, which the resume trims and runs again (the other order lost an epoch)
             run.append_log("history", record.history)
             run.append_log("arch_probs", {"epoch": epoch, "probs": record.probs})
+            run.save_checkpoint(state.state_dict())
             epochs_run += 1
     return epochs_run
 

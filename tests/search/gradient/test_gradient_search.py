@@ -236,3 +236,35 @@ def test_dataset_classes_must_fit_the_space_outputs(tmp_path):
             results[classes] = str(exc)
     assert results[100] is True
     assert "10 classes" in results[4] and "4 outputs" in results[4]
+
+
+@pytest.mark.parametrize("kill_after", [4, 5, 6])
+def test_a_kill_after_any_write_of_an_epoch_loses_no_epoch(setup, monkeypatch, kill_after):
+    """Each epoch writes two log lines and a checkpoint; killed right after any of epoch 1's
+    writes (writes 4-6), the resume leaves the logs holding every epoch exactly once and ends
+    with the uninterrupted run's result."""
+    full = run_gradient_search(_config(setup, f"kill-full-{kill_after}"), progress=False)
+    writes = []
+
+    def dying(real):
+        def write(self, *args):
+            out = real(self, *args)
+            writes.append(real.__name__)
+            if len(writes) == kill_after:
+                raise KeyboardInterrupt  # as a kill right after this write would land
+            return out
+        return write
+
+    name = f"kill-{kill_after}"
+    with monkeypatch.context() as m:
+        m.setattr(RunFolder, "save_checkpoint", dying(RunFolder.save_checkpoint))
+        m.setattr(RunFolder, "append_log", dying(RunFolder.append_log))
+        with pytest.raises(KeyboardInterrupt):
+            run_gradient_search(_config(setup, name), progress=False)
+    resumed = run_gradient_search(_config(setup, name, resume=True), progress=False)
+    run = RunFolder(_config(setup, name).out)
+    for log in ("history", "arch_probs"):
+        assert [r["epoch"] for r in run.read_log(log)] == [0, 1, 2], (log, writes)
+    assert run.read_log("arch_probs") == RunFolder(_config(setup, f"kill-full-{kill_after}").out).read_log(
+        "arch_probs")
+    assert resumed.best.arch == full.best.arch
