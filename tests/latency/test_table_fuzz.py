@@ -24,9 +24,12 @@ BASE = json.loads(SHIPPED.read_text())
 SPACE = get_space("mbconv-small")
 ARCHS = [SPACE.sample(np.random.default_rng(seed)) for seed in range(4)]
 
+# no subnormal draws: an earlier test in the process may leave the FPU flushing them to zero
+# (onnxruntime's denormal-as-zero), and hypothesis then refuses to draw them
 NUMBERS = st.one_of(
     st.integers(-10**6, 10**6), st.integers(min_value=10**18, max_value=10**400),
-    st.floats(allow_nan=True, allow_infinity=True), st.sampled_from([0, -0.0, 1e-320, 1e308, -100.0]))
+    st.floats(allow_nan=True, allow_infinity=True,
+              allow_subnormal=False), st.sampled_from([0, -0.0, 1e-320, 1e308, -100.0]))
 JSON_VALUES = st.recursive(
     st.one_of(st.none(), st.booleans(), NUMBERS, st.text(max_size=8)),
     lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=6), inner,

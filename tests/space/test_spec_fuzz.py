@@ -19,8 +19,11 @@ from hwnas.space.spec import load_spec
 GOOD = {"name": "tiny", "resolution": 16, "num_classes": 4, "stem_channels": 8, "stem_stride": 1,
         "first_block_channels": 0, "head_channels": 32, "stages": [[8, 2, 1], [16, 2, 2]],
         "kernels": [3, 5], "expands": [2, 4], "allow_zero": True, "activation": "relu"}
+# no subnormal draws: an earlier test in the process may leave the FPU flushing them to zero
+# (onnxruntime's denormal-as-zero), and hypothesis then refuses to draw them
 NUMBERS = st.one_of(st.integers(-5, 40), st.integers(min_value=10**6, max_value=10**40),
-                    st.floats(allow_nan=True, allow_infinity=True), st.sampled_from([0, 1, 2, 3, -1]))
+                    st.floats(allow_nan=True, allow_infinity=True,
+              allow_subnormal=False), st.sampled_from([0, 1, 2, 3, -1]))
 VALUES = st.recursive(st.one_of(st.none(), st.booleans(), NUMBERS, st.text(max_size=6)),
                       lambda inner: st.lists(inner, max_size=4), max_leaves=8)
 
