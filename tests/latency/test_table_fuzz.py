@@ -18,6 +18,7 @@ from hwnas.errors import TableError
 from hwnas.io import loads_json
 from hwnas.latency import LatencyTable
 from hwnas.space import get_space
+from hwnas.testing.fuzz import json_paths
 
 SHIPPED = Path(__file__).resolve().parents[2] / "latency_tables" / "cpu-1t" / "onnxruntime-mbconv-small.json"
 BASE = json.loads(SHIPPED.read_text())
@@ -38,18 +39,7 @@ JSON_VALUES = st.recursive(
 )
 
 
-def _paths(node, prefix=()):
-    """Every path into the table (dict keys and list indices), the root included."""
-    yield prefix
-    if isinstance(node, dict):
-        for k, v in node.items():
-            yield from _paths(v, (*prefix, k))
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            yield from _paths(v, (*prefix, i))
-
-
-ALL_PATHS = list(_paths(BASE))
+ALL_PATHS = list(json_paths(BASE))
 ENTRY_FIELDS = [p for p in ALL_PATHS if len(p) == 3 and p[0] == "entries"]
 
 

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from hwnas.errors import SpaceError
 from hwnas.space.spec import load_spec
+from hwnas.testing.fuzz import json_paths
 
 GOOD = {"name": "tiny", "resolution": 16, "num_classes": 4, "stem_channels": 8, "stem_stride": 1,
         "first_block_channels": 0, "head_channels": 32, "stages": [[8, 2, 1], [16, 2, 2]],
@@ -28,17 +29,7 @@ VALUES = st.recursive(st.one_of(st.none(), st.booleans(), NUMBERS, st.text(max_s
                       lambda inner: st.lists(inner, max_size=4), max_leaves=8)
 
 
-def _paths(node, prefix=()):
-    yield prefix
-    if isinstance(node, dict):
-        for k, v in node.items():
-            yield from _paths(v, (*prefix, k))
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            yield from _paths(v, (*prefix, i))
-
-
-PATHS = [p for p in _paths(GOOD) if p]
+PATHS = [p for p in json_paths(GOOD) if p]
 
 
 @st.composite
