@@ -18,9 +18,9 @@ from torch.utils.data import DataLoader, Subset
 
 from hwnas.data import DataBundle
 from hwnas.errors import DataError, HwnasError
-from hwnas.train import distributed as hd
 from hwnas.train.checkpoint import load_checkpoint, save_checkpoint
 from hwnas.train.config import TrainConfig, TrainIO, TrainResult
+from hwnas.train.distributed import all_sum, barrier, init_process_group, ranks_from_env
 from hwnas.train.monitor import EpochSink, Progress
 from hwnas.train.runtime import (
     autocast,
@@ -85,7 +85,7 @@ class _Run:
     def __init__(self, model: nn.Module, data: DataBundle, config: TrainConfig, io: TrainIO,
                  say: Callable[[str], None]):
         self.config, self.data, self.io, self.say = config, data, io, say
-        self.ranks = hd.ranks_from_env()
+        self.ranks = ranks_from_env()
         self.device = resolve_device(config.device, self.ranks.local_rank)
         check_precision(config.precision, self.device)
         set_threads(config.threads)
@@ -96,7 +96,7 @@ class _Run:
         if config.batch_size % world:
             raise HwnasError(f"the global batch {config.batch_size} cannot be split over {world} ranks",
                              f"pass a --batch-size divisible by {world}")
-        hd.init_process_group(self.ranks, self.device)
+        init_process_group(self.ranks, self.device)
         self.pin = self.device.type == "cuda"
         self.generator = torch.Generator().manual_seed(config.seed)
         self.sampler = None
@@ -140,7 +140,7 @@ class _Run:
         # statistics), so all ranks score, checkpoint and return one model
         sums = _eval_sums(self.net, self.eval_loader(split), self.device, self.config.precision,
                           self.config.channels_last)
-        loss_sum, correct, n = hd.all_sum(list(sums), self.device, self.ranks)
+        loss_sum, correct, n = all_sum(list(sums), self.device, self.ranks)
         return loss_sum / max(n, 1), correct / max(n, 1)
 
     def resume(self) -> None:
@@ -186,7 +186,7 @@ class _Run:
         if device.type == "cuda":
             torch.cuda.synchronize(device)
         train_s = time.perf_counter() - start
-        loss_total, correct_total, n_total = hd.all_sum([loss_sum.item(), float(correct.item()), float(n)],
+        loss_total, correct_total, n_total = all_sum([loss_sum.item(), float(correct.item()), float(n)],
                                                         device, self.ranks)
         train_loss = loss_total / max(n_total, 1)
         if not math.isfinite(train_loss):
@@ -256,7 +256,7 @@ def train_model(model: nn.Module, data: DataBundle, config: TrainConfig, progres
                         sink.add(record)
                         if io.checkpoint_dir is not None:
                             run.save(epoch + 1)
-                    hd.barrier(run.ranks)
+                    barrier(run.ranks)
         last = run.history[-1] if run.history else {}
         val_acc = last["val_acc"] if last else run.evaluate("val")[1]
         _, test_acc = run.evaluate("test")
