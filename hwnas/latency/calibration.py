@@ -23,7 +23,9 @@ import numpy as np
 from hwnas.errors import TableError
 
 METHODS = ("overhead", "linear")
-_RECALIBRATE = "recalibrate with `hwnas lut validate --calibrate` (or remove the table's calibration)"
+RECALIBRATE = ("recalibrate with `hwnas lut validate TABLE --calibrate` (it writes a calibrated copy, "
+               "TABLE.calibrated.json, and leaves TABLE as it is), or remove the table's calibration")
+_RECALIBRATE = RECALIBRATE
 _COEFFICIENTS = {"overhead": ("offset_ms",), "linear": ("coef_sum", "coef_ops", "intercept_ms")}
 _FIT_FIELDS = ("fitted_on", "features", "fitter")
 
@@ -62,6 +64,14 @@ class Calibration:
                 raise TableError(f"calibration {name} is {value!r}, not a finite number", _RECALIBRATE)
         if self.method == "overhead" and (self.coef_sum != 1.0 or self.coef_ops != 0.0):
             raise TableError("an overhead calibration only adds its offset", "use Calibration.linear")
+        # a per-call overhead is a measured duration, and a table's sum must grow with its ops:
+        # either the other way round prices faster archs as slower (or below zero)
+        if self.method == "overhead" and self.intercept_ms < 0:
+            raise TableError(f"overhead calibration offset_ms is {self.intercept_ms!r}: a per-call "
+                             "overhead cannot be negative", RECALIBRATE)
+        if self.coef_sum <= 0:
+            raise TableError(f"{self.method} calibration coef_sum is {self.coef_sum!r}: the slope on the "
+                             "table's sum must be positive", RECALIBRATE)
 
     # --- JSON -------------------------------------------------------------------------------
     def to_dict(self) -> dict:

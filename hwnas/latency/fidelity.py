@@ -93,6 +93,18 @@ def calibrated_copy_path(source: Path, out: Path | None, force: bool) -> Path:
     return target
 
 
+def check_plot_path(path: Path, force: bool) -> None:
+    """Refuse a ``--plot`` that would replace a file without ``force`` (checked before measuring)."""
+    path = Path(path)
+    if path.is_dir():
+        raise HwnasError(f"--plot {path} is a folder", "pass a file path such as fidelity.png")
+    if path.exists() and not force:
+        raise HwnasError(f"--plot {path} already exists", "pass --force to replace it, or choose another --plot")
+    parent = path.parent if path.parent.exists() else None  # a missing folder is created
+    if parent is not None and not os.access(parent, os.W_OK):
+        raise HwnasError(f"cannot write --plot {path}: {parent} is not writable", "pass a writable --plot")
+
+
 def sample_archs(space: SearchSpace, n: int, rng: np.random.Generator) -> list:
     seen, out = set(), []
     for _ in range(n * 50):

@@ -185,7 +185,8 @@ def test_bad_calibrations_are_rejected_naming_the_field(tmp_path: Path, synth: L
     path.write_text(json.dumps(d))  # NaN / Infinity are written as JSON's extensions
     with pytest.raises(TableError, match=match) as info:
         LatencyTable.load(path)
-    assert str(path) in info.value.message and "hwnas lut validate --calibrate" in info.value.fix
+    assert str(path) in info.value.message and "hwnas lut validate TABLE --calibrate" in info.value.fix
+    assert "writes a calibrated copy" in info.value.fix  # shipped tables stay read-only
 
 
 @pytest.mark.parametrize("calibration,match", [
