@@ -145,5 +145,14 @@ def fit_linear(raw_sums_ms: np.ndarray, n_ops: np.ndarray, measured_ms: np.ndarr
     except ValueError:
         model = LinearRegression().fit(X, y)
     coef = list(model.coef_) + [0.0] * (2 - len(model.coef_))
+    if coef[0] <= 0:
+        # a few noisy archs can fit a falling slope, which would price more work as faster (and
+        # is refused at load): refit with non-negative coefficients; if the slope is still flat,
+        # the sample says nothing about it: keep the table's own (1) and fit only the offset
+        model = LinearRegression(positive=True).fit(X, y)
+        coef = list(model.coef_) + [0.0] * (2 - len(model.coef_))
+        if coef[0] <= 0:
+            offset = float(np.median(y - X[:, 0]))
+            return Calibration.linear(1.0, 0.0, offset, int(len(y)), ("raw_sum_ms",), "median-offset")
     return Calibration.linear(float(coef[0]), float(coef[1]), float(model.intercept_), int(len(y)),
                               ("raw_sum_ms", "n_ops"), type(model).__name__)

@@ -277,3 +277,28 @@ def test_published_tables_show_predict_but_not_validate() -> None:
     assert json.loads(r.output)["predicted"] > 0
     msg = _one_line_error(runner.invoke(app, ["lut", "validate", "pixel3/latency-fbnet-cifar100"]))
     assert "published" in msg
+
+
+def test_validating_a_shipped_table_warns_once_and_writes_a_copy(tmp_path: Path, monkeypatch) -> None:
+    """Issue 14: the shipped table was measured elsewhere, and validate says so once with the
+    measured gap; issue 13: --calibrate writes a copy in the current folder and says where."""
+    import hashlib
+
+    from hwnas.latency.shipped import table_path
+
+    name = "cpu-1t/onnxruntime-mbconv-small"
+    shipped = table_path(name)
+    before = hashlib.sha256(shipped.read_bytes()).hexdigest()
+    monkeypatch.chdir(tmp_path)
+    r = runner.invoke(app, ["lut", "validate", name, "--samples", "4", "--runs", "6", "--rounds", "2",
+                            "--calibrate"])
+    assert r.exit_code == 0, r.output
+    copy = tmp_path / "onnxruntime-mbconv-small.calibrated.json"
+    assert f"calibrated copy of {shipped} written to {copy}" in " ".join(r.stdout.split())
+    assert LatencyTable.load(copy).calibration.method == "linear"
+    assert hashlib.sha256(shipped.read_bytes()).hexdigest() == before  # read-only
+    warnings = [ln for ln in r.stderr.splitlines() if ln.startswith("warning:")]
+    assert len(warnings) == 1, r.stderr
+    assert f"table {name} does not record which machine measured it" in warnings[0]
+    assert " vs predicted " in warnings[0] and "(medians of 4 archs)" in warnings[0]
+    assert "hwnas profile --space mbconv-small --runtime onnxruntime" in warnings[0]
