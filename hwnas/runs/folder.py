@@ -258,12 +258,25 @@ class RunFolder:
 
 
 PATH_KEYS = ("out",)  # config values that name a folder: the same folder may be spelled apart
+TABLE_KEYS = ("lut",)  # a table file or shipped name: the same table may be spelled apart too
 
 
 def _same(key: str, saved, given) -> bool:
     if key in PATH_KEYS and isinstance(saved, str) and isinstance(given, str):
         return Path(saved).resolve() == Path(given).resolve()
+    if key in TABLE_KEYS and isinstance(saved, str) and isinstance(given, str):
+        return _table_file(saved) == _table_file(given)
     return saved == given
+
+
+def _table_file(spec: str) -> Path:
+    from hwnas.errors import HwnasError
+    from hwnas.latency.shipped import resolve_table
+
+    try:
+        return resolve_table(spec).resolve()
+    except HwnasError:  # gone since: compare as spelled, resolved
+        return Path(spec).resolve()
 
 
 def _implied_kind(config: dict, result: dict) -> str | None:
