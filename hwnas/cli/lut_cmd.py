@@ -95,6 +95,7 @@ def show(table_file: str = TABLE_ARG, json_out: bool = JSON_OPTION) -> None:
               "space_fingerprint", "resolution", "threads", "batch", "dtype", "metric", "unit",
               "created", "hwnas_version", "source"):
         grid.add_row(k, str(getattr(m, k)))
+    grid.add_row("host", ", ".join(f"{k}={v}" for k, v in m.host.items()) or "not recorded")
     grid.add_row("protocol", ", ".join(f"{k}={v}" for k, v in m.protocol.items()))
     grid.add_row("entries", f"{info['entries']} (p50 {info['min']:.4g} .. {info['max']:.4g} {m.unit})")
     grid.add_row("calibration", str(calibration))

@@ -90,11 +90,11 @@ def search(
         accuracy_column=accuracy_column, latency_column=latency_column,
         energy_column=energy_column, loss=loss, relaxation=relaxation, data=data, epochs=epochs,
         train_derived=not no_train_derived)
-    if lut:  # once, before a long search: a table measured on another machine misprices here
+    res = run(request, progress=not json_out)
+    if lut:  # once, after the run (a refused request stays one line): its prices may be off here
         from hwnas.cli.lut_cmd import warn_if_foreign
 
         warn_if_foreign(lut)
-    res = run(request, progress=not json_out)
     if json_out:
         print_json({**res.to_dict(), "out": str(out)})
     else:

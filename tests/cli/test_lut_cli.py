@@ -302,3 +302,30 @@ def test_validating_a_shipped_table_warns_once_and_writes_a_copy(tmp_path: Path,
     assert f"table {name} does not record which machine measured it" in warnings[0]
     assert " vs predicted " in warnings[0] and "(medians of 4 archs)" in warnings[0]
     assert "hwnas profile --space mbconv-small --runtime onnxruntime" in warnings[0]
+
+
+def test_search_with_a_foreign_table_warns_once_after_the_run(tmp_path: Path) -> None:
+    """Issue 14: pricing with a table from another host says so once, on stderr (JSON untouched)."""
+    import itertools
+    from dataclasses import replace
+
+    from hwnas.space import get_space
+    from hwnas.testing import synthetic_table
+
+    space = get_space("nb201")
+    table = synthetic_table(space)
+    table = replace(table, meta=replace(table.meta, device_detail="Some Other CPU",
+                                        host={"kind": "cpu", "cpu": "Some Other CPU", "host_id": "0123456789ab"}))
+    lut = tmp_path / "nb201.json"
+    table.save(lut)
+    csv = tmp_path / "acc.csv"
+    rows = [f"{space.arch_from_indices(i)},{sum(i) / 24:.4f}" for i in itertools.product(range(5), repeat=6)]
+    csv.write_text("arch,acc\n" + "\n".join(rows) + "\n")
+    r = runner.invoke(app, ["search", "--strategy", "random", "--evaluator", f"table:{csv}", "--space", "nb201",
+                            "--arch-column", "arch", "--accuracy-column", "acc", "--latency-column", "none",
+                            "--lut", str(lut), "--max-evals", "6", "--out", str(tmp_path / "run"), "--json"])
+    assert r.exit_code == 0, r.output
+    json.loads(r.stdout)  # stdout is JSON alone
+    warnings = [ln for ln in r.stderr.splitlines() if ln.startswith("warning:")]
+    assert len(warnings) == 1 and f"table {lut} was measured on another machine" in warnings[0], r.stderr
+    assert "cpu Some Other CPU there" in warnings[0]
