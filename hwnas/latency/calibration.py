@@ -148,11 +148,21 @@ def fit_linear(raw_sums_ms: np.ndarray, n_ops: np.ndarray, measured_ms: np.ndarr
     if coef[0] <= 0:
         # a few noisy archs can fit a falling slope, which would price more work as faster (and
         # is refused at load): refit with non-negative coefficients; if the slope is still flat,
-        # the sample says nothing about it: keep the table's own (1) and fit only the offset
+        # the sample says nothing about it: fall back to scaling the table (fit_ratio)
         model = LinearRegression(positive=True).fit(X, y)
         coef = list(model.coef_) + [0.0] * (2 - len(model.coef_))
         if coef[0] <= 0:
-            offset = float(np.median(y - X[:, 0]))
-            return Calibration.linear(1.0, 0.0, offset, int(len(y)), ("raw_sum_ms",), "median-offset")
+            return fit_ratio(raw_sums_ms, measured_ms)
     return Calibration.linear(float(coef[0]), float(coef[1]), float(model.intercept_), int(len(y)),
                               ("raw_sum_ms", "n_ops"), type(model).__name__)
+
+
+def fit_ratio(raw_sums_ms: np.ndarray, measured_ms: np.ndarray) -> Calibration:
+    """``measured ~ a * raw`` with ``a`` the median ratio: the fit that can never price an arch
+    below zero, for samples too small or noisy for :func:`fit_linear` (a falling slope, or an
+    intercept that makes the fastest arch cost less than nothing)."""
+    raw, y = np.asarray(raw_sums_ms, dtype=float), np.asarray(measured_ms, dtype=float)
+    ratios = y[raw > 0] / raw[raw > 0]
+    ratios = ratios[np.isfinite(ratios) & (ratios > 0)]
+    scale = float(np.median(ratios)) if len(ratios) else 1.0
+    return Calibration.linear(scale, 0.0, 0.0, int(len(y)), ("raw_sum_ms",), "median-ratio")

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hwnas.errors import HwnasError
-from hwnas.latency.calibration import fit_linear
+from hwnas.errors import HwnasError, TableError
+from hwnas.latency.calibration import Calibration, fit_linear, fit_ratio
 from hwnas.latency.measure import measure_interleaved, process_settings_restored
 from hwnas.latency.table import LatencyTable
 from hwnas.space.base import SearchSpace
@@ -141,6 +141,18 @@ def measure_archs(space: SearchSpace, archs: list, profiler, rng: np.random.Gene
     return out, per_arch
 
 
+def fit_calibration(table: LatencyTable, space: SearchSpace, raw_sums_ms: np.ndarray, n_ops: np.ndarray,
+                    measured_ms: np.ndarray) -> Calibration:
+    """:func:`fit_linear`, unless its fit prices the fastest arch of ``space`` below zero (few,
+    noisy archs; a table carrying it would be refused): then :func:`fit_ratio`, which cannot."""
+    cal = fit_linear(raw_sums_ms, n_ops, measured_ms)
+    try:
+        replace(table, calibration=cal).cost_model(space)
+    except TableError:
+        return fit_ratio(raw_sums_ms, measured_ms)
+    return cal
+
+
 def validate_table(table: LatencyTable, space: SearchSpace, profiler, samples: int,
                    rng: np.random.Generator, calibrate: bool = False) -> tuple[Validation, LatencyTable]:
     """Measure ``samples`` random archs twice; compare prediction and repeat. Returns the
@@ -168,7 +180,7 @@ def _validate_table(table: LatencyTable, space: SearchSpace, profiler, samples: 
         idx = rng.permutation(len(archs))
         fit_idx, test_idx = idx[: len(idx) // 2], idx[len(idx) // 2:]
         n_ops = np.array([len(space.ops(a)) for a in archs])
-        cal = fit_linear(raw[fit_idx], n_ops[fit_idx], meas[fit_idx])
+        cal = fit_calibration(table, space, raw[fit_idx], n_ops[fit_idx], meas[fit_idx])
         calibrated_table = replace(table, calibration=cal)
         cal_pred = np.array([calibrated_table.predict(space, a) for a in archs])
         calibrated = {"calibration": cal.to_dict(),
