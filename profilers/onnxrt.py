@@ -47,7 +47,8 @@ class OnnxRuntimeProfiler(Profiler):
         return super().device_detail()
 
     def device_kind(self) -> str:
-        return "gpu" if self.providers()[0] == "CUDAExecutionProvider" and torch.cuda.is_available() else "cpu"
+        cuda = self.providers()[0] == "CUDAExecutionProvider" and torch.cuda.is_available()
+        return "gpu" if cuda else "cpu"
 
     def prepare(self, model: nn.Module, input_shape: tuple[int, int, int]) -> Callable[[], object]:
         x = torch.randn(self.protocol.batch, *input_shape, generator=torch.Generator().manual_seed(0))

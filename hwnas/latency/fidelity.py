@@ -99,7 +99,8 @@ def check_plot_path(path: Path, force: bool) -> None:
     if path.is_dir():
         raise HwnasError(f"--plot {path} is a folder", "pass a file path such as fidelity.png")
     if path.exists() and not force:
-        raise HwnasError(f"--plot {path} already exists", "pass --force to replace it, or choose another --plot")
+        raise HwnasError(f"--plot {path} already exists",
+                         "pass --force to replace it, or choose another --plot")
     parent = path.parent if path.parent.exists() else None  # a missing folder is created
     if parent is not None and not os.access(parent, os.W_OK):
         raise HwnasError(f"cannot write --plot {path}: {parent} is not writable", "pass a writable --plot")

@@ -200,7 +200,7 @@ def _version(text: str) -> str:
 
 
 def _describe(meta: TableMeta, host: dict, kind: str) -> str:
-    device = (host.get("gpu") or meta.device_detail) if kind == "gpu" else (host.get("cpu") or meta.device_detail)
+    device = host.get("gpu" if kind == "gpu" else "cpu") or meta.device_detail
     parts = [device or "an unnamed device"]
     if host.get("cores"):
         parts.append(f"{host['cores']} cores")

@@ -315,13 +315,15 @@ def test_search_with_a_foreign_table_warns_once_after_the_run(tmp_path: Path) ->
     space = get_space("nb201")
     table = synthetic_table(space)
     table = replace(table, meta=replace(table.meta, device_detail="Some Other CPU",
-                                        host={"kind": "cpu", "cpu": "Some Other CPU", "host_id": "0123456789ab"}))
+                                        host={"kind": "cpu", "cpu": "Some Other CPU",
+                                              "host_id": "0123456789ab"}))
     lut = tmp_path / "nb201.json"
     table.save(lut)
     csv = tmp_path / "acc.csv"
     rows = [f"{space.arch_from_indices(i)},{sum(i) / 24:.4f}" for i in itertools.product(range(5), repeat=6)]
     csv.write_text("arch,acc\n" + "\n".join(rows) + "\n")
-    r = runner.invoke(app, ["search", "--strategy", "random", "--evaluator", f"table:{csv}", "--space", "nb201",
+    r = runner.invoke(app, ["search", "--strategy", "random", "--evaluator", f"table:{csv}",
+                            "--space", "nb201",
                             "--arch-column", "arch", "--accuracy-column", "acc", "--latency-column", "none",
                             "--lut", str(lut), "--max-evals", "6", "--out", str(tmp_path / "run"), "--json"])
     assert r.exit_code == 0, r.output

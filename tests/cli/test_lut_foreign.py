@@ -75,7 +75,8 @@ def test_pricing_warns_once_on_stderr_for_a_foreign_table(tmp_path: Path, capsys
     assert captured.out == ""  # --json output stays clean
     lines = captured.err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith(f"warning: table {path} was measured on another machine")
-    assert "host 0123456789ab there" in lines[0] and "hwnas profile --space tiny --runtime torch-cpu" in lines[0]
+    assert "host 0123456789ab there" in lines[0]
+    assert "hwnas profile --space tiny --runtime torch-cpu" in lines[0]
 
 
 def test_pricing_is_quiet_for_a_table_of_this_machine(tmp_path: Path, capsys) -> None:

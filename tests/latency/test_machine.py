@@ -92,7 +92,8 @@ def test_a_phone_table_is_not_compared_with_the_host(here_table: LatencyTable) -
 
 def test_a_gpu_table_compares_the_gpu(here_table: LatencyTable) -> None:
     gpu = replace(here_table, meta=replace(here_table.meta, runtime="torch-cuda", device_detail="NVIDIA H200",
-                                           host={**here_table.meta.host, "kind": "gpu", "gpu": "NVIDIA H200"}))
+                                           host={**here_table.meta.host, "kind": "gpu",
+                                                 "gpu": "NVIDIA H200"}))
     here = {**this_machine("cpu"), "gpu": ""}  # as on a machine without a GPU
     p = compare_machine(gpu.meta, "gpu.json", here=here)
     assert [(d.field, d.table, d.here) for d in p.differences] == [("gpu", "NVIDIA H200", "no GPU")]
@@ -100,7 +101,8 @@ def test_a_gpu_table_compares_the_gpu(here_table: LatencyTable) -> None:
     assert same.status == "same"
 
 
-def test_profile_refuses_to_extend_a_table_from_another_host(here_table: LatencyTable, tmp_path: Path) -> None:
+def test_profile_refuses_to_extend_a_table_from_another_host(here_table: LatencyTable,
+                                                             tmp_path: Path) -> None:
     other = _with_host(here_table, host_id="0123456789ab")
     with pytest.raises(TableError, match="measured on another host .*host 0123456789ab; this is host"):
         check_compatible(other, here_table.meta, tmp_path / "t.json")

@@ -126,8 +126,10 @@ def test_negative_intercept_within_reason_is_fine() -> None:
 
 
 @pytest.mark.parametrize("calibration,message", [
-    ({"method": "overhead", "offset_ms": -100}, "offset_ms is -100.0: a per-call overhead cannot be negative"),
-    ({"method": "overhead", "offset_ms": -0.001}, "offset_ms is -0.001: a per-call overhead cannot be negative"),
+    ({"method": "overhead", "offset_ms": -100},
+     "offset_ms is -100.0: a per-call overhead cannot be negative"),
+    ({"method": "overhead", "offset_ms": -0.001},
+     "offset_ms is -0.001: a per-call overhead cannot be negative"),
     ({"method": "linear", "coef_sum": -0.5, "coef_ops": 0.0, "intercept_ms": 0.1},
      "coef_sum is -0.5: the slope on the table's sum must be positive"),
     ({"method": "linear", "coef_sum": 0, "coef_ops": 0.0, "intercept_ms": 0.1},
