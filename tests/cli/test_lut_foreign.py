@@ -96,3 +96,46 @@ def test_lut_show_json_carries_the_host(tmp_path: Path) -> None:
     path = _foreign_table_file(tmp_path, "0123456789ab")
     result = runner.invoke(app, ["lut", "show", str(path), "--json"])
     assert result.exit_code == 0 and json.loads(result.stdout)["meta"]["host"]["host_id"] == "0123456789ab"
+
+
+@pytest.mark.integration
+def test_report_warns_once_per_foreign_table(tmp_path: Path) -> None:
+    """Issue 14: `report --lut` re-prices with each table and names a foreign one once, on stderr."""
+    from dataclasses import asdict
+
+    import numpy as np
+
+    from hwnas.io import append_jsonl, write_json
+    from hwnas.latency.machine import host_id
+    from hwnas.testing.fixtures import TINY
+
+    spec = asdict(TINY)
+    spec["stages"] = [[s["channels"], s["layers"], s["stride"]] for s in spec["stages"]]
+    write_json(tmp_path / "tiny.json", spec)
+    space, run = tiny_space(), tmp_path / "run"
+    table = synthetic_table(space)
+    rng = np.random.default_rng(0)
+    run.mkdir()
+    for i in range(12):
+        arch = space.sample(rng)
+        append_jsonl(run / "candidates.jsonl", {
+            "index": i, "arch": str(arch), "accuracy": float(rng.uniform(0.3, 0.9)), "strategy": "random",
+            "latency_ms": table.predict(space, arch), "params": 1000, "macs": 1000, "wall_s": 0.1})
+    write_json(run / "config.json", {"strategy": "random", "space": str(tmp_path / "tiny.json"),
+                                     "budget_ms": None, "seed": 0})
+    here, foreign = tmp_path / "here.json", _foreign_table_file(tmp_path, "0123456789ab")
+    mine = table.meta.host or {}
+    replace(table, meta=replace(table.meta, device_name="here",
+                                host={**mine, **_here_host(host_id())})).save(here)
+    r = runner.invoke(app, ["report", str(run), "--out", str(tmp_path / "rep"), "--lut", str(here),
+                            "--lut", str(foreign), "--json"])
+    assert r.exit_code == 0, r.output
+    json.loads(r.stdout)
+    warnings = [ln for ln in r.stderr.splitlines() if ln.startswith("warning:")]
+    assert len(warnings) == 1 and f"table {foreign} was measured on another machine" in warnings[0]
+
+
+def _here_host(host: str) -> dict:
+    from hwnas.latency.machine import this_machine
+
+    return {**this_machine("cpu"), "host_id": host}
