@@ -112,6 +112,7 @@ def predict(table_file: str = TABLE_ARG, arch: str = typer.Argument(..., help="C
     info = {"arch": str(a), "space": s.name, "predicted": table.predict(s, a),
             "raw_sum": table.raw_sum(s, a), "unit": table.meta.unit, "metric": table.meta.metric,
             "ops": {op.key: table.value(op) for op in s.ops(a)}}
+    warn_if_foreign(table_file, table)  # stderr: the JSON on stdout stays clean
     if json_out:
         print_json(info)
     else:

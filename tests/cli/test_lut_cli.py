@@ -274,7 +274,8 @@ def test_published_tables_show_predict_but_not_validate() -> None:
     arch = "-".join(["k3e1"] * 22)
     r = runner.invoke(app, ["lut", "predict", "pixel3/latency-fbnet-cifar100", arch, "--json"])
     assert r.exit_code == 0, r.output
-    assert json.loads(r.output)["predicted"] > 0
+    assert json.loads(r.stdout)["predicted"] > 0
+    assert r.stderr.count("holds published figures for Google Pixel 3") == 1  # said once, on stderr
     msg = _one_line_error(runner.invoke(app, ["lut", "validate", "pixel3/latency-fbnet-cifar100"]))
     assert "published" in msg
 
