@@ -147,7 +147,7 @@ def compare_machine(meta: TableMeta, name: str, runtime_here: str | None = None,
     """Compare the machine ``meta`` records with this one (``here``: :func:`this_machine`).
 
     ``runtime_here`` is the table runtime's version string on this machine (a profiler's
-    ``runtime_version()``), ``""`` when that runtime is not installed here, ``None`` not to compare.
+    ``runtime_version()``), ``""`` when that runtime cannot run here, ``None`` not to compare.
     """
     recorded_host = meta.host or {}
     kind = _kind(meta)
@@ -169,7 +169,7 @@ def compare_machine(meta: TableMeta, name: str, runtime_here: str | None = None,
         pairs.append(("host", recorded_host["host_id"], here["host_id"]))
     if runtime_here is not None:
         pairs.append(("runtime", _version(meta.runtime_version) or meta.runtime_version,
-                      (_version(runtime_here) or runtime_here) or "not installed"))
+                      (_version(runtime_here) or runtime_here) or "not usable"))
     diffs = tuple(Difference(f, str(t), str(h)) for f, t, h in pairs if t and str(t) != str(h))
     recorded = _describe(meta, recorded_host, kind)
     here_words = _describe_here(here, kind, meta, runtime_here)
@@ -214,5 +214,5 @@ def _describe_here(here: dict, kind: str, meta: TableMeta, runtime_here: str | N
     parts = [(here.get("gpu") or "no GPU") if kind == "gpu" else here["cpu"], f"{here['cores']} cores"]
     if runtime_here is not None:
         parts.append(f"{meta.runtime} {_version(runtime_here)}".strip() if runtime_here
-                     else f"{meta.runtime} not installed")
+                     else f"{meta.runtime} not usable here")
     return ", ".join(parts)

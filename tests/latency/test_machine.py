@@ -59,7 +59,7 @@ def test_another_host_is_foreign_naming_what_differs(here_table: LatencyTable) -
 def test_only_the_runtime_version_differs(here_table: LatencyTable) -> None:
     p = here_table.provenance("t.json", "torch 0.4.1")
     assert [d.field for d in p.differences] == ["runtime"] and p.differences[0].here == "0.4.1"
-    assert here_table.provenance("t.json", "").differences[0].here == "not installed"
+    assert here_table.provenance("t.json", "").differences[0].here == "not usable"
 
 
 def test_shipped_cpu_table_does_not_say_where_it_was_measured() -> None:
