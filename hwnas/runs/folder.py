@@ -20,7 +20,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from hwnas.io import append_jsonl, load_weights, read_json, read_jsonl, save_weights, write_json, write_text
+from hwnas.io import (append_jsonl, load_weights, read_json, read_jsonl, remove_stale_temps, save_weights,
+                      write_json, write_text)
 from hwnas.runs.candidate import Candidate, RunError
 from hwnas.runs.result import FORMAT_VERSION, RunResult
 
@@ -84,6 +85,7 @@ class RunFolder:
         """
         if self.path.exists() and not self.path.is_dir():
             raise RunError(f"--out {self.path} is a file, not a folder", "pass a folder path")
+        self.remove_stale_temps()
         if self.started():
             if not resume:
                 raise RunError(f"{self.path} already holds a search run",
@@ -111,6 +113,20 @@ class RunFolder:
         write_json(self.path / CONFIG, {**config, "format_version": FORMAT_VERSION})
         self._created = (made_dir,)
         return False
+
+    def remove_stale_temps(self) -> list[Path]:
+        """Delete the temp files that killed writers left in the folder (``.NAME.hwnas-PID.*.tmp``
+        of a dead PID): an atomic write is only cleaned up by the next write of the same file,
+        and a file that is never written again (a finished run's result.json, the supernet
+        cache) would keep its temp for ever."""
+        if not self.path.is_dir():
+            return []
+        removed: list[Path] = []
+        for tmp in sorted(self.path.glob(".*.hwnas-*.tmp")):
+            target = tmp.name[1:].rpartition(".hwnas-")[0]
+            if target:
+                removed += remove_stale_temps(self.path / target)
+        return removed
 
     def abandon(self) -> None:
         """Undo ``create`` of a new run that recorded nothing (it failed on a bad input), so
