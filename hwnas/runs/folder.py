@@ -20,8 +20,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from hwnas.io import (append_jsonl, load_weights, read_json, read_jsonl, remove_stale_temps, save_weights,
-                      write_json, write_text)
+from hwnas.io import (
+    append_jsonl,
+    load_weights,
+    read_json,
+    read_jsonl,
+    remove_stale_temps,
+    save_weights,
+    write_json,
+    write_text,
+)
 from hwnas.runs.candidate import Candidate, RunError
 from hwnas.runs.result import FORMAT_VERSION, RunResult
 

@@ -136,7 +136,8 @@ def _demo_folder(tmp: Path) -> list[str]:
 
 
 def _calibrate_onto_shipped(tmp: Path) -> list[str]:
-    return ["lut", "validate", SHIPPED_NAME, "--samples", "4", "--calibrate", "--out", str(SHIPPED), "--force"]
+    return ["lut", "validate", SHIPPED_NAME, "--samples", "4", "--calibrate", "--out", str(SHIPPED),
+            "--force"]
 
 
 def _record_beside_artifact(tmp: Path) -> list[str]:
@@ -269,11 +270,19 @@ CASES: dict[str, Case] = {
         _budget("1.5"), ("budget 1.5 ms is below the fastest arch of space two (2 ms)",
                          "raise --budget-ms to at least 2")),
     "CSV with conflicting duplicate rows": Case(
-        _csv(TWO_CSV + "k3e2-zero,0.9,2.0\n"), ("lines 3 and 4 give arch k3e2-zero different values",)),
+        _csv(TWO_CSV + "k3e2-zero,0.9,2.0\n"),
+        ("lines 3 and 4 give arch k3e2-zero different values (acc 0.6 vs 0.9)", "keep one row per arch")),
     "CSV accuracy 150": Case(_csv("arch,acc,latency_ms\nk3e2-k3e2,150,3.0\nk3e2-zero,0.6,2.0\n"),
                              ("line 2: column 'acc' holds '150', out of range",)),
     "CSV negative latency": Case(_csv("arch,acc,latency_ms\nk3e2-k3e2,0.7,-3.0\nk3e2-zero,0.6,2.0\n"),
                                  ("line 2: column 'latency_ms' holds '-3.0', out of range",)),
+    # fuzzing: non-canonical arch spellings
+    "arch with surrounding whitespace": Case(
+        lambda tmp: ["arch", "validate", f" {ARCH}\n", "--space", "mbconv-small"],
+        ("is not written canonically (no spaces, ASCII digits)", f"write it as {ARCH}")),
+    "arch with Arabic-Indic digits": Case(
+        lambda tmp: ["arch", "validate", ARCH.replace("3", "\u0663"), "--space", "mbconv-small"],
+        ("unknown choice", "allowed: k3e3")),
     # messages
     "weights file holding a pickled global": Case(
         _weights(_pickle_with_a_global), ("w.pt cannot be loaded safely", "refuses to unpickle"),
@@ -435,23 +444,30 @@ def test_gradient_resume_takes_the_same_folder_spelled_another_way(tmp_path, mon
 def test_a_killed_one_shot_cache_write_never_blocks_the_resume(tmp_path, monkeypatch, damage):
     import torch
 
+    from hwnas.io import load_weights
+
     monkeypatch.chdir(tmp_path)
     _two_table(tmp_path)
     args = ["search", "--strategy", "random", "--evaluator", "oneshot", "--space", "two.toml", "--lut",
             "two.json", "--epochs", "1", "--max-evals", "2", "--out", "o", "--json"]
     done = runner.invoke(app, args)
     assert done.exit_code == 0, done.output
-    cache, candidates = tmp_path / "o" / "supernet.pt", tmp_path / "o" / "candidates.jsonl"
-    lines = candidates.read_text().splitlines(keepends=True)
-    candidates.write_text(lines[0])  # killed after the first candidate...
-    (tmp_path / "o" / "result.json").unlink()
-    if damage == "torn":  # ...while writing the cache (as a non-atomic writer would leave it)
+    run = tmp_path / "o"
+    cache = run / "supernet.pt"
+    for name in ("candidates.jsonl", "state.json", "result.json"):  # killed right after the cache...
+        (run / name).unlink()
+    if damage == "torn":  # ...or while writing it (as a non-atomic writer would leave it)
         cache.write_bytes(cache.read_bytes()[: cache.stat().st_size // 2])
     elif damage == "empty":
         cache.write_bytes(b"")
     else:  # weights without their meta: the two-file cache of before
         torch.save(torch.load(cache, weights_only=True)["state_dict"], cache)
-        (tmp_path / "o" / "supernet.json").write_text("{}")
+        (run / "supernet.json").write_text("{}")
     res = runner.invoke(app, [*args, "--resume"])
     assert res.exit_code == 0, res.output
-    assert json.loads(res.stdout)["evaluations"] == 2
+    again, first = json.loads(res.stdout), json.loads(done.stdout)
+    assert again["evaluations"] == 2
+    # the supernet is trained again from the same seed: the same scores as the uninterrupted run
+    assert [(c["arch"], c["accuracy"]) for c in again["pareto"]] == \
+        [(c["arch"], c["accuracy"]) for c in first["pareto"]]
+    assert load_weights(cache)["meta"]["space"] == "two"  # a whole cache again
