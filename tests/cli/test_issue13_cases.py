@@ -42,13 +42,13 @@ runner = CliRunner()
 
 # --- checks shared by every case --------------------------------------------------------------
 def tree_digests(*roots: Path) -> dict[str, str]:
-    """sha256 of every file under ``roots`` (a symlink by its target's bytes)."""
+    """sha256 of every file under ``roots`` (a symlink by its target's bytes); folders as "dir",
+    so a run folder left behind empty shows too."""
     out = {}
     for root in roots:
         paths = [root] if root.is_file() else sorted(root.rglob("*"))
         for p in paths:
-            if p.is_file():
-                out[str(p)] = hashlib.sha256(p.read_bytes()).hexdigest()
+            out[str(p)] = hashlib.sha256(p.read_bytes()).hexdigest() if p.is_file() else "dir"
     return out
 
 
