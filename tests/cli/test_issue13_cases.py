@@ -13,7 +13,7 @@ import hashlib
 import json
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -471,3 +471,28 @@ def test_a_killed_one_shot_cache_write_never_blocks_the_resume(tmp_path, monkeyp
     assert [(c["arch"], c["accuracy"]) for c in again["pareto"]] == \
         [(c["arch"], c["accuracy"]) for c in first["pareto"]]
     assert load_weights(cache)["meta"]["space"] == "two"  # a whole cache again
+
+
+@pytest.mark.slow  # two short gradient searches
+def test_a_kill_between_the_gradient_log_and_its_checkpoint_logs_each_epoch_once(tmp_path):
+    """Killed after epoch 1 was logged but before its checkpoint: the resume runs epoch 1 again
+    and the logs hold epochs 0 and 1 exactly once (before, an epoch could go missing)."""
+    from hwnas.io import append_jsonl, read_jsonl
+    from hwnas.search.gradient import GradientSearchConfig, run_gradient_search
+    from hwnas.testing.gradient_conformance import write_tiny_world
+
+    world = write_tiny_world(tmp_path)
+    cfg = GradientSearchConfig(space=str(tmp_path / "tiny.json"), lut=str(tmp_path / "table.json"),
+                               budget_ms=world["budget_ms"], out=str(tmp_path / "g"), data="synthetic",
+                               epochs=2, warmup_epochs=1, batch_size=128, train_derived=False,
+                               stop_after_epoch=0)
+    run_gradient_search(cfg, progress=False)
+    out = tmp_path / "g"
+    for log in ("history.jsonl", "arch_probs.jsonl"):  # epoch 1 logged, then the kill
+        append_jsonl(out / log, {"epoch": 1, "from_the_killed_process": True})
+    resumed = run_gradient_search(replace(cfg, stop_after_epoch=None, resume=True), progress=False)
+    assert resumed.complete
+    for log in ("history.jsonl", "arch_probs.jsonl"):
+        records = read_jsonl(out / log)
+        assert [r["epoch"] for r in records] == [0, 1], log
+        assert not any("from_the_killed_process" in r for r in records), log
