@@ -84,10 +84,10 @@ def first_entry(raw: dict) -> dict:
     return raw["entries"][sorted(raw["entries"])[0]]
 
 
-def two_space(tmp: Path, csv: str = TWO_CSV) -> tuple[Path, Path]:
+def two_space(tmp: Path, csv: str | bytes = TWO_CSV) -> tuple[Path, Path]:
     spec, table = tmp / "two.toml", tmp / "two.csv"
     spec.write_text(TWO_SPEC)
-    table.write_text(csv) if isinstance(csv, str) else table.write_bytes(csv)
+    table.write_bytes(csv.encode() if isinstance(csv, str) else csv)
     return spec, table
 
 
@@ -123,7 +123,6 @@ class Case:
     setup: Callable[[Path], list[str]]
     needles: tuple[str, ...] = ()
     forbidden: tuple[str, ...] = ()
-    marks: tuple = ()
 
 
 def _demo_folder(tmp: Path) -> list[str]:
@@ -228,9 +227,9 @@ def _calibration(cal) -> Callable[[Path], list[str]]:
     return _table(lambda d: d.__setitem__("calibration", cal))
 
 
-NAN_OFFSET = json.dumps({**json.loads(SHIPPED.read_text()), "calibration": {"method": "overhead",
-                                                                           "offset_ms": 0.5}})
-NAN_OFFSET = NAN_OFFSET.replace('"offset_ms": 0.5', '"offset_ms": NaN')
+# an overhead calibration whose offset is the JSON-invalid literal NaN (what Python's json writes)
+NAN_OFFSET = json.dumps({**json.loads(SHIPPED.read_text()),
+                         "calibration": {"method": "overhead", "offset_ms": float("nan")}})
 
 CASES: dict[str, Case] = {
     # destructive (exit 0 on main before)
@@ -307,7 +306,9 @@ def test_case_is_one_line_exit_2_and_modifies_nothing(name: str, tmp_path: Path,
     before = tree_digests(tmp_path, shipped)
     line = one_line_error(runner.invoke(app, argv), case.needles, case.forbidden)
     assert tree_digests(tmp_path, shipped) == before
-    for needle in case.needles:  # each fix named once, not twice
+    parts = line.removeprefix("error: ").split("; ")
+    assert len(parts) == len(set(parts)), line  # no cause or fix printed twice
+    for needle in case.needles:
         if needle.startswith(("pip install", "pass ", "choose ", "raise ")):
             assert line.count(needle) == 1, line
 
