@@ -93,7 +93,6 @@ class RunFolder:
         """
         if self.path.exists() and not self.path.is_dir():
             raise RunError(f"--out {self.path} is a file, not a folder", "pass a folder path")
-        self.remove_stale_temps()
         if self.started():
             if not resume:
                 raise RunError(f"{self.path} already holds a search run",
@@ -111,6 +110,7 @@ class RunFolder:
                 raise RunError(f"cannot resume {self.path}: the config differs in "
                                f"{', '.join(diff)} ({shown})",
                                "rerun with the original options or choose another --out")
+            self.remove_stale_temps()  # only once the resume is accepted: a refusal changes nothing
             return True
         made_dir = not self.path.exists()
         try:
@@ -118,6 +118,7 @@ class RunFolder:
         except OSError as exc:
             raise RunError(f"cannot create run folder {self.path}: {exc.strerror}",
                            "pass a writable --out") from None
+        self.remove_stale_temps()
         write_json(self.path / CONFIG, {**config, "format_version": FORMAT_VERSION})
         self._created = (made_dir,)
         return False

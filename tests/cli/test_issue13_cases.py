@@ -395,6 +395,9 @@ def test_stale_temp_files_of_a_killed_writer_are_removed_on_the_next_start(tmp_p
         path.write_bytes(b"half a file")
     mine = run / f".notes.txt.hwnas-{os.getpid()}.live.tmp"  # a live writer's temp is kept
     mine.write_bytes(b"still being written")
+    before = tree_digests(run)
+    one_line_error(runner.invoke(app, cmd), ("already holds a search run", "pass --resume"))
+    assert tree_digests(run) == before  # a refused start changes nothing, not even old temps
     res = runner.invoke(app, [*cmd, "--resume"])
     assert res.exit_code == 0, res.output
     assert [p for p in stale if p.exists()] == [] and mine.exists()
