@@ -150,7 +150,7 @@ def _train_user_weights(tmp: Path) -> list[str]:
     out.mkdir()
     (out / "weights.pt").write_bytes(b"my own weights")
     (out / "notes.txt").write_text("keep me")
-    return ["train", ARCH, "--epochs", "1", "--out", str(out)]
+    return ["train", ARCH, "--epochs", "1", "--data", "synthetic", "--out", str(out)]
 
 
 def _report_index(tmp: Path) -> list[str]:
