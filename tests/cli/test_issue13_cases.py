@@ -21,6 +21,7 @@ import pytest
 from typer.testing import CliRunner
 
 from hwnas.cli import app
+from hwnas.latency.profiler import cuda_missing
 from hwnas.latency.shipped import table_path
 from hwnas.space import get_space
 
@@ -264,7 +265,9 @@ CASES: dict[str, Case] = {
     "calibration offset NaN": Case(_table(text=NAN_OFFSET), ("NaN is not a number JSON allows", "bad.json"),
                                    ("nan ms",)),
     "calibration offset -100 ms": Case(_calibration({"method": "overhead", "offset_ms": -100}),
-                                       ("overhead calibration", "prices the fastest arch"), ("-99.76 ms",)),
+                                       ("overhead calibration offset_ms is -100.0",
+                                        "a per-call overhead cannot be negative", "writes a calibrated copy"),
+                                       ("-99.76 ms",)),
     "black-box budget below the fastest arch": Case(
         _budget("1.5"), ("budget 1.5 ms is below the fastest arch of space two (2 ms)",
                          "raise --budget-ms to at least 2")),
@@ -293,7 +296,10 @@ CASES: dict[str, Case] = {
         _resolution(16), ("table was made at resolution 16, space mbconv-small is at 32",)),
     'table resolution "32"': Case(_resolution("32"), ('meta.resolution: "32" is a string, not an integer',),
                                   ("made at resolution 32, space mbconv-small is at 32",)),
-    "missing runtime names its install fix once": Case(_missing_runtime, ("pip install 'hwnas[tensorrt]'",)),
+    # without a GPU the fix is a GPU, not an install (issue 14): the message says which
+    "missing runtime names its install fix once": Case(
+        _missing_runtime, ("no CUDA device found",) if cuda_missing() else ("pip install 'hwnas[tensorrt]'",),
+        ("pip install",) if cuda_missing() else ()),
 }
 
 
