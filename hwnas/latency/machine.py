@@ -132,7 +132,7 @@ class Provenance:
             what = "predictions may be off here"
         if self.status == "published":
             return (f"table {self.table} holds published figures for {self.recorded}, not this "
-                    f"machine: its prices are that device's" + (f"; {what}" if measured_ms else ""))
+                    f"machine: its prices are that device's" + (f"; {what}" if measured_ms is not None else ""))
         if self.status == "unrecorded":
             where = (f"table {self.table} does not record which machine measured it (only "
                      f"{self.recorded}; this machine: {self.here})")
