@@ -131,8 +131,9 @@ class Provenance:
         else:
             what = "predictions may be off here"
         if self.status == "published":
+            measured = f"; {what}" if measured_ms is not None else ""
             return (f"table {self.table} holds published figures for {self.recorded}, not this "
-                    f"machine: its prices are that device's" + (f"; {what}" if measured_ms is not None else ""))
+                    f"machine: its prices are that device's{measured}")
         if self.status == "unrecorded":
             where = (f"table {self.table} does not record which machine measured it (only "
                      f"{self.recorded}; this machine: {self.here})")
