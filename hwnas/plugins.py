@@ -56,15 +56,21 @@ def profiler_class(name: str) -> type[Profiler]:
     return _load(PROFILERS[name])
 
 
-def get_profiler(name: str, protocol: MeasureProtocol | None = None) -> Profiler:
-    """A profiler for runtime ``name``; raises if unknown or not usable here (naming the fix)."""
+def get_profiler(name: str, protocol: MeasureProtocol | None = None, dtype: str = "float32") -> Profiler:
+    """A profiler for runtime ``name`` timing ``dtype`` ops; raises if unknown, not usable here or
+    unable to time that dtype (naming the fix)."""
     from hwnas.latency.measure import MeasureProtocol
 
     cls = profiler_class(name)
     problem = cls.unusable()
     if problem is not None:
         raise RuntimeMissingError(f"runtime {name!r} is not usable here: {problem[0]}", problem[1])
-    return cls(protocol or MeasureProtocol())
+    if dtype not in cls.dtypes:
+        raise HwnasError(f"runtime {name!r} cannot time {dtype} ops here (it times {', '.join(cls.dtypes)})",
+                         "drop --dtype, or use --runtime onnxruntime for int8")
+    if dtype == "float32":  # plug-ins with their own constructor arguments need not know dtypes
+        return cls(protocol or MeasureProtocol())
+    return cls(protocol or MeasureProtocol(), dtype=dtype)
 
 
 def exporter_names() -> list[str]:

@@ -48,15 +48,20 @@ def profile(space: str = typer.Option(..., "--space", "-s", help="Space preset o
             warmup: int = typer.Option(10, min=0, help="Untimed runs before timing each op."),
             pin: bool = typer.Option(True, "--pin/--no-pin", help="Pin the process to one core."),
             clock: str = typer.Option("auto", help=CLOCK_HELP),
+            # int8 hunk: the number type the ops are timed in (meta.dtype of the table)
+            dtype: str = typer.Option("float32", "--dtype", help="float32 (fp32) | int8: int8 "
+                                      "quantizes each op statically (QDQ, onnxruntime only)."),
             json_out: bool = JSON_OPTION) -> None:
     """Profile every op the space can produce (deduplicated) on this machine; rerun the same
     command to resume. The table records the machine, so using it elsewhere warns."""
     from hwnas.latency.profile import check_resume, profile_space, unique_ops
     from hwnas.plugins import get_profiler
     from hwnas.space import get_space
+    from hwnas.latency.table import normalize_dtype
 
     s = get_space(space)
-    prof = get_profiler(runtime, protocol_options(threads, batch, runs, rounds, warmup, pin, clock))
+    prof = get_profiler(runtime, protocol_options(threads, batch, runs, rounds, warmup, pin, clock),
+                        dtype=normalize_dtype(dtype))
     if out.exists() and out.is_dir():
         from hwnas.errors import HwnasError
 
@@ -72,7 +77,8 @@ def profile(space: str = typer.Option(..., "--space", "-s", help="Space preset o
             bar.update(task, completed=p.done, key=p.key[:48])
 
         table = profile_space(s, prof, out, device_name=device_name, on_progress=on_progress)
-    info = {"out": str(out), "space": s.name, "runtime": runtime, "entries": len(table.entries),
+    info = {"out": str(out), "space": s.name, "runtime": runtime, "dtype": table.meta.dtype,
+            "entries": len(table.entries),
             "profile_seconds": table.meta.protocol.get("profile_seconds"),
             "call_overhead_ms": table.meta.protocol.get("call_overhead_ms"),
             "device_detail": table.meta.device_detail}

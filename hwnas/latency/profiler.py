@@ -57,9 +57,17 @@ class Profiler(ABC):
     name: str = ""
     extra: str | None = None
     needs_cuda: bool = False  # checked before the runtime itself: no install fixes a missing GPU
+    dtypes: tuple[str, ...] = ("float32",)  # the number types this runtime can time ops in
 
-    def __init__(self, protocol: MeasureProtocol | None = None) -> None:
+    def __init__(self, protocol: MeasureProtocol | None = None, dtype: str = "float32") -> None:
         self.protocol = protocol or MeasureProtocol()
+        if dtype not in self.dtypes:
+            from hwnas.errors import HwnasError
+
+            raise HwnasError(f"runtime {self.name!r} cannot time {dtype} ops here (it times "
+                             f"{', '.join(self.dtypes)})",
+                             "drop --dtype, or use --runtime onnxruntime for int8")
+        self.dtype = dtype  # what the table's meta.dtype records
 
     @classmethod
     @abstractmethod

@@ -40,6 +40,21 @@ from hwnas.space.base import SearchSpace
 
 SCHEMA_VERSION = 1
 _STAT_FIELDS = ("p50", "p10", "p90", "mean", "std")
+#: number types a table's ops can be timed in (``meta.dtype``); tables older than int8 are float32
+DTYPES = ("float32", "int8")
+_DTYPE_ALIASES = {"fp32": "float32", "float32": "float32", "float": "float32", "int8": "int8"}
+
+
+class DtypeMismatchError(TableError):
+    """A table timed in one number type was asked to price another (fp32 table for an int8 net)."""
+
+
+def normalize_dtype(name: str) -> str:
+    """``fp32``/``float32`` -> ``float32``, ``int8`` -> ``int8``; anything else is one-line refused."""
+    dtype = _DTYPE_ALIASES.get(str(name).lower())
+    if dtype is None:
+        raise TableError(f"unknown dtype {name!r}", f"use one of: {', '.join(DTYPES)} (fp32 = float32)")
+    return dtype
 
 
 @dataclass(frozen=True)
@@ -110,6 +125,16 @@ class LatencyTable:
                 f"fill them with `hwnas profile --space {space.name} --runtime {self.meta.runtime} "
                 f"--out TABLE.json` (it resumes an existing table)",
             )
+
+    def require_dtype(self, dtype: str, name: str = "table") -> None:
+        """Raise :class:`DtypeMismatchError` unless this table's ops were timed in ``dtype``:
+        int8 and float32 kernels differ too much for one to price the other."""
+        want, have = normalize_dtype(dtype), self.meta.dtype
+        if have != want:
+            raise DtypeMismatchError(
+                f"{name} was timed in {have}, but a {want} model is being priced",
+                f"use a {want} table (`hwnas profile --runtime onnxruntime --dtype {want}`)"
+                + (" or drop --quantize" if want == "int8" else ""))
 
     def check_space(self, space: SearchSpace) -> None:
         if self.meta.space != space.name:
