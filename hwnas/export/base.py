@@ -41,6 +41,8 @@ class ExportOptions:
         max_batch: the largest batch of the dynamic batch dimension (onnx profile, tensorrt).
         opt_batch: the batch TensorRT tunes its kernels for.
         threads: intra-op threads of the runtime that checks and times the artifact.
+        quantize: ``None`` (ship float32) or ``"int8"``: post-training static quantization of
+            the artifact (:meth:`Exporter.quantize`), for the formats that offer it.
     """
 
     opset: int = 17
@@ -51,6 +53,7 @@ class ExportOptions:
     max_batch: int = 64
     opt_batch: int = 1
     threads: int = 1
+    quantize: str | None = None
 
 
 @dataclass(frozen=True)
@@ -126,6 +129,24 @@ class Exporter(ABC):
 
     def tolerance(self, options: ExportOptions) -> tuple[float, float]:
         return self.atol, self.rtol
+
+    #: dtypes :meth:`quantize` can produce (none by default)
+    quantizes: ClassVar[tuple[str, ...]] = ()
+
+    def require_quantize(self, dtype: str) -> None:
+        """Refuse, in one line, a dtype this format cannot be quantized to here."""
+        if dtype not in self.quantizes:
+            can = [n for n in ("onnx",) if n != self.name]
+            raise ExportError(f"--format {self.name} cannot be quantized to {dtype} here",
+                              f"use --format {can[0]} with --quantize {dtype}, or drop --quantize"
+                              if can else "drop --quantize")
+
+    def quantize(self, path: Path, batches: list[np.ndarray], dtype: str, metadata: ExportMetadata,
+                 options: ExportOptions) -> dict:
+        """Rewrite the float32 artifact at ``path`` quantized to ``dtype``, calibrated on
+        ``batches`` (NCHW float32); return format details for the record."""
+        self.require_quantize(dtype)
+        raise NotImplementedError  # a format listing a dtype in ``quantizes`` overrides this
 
     @abstractmethod
     def export(self, model: nn.Module, sample: torch.Tensor, path: Path, options: ExportOptions,

@@ -28,6 +28,7 @@ from torch import nn
 from hwnas import __version__
 from hwnas.export.base import ExportError, ExportMetadata, ExportOptions
 from hwnas.export.check import compare_with_table, measure_latency, parity
+from hwnas.export.quantize import quantize_artifact, strict_parity_or_raise
 from hwnas.io import load_weights, write_bytes, write_json
 from hwnas.latency.measure import MeasureProtocol
 from hwnas.latency.table import LatencyTable
@@ -64,6 +65,8 @@ class ExportRequest:
     calibration_data: str = "digits"  # BN statistics for untrained weights, and check inputs
     check_batch: int = 8
     protocol: MeasureProtocol | None = None  # None: the profilers' default at options.threads
+    calib_data: str | None = None  # quantization: calibration (train) and accuracy (test) data;
+    #                                None: calibration_data
 
 
 def resolve_source(source: str, space: str | None = None, weights: Path | None = None) -> ExportSource:
@@ -177,7 +180,10 @@ def export_arch(request: ExportRequest) -> dict:
     exporter.require()
     out, src, options = Path(request.out), request.source, request.options
     check_out_path(out, request.force)
+    if options.quantize:  # int8 hunk: a format that cannot be quantized fails before any work
+        exporter.require_quantize(options.quantize)
     if request.table is not None:
+        request.table.require_dtype(options.quantize or "float32", request.table_name or "table")
         request.table.check_space(src.space)
         request.table.require(src.space, src.space.ops(src.arch))
     with torch.random.fork_rng(devices=[]):
@@ -195,6 +201,13 @@ def export_arch(request: ExportRequest) -> dict:
     tmp = Path(tmp_name)
     try:
         info = exporter.export(model, inputs[:1].clone(), tmp, options, metadata)
+        quant = None
+        if options.quantize:
+            if request.check:
+                strict_parity_or_raise(exporter, tmp, model, inputs, options)
+            quant = quantize_artifact(exporter, tmp, options.quantize,
+                                      request.calib_data or request.calibration_data,
+                                      src.space.resolution, metadata, options).to_dict()
         check = _check(exporter, request, model, inputs, tmp) if request.check else None
         # Not a rename: mkstemp made the file 0600, the atomic writer gives it the user's umask.
         write_bytes(out, tmp.read_bytes())
@@ -205,7 +218,7 @@ def export_arch(request: ExportRequest) -> dict:
         "arch": str(src.arch), "space": src.space.name, "space_fingerprint": metadata.space_fingerprint,
         "run_dir": src.run_dir, "weights": weights_note, "hwnas_version": __version__,
         "options": asdict(options), "export_s": info.export_s, "details": info.details,
-        "check": check,
+        "check": check, "dtype": options.quantize or "float32", "quantization": quant,
     }
     write_json(record_path(out), record)
     return record
@@ -216,7 +229,9 @@ def _check(exporter, request: ExportRequest, model: nn.Module, inputs: torch.Ten
     runner = exporter.load(path, options)
     atol, rtol = exporter.tolerance(options)
     report = parity(runner, model, inputs, atol, rtol)
-    if not report.passed:
+    # a quantized artifact is not float32-exact by design: its parity is recorded, not enforced
+    # (the float32 graph passed the strict check before quantization)
+    if not report.passed and not options.quantize:
         raise ExportError(f"{exporter.name} artifact disagrees with PyTorch: max abs diff "
                           f"{report.max_abs_diff:.3g} > {report.limit:.3g} (atol {atol:g} + rtol {rtol:g} "
                           f"x max|out| {report.reference_max_abs:.3g}); nothing was written",
