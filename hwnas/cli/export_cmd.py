@@ -52,12 +52,12 @@ def export(source: str = typer.Argument(..., help="A run folder (exports its bes
     from hwnas.latency.table import normalize_dtype
 
     exporter = get_exporter(fmt)
-    exporter.require()  # unknown or unavailable format: fail before any other work
     dtype = normalize_dtype(quantize) if quantize else None  # int8 hunk
     if dtype == "float32":
         dtype = None  # --quantize fp32 is the default float32 artifact
-    if dtype:
+    if dtype:  # before availability: installing the runtime would not make it quantize
         exporter.require_quantize(dtype)
+    exporter.require()  # unknown or unavailable format: fail before any other work
     check_out_path(out, force)
     src = resolve_source(source, space, weights)
     table = load_table(lut) if lut else None

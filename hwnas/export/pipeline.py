@@ -177,11 +177,11 @@ def check_inputs(calibration_data: str, resolution: int, batch: int) -> torch.Te
 def export_arch(request: ExportRequest) -> dict:
     """Export, check and time one arch; returns its record (also written to :func:`record_path`)."""
     exporter = get_exporter(request.format)
-    exporter.require()
     out, src, options = Path(request.out), request.source, request.options
-    check_out_path(out, request.force)
-    if options.quantize:  # int8 hunk: a format that cannot be quantized fails before any work
+    if options.quantize:  # a format that cannot be quantized fails before any work
         exporter.require_quantize(options.quantize)
+    exporter.require()
+    check_out_path(out, request.force)
     if request.table is not None:
         request.table.require_dtype(options.quantize or "float32", request.table_name or "table")
         request.table.check_space(src.space)
