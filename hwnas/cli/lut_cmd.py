@@ -173,7 +173,7 @@ def validate(table_file: str = TABLE_ARG,
     proto = MeasureProtocol(**{k: v for k, v in table.meta.protocol.items() if k in known})
     proto = replace(proto, threads=table.meta.threads, batch=table.meta.batch,
                     runs=runs or proto.runs, rounds=rounds or proto.rounds)
-    prof = get_profiler(rt, proto)
+    prof = get_profiler(rt, proto, dtype=table.meta.dtype)  # int8 tables validate int8 nets
     v, new_table = validate_table(table, s, prof, samples, np.random.default_rng(seed), calibrate)
     if target is not None:
         new_table.save(target)
