@@ -152,8 +152,10 @@ def compare_machine(meta: TableMeta, name: str, runtime_here: str | None = None,
     """
     recorded_host = meta.host or {}
     kind = _kind(meta)
+    dtype = getattr(meta, "dtype", "float32")
     remake = (f"hwnas profile --space {meta.space} --runtime {meta.runtime} --threads {meta.threads} "
-              f"--out my-{meta.runtime}-{meta.space}.json")
+              + ("" if dtype == "float32" else f"--dtype {dtype} ")
+              + f"--out my-{meta.runtime}-{meta.space}.json")
     if kind == "published":
         return Provenance(name, "published", (), meta.device_detail or meta.device_name, "", remake)
     if kind == "remote":

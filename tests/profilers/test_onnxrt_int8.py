@@ -88,3 +88,27 @@ def test_int8_on_a_runtime_without_it_and_unknown_dtype_are_one_line(spec: Path,
                             "--out", str(out), *FAST])
     _one_line_error(r, "unknown dtype 'int4'")
     assert not out.exists()
+
+
+def test_lut_validate_times_int8_nets_for_an_int8_table(tmp_path: Path, monkeypatch) -> None:
+    import profilers.onnxrt as onnxrt
+
+    spec = tmp_path / "mini2.json"
+    spec.write_text(json.dumps({**MINI_SPEC, "name": "mini2", "kernels": [3, 5]}))
+    out = tmp_path / "int8.json"
+    r = runner.invoke(app, ["profile", "--space", str(spec), "--runtime", "onnxruntime", "--dtype", "int8",
+                            "--out", str(out), *FAST])
+    assert r.exit_code == 0, r.output
+    quantized: list[int] = []
+
+    def counting(graph, batches):
+        quantized.append(1)
+        return quantize_int8(graph, batches)
+
+    monkeypatch.setattr(onnxrt, "quantize_int8", counting)
+    r = runner.invoke(app, ["lut", "validate", str(out), "--space", str(spec), "--samples", "2", "--runs", "2",
+                            "--rounds", "1", "--json"])
+    assert r.exit_code == 0, r.output
+    report = json.loads(r.output)
+    assert quantized, "an int8 table must be validated against int8 networks"
+    assert "--dtype int8" in report["machine"]["remake"]
