@@ -67,7 +67,7 @@ def get_profiler(name: str, protocol: MeasureProtocol | None = None, dtype: str 
         raise RuntimeMissingError(f"runtime {name!r} is not usable here: {problem[0]}", problem[1])
     if dtype not in cls.dtypes:
         raise HwnasError(f"runtime {name!r} cannot time {dtype} ops here (it times {', '.join(cls.dtypes)})",
-                         "drop --dtype, or use --runtime onnxruntime for int8")
+                         "drop --dtype, or use --runtime onnxruntime (or executorch) for int8")
     if dtype == "float32":  # plug-ins with their own constructor arguments need not know dtypes
         return cls(protocol or MeasureProtocol())
     return cls(protocol or MeasureProtocol(), dtype=dtype)

@@ -66,7 +66,7 @@ class Profiler(ABC):
 
             raise HwnasError(f"runtime {self.name!r} cannot time {dtype} ops here (it times "
                              f"{', '.join(self.dtypes)})",
-                             "drop --dtype, or use --runtime onnxruntime for int8")
+                             "drop --dtype, or use --runtime onnxruntime (or executorch) for int8")
         self.dtype = dtype  # what the table's meta.dtype records
 
     @classmethod

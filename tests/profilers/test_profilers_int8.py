@@ -1,4 +1,4 @@
-"""``hwnas profile --runtime onnxruntime --dtype int8``: ops are quantized, tables say int8."""
+"""``hwnas profile --dtype int8`` (onnxruntime, executorch): ops are quantized, tables say int8."""
 
 from __future__ import annotations
 
@@ -112,3 +112,25 @@ def test_lut_validate_times_int8_nets_for_an_int8_table(tmp_path: Path, monkeypa
     report = json.loads(r.output)
     assert quantized, "an int8 table must be validated against int8 networks"
     assert "--dtype int8" in report["machine"]["remake"]
+
+
+@pytest.mark.slow
+def test_executorch_int8_profile_quantizes_every_op(spec: Path, tmp_path: Path, monkeypatch) -> None:
+    pytest.importorskip("executorch")
+    import runtimes.executorch_int8 as et_int8
+
+    quantized: list[int] = []
+    real = et_int8.quantize_pt2e_int8
+
+    def counting(model, example, batches):
+        quantized.append(1)
+        return real(model, example, batches)
+
+    monkeypatch.setattr(et_int8, "quantize_pt2e_int8", counting)
+    out = tmp_path / "et-int8.json"
+    r = runner.invoke(app, ["profile", "--space", str(spec), "--runtime", "executorch", "--dtype", "int8",
+                            "--out", str(out), "--json", *FAST])
+    assert r.exit_code == 0, r.output
+    table = LatencyTable.load(out)
+    assert table.meta.dtype == "int8" and table.meta.runtime == "executorch" and len(table.entries) == 5
+    assert len(quantized) >= 6
