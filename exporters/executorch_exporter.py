@@ -3,7 +3,9 @@
 The lowering, the process-wide threadpool guard and program loading are :mod:`runtimes.executorch`'s
 (shared with the executorch and adb profilers). The program is checked and timed with the
 runtime's Python bindings (``executorch.runtime.Runtime``), which run the same XNNPACK kernels a
-phone does.
+phone does. ``--quantize int8`` re-lowers the network after post-training quantization through
+the PT2E flow with XNNPACK's quantizer (:mod:`runtimes.executorch_int8`), the same quantization
+the int8 executorch tables are measured with.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ class ExecuTorchExporter(Exporter):
     extra = "mobile"
     atol = 1e-4
     rtol = 1e-3
+    quantizes = ("int8",)
 
     def unavailable_reason(self) -> str | None:
         return et.unavailable_reason()
@@ -48,6 +51,26 @@ class ExecuTorchExporter(Exporter):
             "undelegated_ops": list(program.undelegated_ops),
             "batch": 1, "bytes": len(program.buffer), "executorch_version": et.version(),
         })
+
+    def quantize(self, model: nn.Module, sample: torch.Tensor, path: Path, batches: list[np.ndarray],
+                 dtype: str, metadata: ExportMetadata, options: ExportOptions) -> dict:
+        self.require_quantize(dtype)
+        from runtimes.executorch_int8 import quantize_pt2e_int8
+
+        start = time.perf_counter()
+        # the program has a static batch of 1: calibrate image by image
+        images = [torch.from_numpy(b[i:i + 1]) for b in batches for i in range(len(b))]
+        quantized = quantize_pt2e_int8(model, sample[:1], images)
+        try:
+            program = et.lower_to_xnnpack(quantized, sample[:1])
+        except Exception as exc:  # torch.export / exir raise many types; name the first line
+            raise ExportError(f"ExecuTorch lowering of the int8 network failed: "
+                              f"{str(exc).splitlines()[0]}") from None
+        path.write_bytes(program.buffer)
+        return {"method": "torchao PT2E (prepare_pt2e / convert_pt2e)", "quantizer": "XNNPACKQuantizer",
+                "weights": "int8 symmetric per-channel", "activations": "int8",
+                "quantize_s": round(time.perf_counter() - start, 3),
+                "delegate_calls": program.delegate_calls, "undelegated_ops": list(program.undelegated_ops)}
 
     def load(self, path: Path, options: ExportOptions) -> Runner:
         self.require()

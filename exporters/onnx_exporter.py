@@ -41,8 +41,8 @@ class OnnxExporter(Exporter):
     rtol = 1e-4
     quantizes = ("int8",)
 
-    def quantize(self, path: Path, batches: list[np.ndarray], dtype: str, metadata: ExportMetadata,
-                 options: ExportOptions) -> dict:
+    def quantize(self, model: nn.Module, sample: torch.Tensor, path: Path, batches: list[np.ndarray],
+                 dtype: str, metadata: ExportMetadata, options: ExportOptions) -> dict:
         self.require_quantize(dtype)
         start = time.perf_counter()
         raw = quantize_int8(path.read_bytes(), batches)

@@ -141,10 +141,12 @@ class Exporter(ABC):
                               f"use --format {can[0]} with --quantize {dtype}, or drop --quantize"
                               if can else "drop --quantize")
 
-    def quantize(self, path: Path, batches: list[np.ndarray], dtype: str, metadata: ExportMetadata,
-                 options: ExportOptions) -> dict:
-        """Rewrite the float32 artifact at ``path`` quantized to ``dtype``, calibrated on
-        ``batches`` (NCHW float32); return format details for the record."""
+    def quantize(self, model: nn.Module, sample: torch.Tensor, path: Path, batches: list[np.ndarray],
+                 dtype: str, metadata: ExportMetadata, options: ExportOptions) -> dict:
+        """Rewrite the float32 artifact at ``path`` (exported from eval-mode ``model`` at
+        ``sample``) quantized to ``dtype``, calibrated on ``batches`` (NCHW float32); return
+        format details for the record. Formats that quantize the graph (onnx) read ``path``,
+        formats that quantize before lowering (executorch) re-lower ``model``."""
         self.require_quantize(dtype)
         raise NotImplementedError  # a format listing a dtype in ``quantizes`` overrides this
 

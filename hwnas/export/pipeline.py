@@ -205,7 +205,7 @@ def export_arch(request: ExportRequest) -> dict:
         if options.quantize:
             if request.check:
                 strict_parity_or_raise(exporter, tmp, model, inputs, options)
-            quant = quantize_artifact(exporter, tmp, options.quantize,
+            quant = quantize_artifact(exporter, model, inputs[:1].clone(), tmp, options.quantize,
                                       request.calib_data or request.calibration_data,
                                       src.space.resolution, metadata, options).to_dict()
         check = _check(exporter, request, model, inputs, tmp) if request.check else None

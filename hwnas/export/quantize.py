@@ -63,8 +63,9 @@ def calibration_batches(data, count: int = CALIBRATION_BATCHES,
     return [x.numpy() for x in input_batches(data, count, batch, split="train")]
 
 
-def quantize_artifact(exporter: Exporter, path: Path, dtype: str, calib_data: str, resolution: int,
-                      metadata: ExportMetadata, options: ExportOptions) -> QuantizationReport:
+def quantize_artifact(exporter: Exporter, model: nn.Module, sample: torch.Tensor, path: Path, dtype: str,
+                      calib_data: str, resolution: int, metadata: ExportMetadata,
+                      options: ExportOptions) -> QuantizationReport:
     """Quantize the checked float32 artifact at ``path`` in place; measure what it cost."""
     from hwnas.data import load_data
 
@@ -72,7 +73,7 @@ def quantize_artifact(exporter: Exporter, path: Path, dtype: str, calib_data: st
     batches = calibration_batches(data)
     fp32_bytes = path.stat().st_size
     acc_fp32, n_test = runner_accuracy(exporter.load(path, options), data)
-    details = exporter.quantize(path, batches, dtype, metadata, options)
+    details = exporter.quantize(model, sample, path, batches, dtype, metadata, options)
     acc_q, _ = runner_accuracy(exporter.load(path, options), data)
     q_bytes = path.stat().st_size
     return QuantizationReport(dtype, calib_data, int(sum(len(b) for b in batches)), n_test, acc_fp32,

@@ -103,6 +103,21 @@ def test_int8_export_keeps_accuracy_shrinks_and_is_priced_by_an_int8_table(spec,
     assert {p.key: p.value for p in proto.metadata_props}["hwnas.dtype"] == "int8"
 
 
+@pytest.mark.slow
+def test_executorch_int8_export_keeps_accuracy_and_shrinks(spec, trained, tmp_path) -> None:
+    pytest.importorskip("executorch")
+    out = tmp_path / "net.pte"
+    r = runner.invoke(app, ["export", ARCH, "--space", str(spec), "--weights", str(trained), "-f",
+                            "executorch", "--out", str(out), "--quantize", "int8", "--json"])
+    assert r.exit_code == 0, r.output
+    record = json.loads(Path(str(out) + ".export.json").read_text())
+    q = record["quantization"]
+    assert record["dtype"] == "int8" and q["accuracy_fp32"] > 0.8, q
+    assert q["accuracy_drop_pts"] < 5.0, q
+    assert q["bytes_quantized"] == out.stat().st_size < 0.5 * q["bytes_fp32"], q
+    assert q["details"]["delegate_calls"] >= 1 and q["details"]["undelegated_ops"] == [], q
+
+
 def test_fp32_table_for_int8_export_and_back_are_refused_writing_nothing(spec, tmp_path) -> None:
     folder = tmp_path / "out"
     folder.mkdir()
@@ -117,7 +132,7 @@ def test_fp32_table_for_int8_export_and_back_are_refused_writing_nothing(spec, t
     assert _hashes(folder) == {}
 
 
-@pytest.mark.parametrize("fmt", ["tensorrt", "executorch"])
+@pytest.mark.parametrize("fmt", ["tensorrt"])
 def test_formats_without_int8_here_are_one_line(spec, tmp_path, fmt) -> None:
     folder = tmp_path / "out"
     folder.mkdir()
