@@ -36,7 +36,7 @@ def export(source: str = typer.Argument(..., help="A run folder (exports its bes
            no_check: bool = typer.Option(False, "--no-check", help="Skip the on-device check."),
            # int8 hunk: post-training quantization of the artifact
            quantize: str = typer.Option(None, "--quantize", help="int8: post-training static "
-                                        "quantization (onnx only), calibrated on --calib-data's "
+                                        "quantization (onnx, executorch), calibrated on --calib-data's "
                                         "training split; the record gains test accuracy and size "
                                         "before and after."),
            calib_data: str = typer.Option(None, "--calib-data", help="Data whose training split "
