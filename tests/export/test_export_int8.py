@@ -82,7 +82,7 @@ def test_int8_export_keeps_accuracy_shrinks_and_is_priced_by_an_int8_table(spec,
     lut = tmp_path / "int8.json"
     _table(spec, "int8").save(lut)
     out = tmp_path / "net.onnx"
-    r = runner.invoke(app, ["export", ARCH, "--space", str(spec), "--weights", str(trained), "-f", "onnx",
+    r = runner.invoke(app, ["export", ARCH, "--space", str(spec), "--weights", str(trained), "--format", "onnx",
                             "--out", str(out), "--quantize", "int8", "--calib-data", "digits",
                             "--lut", str(lut), "--json"])
     assert r.exit_code == 0, r.output
@@ -107,7 +107,7 @@ def test_int8_export_keeps_accuracy_shrinks_and_is_priced_by_an_int8_table(spec,
 def test_executorch_int8_export_keeps_accuracy_and_shrinks(spec, trained, tmp_path) -> None:
     pytest.importorskip("executorch")
     out = tmp_path / "net.pte"
-    r = runner.invoke(app, ["export", ARCH, "--space", str(spec), "--weights", str(trained), "-f",
+    r = runner.invoke(app, ["export", ARCH, "--space", str(spec), "--weights", str(trained), "--format",
                             "executorch", "--out", str(out), "--quantize", "int8", "--json"])
     assert r.exit_code == 0, r.output
     record = json.loads(Path(str(out) + ".export.json").read_text())
@@ -124,7 +124,7 @@ def test_fp32_table_for_int8_export_and_back_are_refused_writing_nothing(spec, t
     fp32, int8 = tmp_path / "fp32.json", tmp_path / "int8.json"
     _table(spec, "float32").save(fp32)
     _table(spec, "int8").save(int8)
-    base = ["export", ARCH, "--space", str(spec), "-f", "onnx", "--out", str(folder / "net.onnx")]
+    base = ["export", ARCH, "--space", str(spec), "--format", "onnx", "--out", str(folder / "net.onnx")]
     r = runner.invoke(app, [*base, "--quantize", "int8", "--lut", str(fp32)])
     _one_line_error(r, "was timed in float32, but a int8 model is being priced", "--dtype int8")
     r = runner.invoke(app, [*base, "--lut", str(int8)])
@@ -136,14 +136,14 @@ def test_fp32_table_for_int8_export_and_back_are_refused_writing_nothing(spec, t
 def test_formats_without_int8_here_are_one_line(spec, tmp_path, fmt) -> None:
     folder = tmp_path / "out"
     folder.mkdir()
-    r = runner.invoke(app, ["export", ARCH, "--space", str(spec), "-f", fmt, "--out",
+    r = runner.invoke(app, ["export", ARCH, "--space", str(spec), "--format", fmt, "--out",
                             str(folder / "net.bin"), "--quantize", "int8"])
     _one_line_error(r, f"--format {fmt} cannot be quantized to int8 here", "--format onnx")
     assert _hashes(folder) == {}
 
 
 def test_unknown_quantize_dtype_is_one_line(spec, tmp_path) -> None:
-    r = runner.invoke(app, ["export", ARCH, "--space", str(spec), "-f", "onnx", "--out",
+    r = runner.invoke(app, ["export", ARCH, "--space", str(spec), "--format", "onnx", "--out",
                             str(tmp_path / "n.onnx"), "--quantize", "int4"])
     _one_line_error(r, "unknown dtype 'int4'")
     assert not (tmp_path / "n.onnx").exists()
