@@ -7,8 +7,22 @@ from pathlib import Path
 import typer
 
 from hwnas.cli.app import app
-from hwnas.cli.common import JSON_OPTION, console, guarded, print_json
+from hwnas.cli.common import JSON_OPTION, console, force_option, guarded, out_option, print_json
 from hwnas.latency.shipped import load_table
+
+
+def _check_source_exists(source: str) -> None:
+    """A missing run folder is named as such, not parsed as a one-layer arch string."""
+    from hwnas.export.base import ExportError
+
+    if Path(source).exists():
+        return
+    looks_like_path = "/" in source or "\\" in source or source.startswith((".", "~"))
+    one_word = not any(sep in source for sep in "-|+ ")
+    if looks_like_path or one_word:
+        raise ExportError(f"{source} does not exist (and is not an arch string)",
+                          "pass the --out folder of a finished `hwnas search`, or an arch string "
+                          "like those `hwnas arch sample` prints")
 
 
 @app.command("export")
@@ -18,11 +32,12 @@ def export(source: str = typer.Argument(..., help="A run folder (exports its bes
            space: str = typer.Option(None, "--space", "-s", help="Space of an arch string "
                                      "(default mbconv-small; a run folder names its own)."),
            weights: Path = typer.Option(None, help="State dict (weights_only) for the arch."),
-           fmt: str = typer.Option(..., "--format", "-f", help="onnx | executorch | tensorrt"),
-           out: Path = typer.Option(..., help="Artifact path (its record ARTIFACT.export.json is written "
-                                "beside it)."),
+           fmt: str = typer.Option(..., "--format", help="onnx | executorch | tensorrt"),
+           out: Path = out_option("Artifact path (its record ARTIFACT.export.json is written beside "
+                                  "it)."),
            lut: str = typer.Option(None, "--lut", help="Latency table (file or shipped name "
-                                   "device/stem) to compare the measured latency with."),
+                                   "device/stem; `hwnas lut list`) to compare the measured latency "
+                                   "with."),
            opset: int = typer.Option(17, min=7, help="ONNX opset (onnx, tensorrt)."),
            dynamo: bool = typer.Option(False, help="Use the torch.export-based ONNX exporter."),
            simplify: bool = typer.Option(True, help="onnxruntime's basic offline graph "
@@ -34,7 +49,7 @@ def export(source: str = typer.Argument(..., help="A run folder (exports its bes
            data: str = typer.Option("digits", help="Data for BN statistics (untrained weights) "
                                     "and the parity inputs."),
            no_check: bool = typer.Option(False, "--no-check", help="Skip the on-device check."),
-           force: bool = typer.Option(False, help="Overwrite an existing --out and its record."),
+           force: bool = force_option("the artifact and its record"),
            json_out: bool = JSON_OPTION) -> None:
     """Export an arch, run it in its runtime against PyTorch, time it, write ARTIFACT.export.json."""
     from hwnas.export.base import ExportOptions
@@ -43,6 +58,7 @@ def export(source: str = typer.Argument(..., help="A run folder (exports its bes
 
     get_exporter(fmt).require()  # unknown or unavailable format: fail before any other work
     check_out_path(out, force)
+    _check_source_exists(source)
     src = resolve_source(source, space, weights)
     table = load_table(lut) if lut else None
     options = ExportOptions(opset=opset, dynamo=dynamo, simplify=simplify, fp16=fp16,

@@ -91,15 +91,17 @@ def predict(table_file: str = TABLE_ARG, arch: str = typer.Argument(..., help="C
 @guarded
 def validate(table_file: str = TABLE_ARG,
              samples: int = typer.Option(40, min=2, help="Random archs to measure end to end."),
-             seed: int = typer.Option(0), space: str | None = SPACE_OVERRIDE,
+             seed: int = typer.Option(0, help="Seed of the arch sample."), space: str | None = SPACE_OVERRIDE,
              runtime: str | None = typer.Option(None, help="Runtime (default: the table's)."),
-             runs: int | None = typer.Option(None, min=1), rounds: int | None = typer.Option(None, min=1),
+             runs: int | None = typer.Option(None, min=1, help="Timed runs per arch (default: the table's)."),
+             rounds: int | None = typer.Option(None, min=1,
+                                               help="Rounds over the archs (default: the table's)."),
              calibrate: bool = typer.Option(
                  False, help="Fit a correction on half, report on the rest, save a calibrated copy."),
              out: Path | None = typer.Option(
-                 None, "--out", help="File for the calibrated copy (default: TABLE.calibrated.json "
+                 None, "--out", "-o", help="File for the calibrated copy (default: TABLE.calibrated.json "
                                      "in the current folder); the table itself is never changed."),
-             force: bool = typer.Option(False, help="Replace an existing --out."),
+             force: bool = typer.Option(False, "--force", "-f", help="Replace an existing --out."),
              plot: Path | None = typer.Option(None, help="PNG of predicted vs measured."),
              json_out: bool = JSON_OPTION) -> None:
     """Measure random archs end to end (twice) and report the table's fidelity and the device's
@@ -158,10 +160,16 @@ def validate(table_file: str = TABLE_ARG,
 @lut_app.command("import-hwnasbench")
 @guarded
 def import_hwnasbench(raw: Path = typer.Argument(..., help="HW-NAS-Bench fbnet_lut.json"),
-                      out_dir: Path = typer.Argument(..., help="Folder for <device>/<metric>-<space>.json"),
+                      out_dir: Path = typer.Option(..., "--out", "-o",
+                                                   help="Folder for <device>/<metric>-<space>.json."),
+                      force: bool = typer.Option(False, "--force", "-f", help="Write into a non-empty "
+                                                 "--out, replacing the tables there."),
                       json_out: bool = JSON_OPTION) -> None:
     """Convert HW-NAS-Bench FBNet per-op metrics into hwnas tables."""
+    from hwnas.cli.common import check_out_dir
     from hwnas.latency.hwnasbench import convert_all
+
+    check_out_dir(out_dir, ("the converted tables",), force, create=False)
 
     written = [str(p) for p in convert_all(raw, out_dir)]
     if json_out:

@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from hwnas.cli.app import app
-from hwnas.cli.common import JSON_OPTION, console, guarded, print_json
+from hwnas.cli.common import JSON_OPTION, console, force_option, guarded, out_option, print_json
 
 
 def protocol_options(threads: int, batch: int, runs: int, rounds: int, warmup: int, pin: bool,
@@ -21,21 +21,27 @@ def protocol_options(threads: int, batch: int, runs: int, rounds: int, warmup: i
 
 
 RUNTIME_HELP = "torch-cpu | onnxruntime | executorch | adb | torch-cuda | tensorrt"
+CLOCK_HELP = ("Host timer: thread (this thread's CPU time: time spent descheduled by other "
+              "processes is not counted, steady on a shared machine) | wall (elapsed time) | auto "
+              "(thread with --threads 1, else wall). Device runtimes use their own timer.")
 
 
 @app.command("profile")
-@guarded
+@guarded(resume="")
 def profile(space: str = typer.Option(..., "--space", "-s", help="Space preset or spec file."),
             runtime: str = typer.Option(..., "--runtime", "-r", help=RUNTIME_HELP),
-            out: Path = typer.Option(..., help="Table file (JSON); an existing one is resumed."),
-            threads: int = typer.Option(1, min=1), batch: int = typer.Option(1, min=1),
+            out: Path = out_option("Table file (JSON); an existing one made with the same settings "
+                                   "is resumed."),
+            force: bool = force_option("the table there: profiling starts over"),
+            threads: int = typer.Option(1, min=1, help="Runtime threads per op (the table records it)."),
+            batch: int = typer.Option(1, min=1, help="Batch size of each timed call."),
             device_name: str = typer.Option(platform.node() or "this-host", "--device-name",
                                             help="Your name for the device (stored in the table)."),
             runs: int = typer.Option(50, min=1, help="Timed runs per op (at least)."),
             rounds: int = typer.Option(5, min=1, help="Interleaved rounds over the ops."),
-            warmup: int = typer.Option(10, min=0),
+            warmup: int = typer.Option(10, min=0, help="Untimed runs per op before timing."),
             pin: bool = typer.Option(True, "--pin/--no-pin", help="Pin the process to one core."),
-            clock: str = typer.Option("auto", help="auto | thread | wall (see docs)."),
+            clock: str = typer.Option("auto", help=CLOCK_HELP),
             json_out: bool = JSON_OPTION) -> None:
     """Profile every op the space can produce (deduplicated); rerun the same command to resume."""
     from hwnas.latency.profile import check_resume, profile_space, unique_ops
@@ -48,7 +54,10 @@ def profile(space: str = typer.Option(..., "--space", "-s", help="Space preset o
         from hwnas.errors import HwnasError
 
         raise HwnasError(f"--out {out} is a folder", "pass a file path like table.json")
-    check_resume(s, prof, out, device_name)
+    if not force:
+        check_resume(s, prof, out, device_name)
+    elif out.is_file():
+        out.unlink()  # --force: start the table over (every input was checked above)
     total = len(unique_ops(s))
     columns = (TextColumn("[bold]profile[/] {task.fields[key]}"), BarColumn(), MofNCompleteColumn(),
                TimeRemainingColumn())

@@ -19,7 +19,8 @@ def report(
     runs: list[Path] = typer.Argument(..., help="Run folders written by `hwnas search --out`."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder for report.json, pareto.png, index.html."),
     objectives: str = typer.Option("accuracy:max,latency_ms:min", "--objectives",
-                                   help="name:max|min, comma separated; the first two are plotted "
+                                   help="Comma list, each NAME or NAME:max|min (the same syntax as "
+                                        "`hwnas search --objectives`); the first two are plotted "
                                         "(y, x). Names: accuracy, latency_ms, energy_mj, params, "
                                         "macs, wall_s."),
     lut: list[str] = typer.Option([], "--lut",
@@ -33,8 +34,8 @@ def report(
     reference: str | None = typer.Option(None, "--reference",
                                          help="Fixed hypervolume reference, e.g. accuracy=0,latency_ms=20 "
                                               "(default: worst value + 10% of range; accuracy 0)."),
-    force: bool = typer.Option(False, help="Write into a non-empty --out, replacing only the "
-                                            "report's own files there."),
+    force: bool = typer.Option(False, "--force", "-f", help="Write into a non-empty --out, "
+                                                            "replacing only the report's own files there."),
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Pareto report: fronts per run and device, hypervolume, knee, a self-contained index.html."""

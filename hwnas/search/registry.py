@@ -48,6 +48,8 @@ class SearchRequest:
     data: str = "digits"
     epochs: int | None = None
     train_derived: bool = True
+    force: bool = False             # start over a run already in ``out``
+    threads: int = 0                # torch threads the caller set (recorded in the run config)
 
 
 def _blackbox(request: SearchRequest, progress: bool) -> RunResult:

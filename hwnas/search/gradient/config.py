@@ -32,6 +32,8 @@ class GradientSearchConfig:
     train_derived: bool = True
     derived_epochs: int = 10
     resume: bool = False
+    force: bool = False             # start over a run already in ``out``
+    threads: int = 0                # recorded, not set: the caller sets torch's thread count
     # --- beyond the contract -----------------------------------------------------------------
     arch_update_every: int = 1      # weight steps per architecture step
     weight_momentum: float = 0.9
@@ -56,4 +58,5 @@ class GradientSearchConfig:
                              "pass the latency table and the budget T")
         return cls(req.space, req.lut, req.budget_ms, str(req.out), loss=req.loss,
                    relaxation=req.relaxation, data=req.data, epochs=req.epochs or 10,
-                   seed=req.seed, train_derived=req.train_derived, resume=req.resume)
+                   seed=req.seed, train_derived=req.train_derived, resume=req.resume,
+                   force=req.force, threads=req.threads)
