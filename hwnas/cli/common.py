@@ -75,8 +75,8 @@ def guarded(func: Callable[..., Any] | None = None, *, resume: str | None = None
     """Turn library errors into one line on stderr and exit code 2 (no traceback).
 
     A long command names what resumes it after Ctrl-C: ``resume=""`` prints this very command
-    line, ``resume="--resume"`` the command line with that flag added (and ``--force`` dropped,
-    which would start over); ``None`` (short commands) just says it was interrupted. Use as
+    line, ``resume="--resume"`` the command line with that flag added; either way without
+    ``--force``, which would start over. ``None`` (short commands) just says it was interrupted. Use as
     ``@guarded`` or ``@guarded(resume=...)``.
     """
     if func is None:
@@ -93,16 +93,17 @@ def guarded(func: Callable[..., Any] | None = None, *, resume: str | None = None
                 err_console.print("interrupted", highlight=False, markup=False)
             else:
                 err_console.print(f"interrupted: finished work is saved; resume with: "
-                                  f"{command_line(add=resume)}", highlight=False, soft_wrap=True,
+                                  f"{command_line(add=resume, drop_force=True)}", highlight=False,
+                                  soft_wrap=True,
                                   markup=False)
             raise typer.Exit(130) from None
 
     return wrapper
 
 
-def command_line(add: str = "", ctx: Any = None) -> str:
+def command_line(add: str = "", drop_force: bool = False, ctx: Any = None) -> str:
     """The running command rebuilt from its parsed parameters (as ``hwnas ...``), with ``add``
-    appended and, when ``add`` is given, ``--force`` left out: what resumes an interrupted run.
+    appended and ``--force`` left out if ``drop_force``: what resumes an interrupted run.
 
     Rebuilt rather than copied from ``sys.argv`` so that it is exact however hwnas was started
     (entry point, ``python -m``, a test runner) and names every option the user gave.
@@ -127,7 +128,7 @@ def command_line(add: str = "", ctx: Any = None) -> str:
         if param.param_type_name == "argument":
             positional += [str(v) for v in value] if isinstance(value, (list, tuple)) else [str(value)]
             continue
-        if add and param.opts[0] in FORCE_FLAGS:
+        if drop_force and param.opts[0] in FORCE_FLAGS:
             continue
         if getattr(param, "is_flag", False):
             if value:
