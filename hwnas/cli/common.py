@@ -76,8 +76,8 @@ def guarded(func: Callable[..., Any] | None = None, *, resume: str | None = None
 
     A long command names what resumes it after Ctrl-C: ``resume=""`` prints this very command
     line, ``resume="--resume"`` the command line with that flag added; either way without
-    ``--force``, which would start over. ``None`` (short commands) just says it was interrupted. Use as
-    ``@guarded`` or ``@guarded(resume=...)``.
+    ``--force``, which would start over. ``None`` (short commands) just says it was interrupted.
+    Use as ``@guarded`` or ``@guarded(resume=...)``.
     """
     if func is None:
         return functools.partial(guarded, resume=resume)
@@ -94,8 +94,7 @@ def guarded(func: Callable[..., Any] | None = None, *, resume: str | None = None
             else:
                 err_console.print(f"interrupted: finished work is saved; resume with: "
                                   f"{command_line(add=resume, drop_force=True)}", highlight=False,
-                                  soft_wrap=True,
-                                  markup=False)
+                                  soft_wrap=True, markup=False)
             raise typer.Exit(130) from None
 
     return wrapper
@@ -110,7 +109,10 @@ def command_line(add: str = "", drop_force: bool = False, ctx: Any = None) -> st
     """
     import shlex
 
-    from typer._click.globals import get_current_context  # typer ships its own click
+    try:  # typer >= 0.26 ships its own copy of click, with its own context stack
+        from typer._click.globals import get_current_context
+    except ImportError:
+        from click import get_current_context
 
     ctx = ctx or get_current_context()
     names: list[str] = []

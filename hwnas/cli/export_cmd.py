@@ -11,18 +11,23 @@ from hwnas.cli.common import JSON_OPTION, console, force_option, guarded, out_op
 from hwnas.latency.shipped import load_table
 
 
-def _check_source_exists(source: str) -> None:
-    """A missing run folder is named as such, not parsed as a one-layer arch string."""
+def _resolve(source: str, space: str | None, weights: Path | None):
+    """The export source; a missing run folder is named as such, not parsed as a one-layer arch."""
+    from hwnas.errors import SpaceError
     from hwnas.export.base import ExportError
+    from hwnas.export.pipeline import resolve_source
 
-    if Path(source).exists():
-        return
-    looks_like_path = "/" in source or "\\" in source or source.startswith((".", "~"))
-    one_word = not any(sep in source for sep in "-|+ ")
-    if looks_like_path or one_word:
-        raise ExportError(f"{source} does not exist (and is not an arch string)",
-                          "pass the --out folder of a finished `hwnas search`, or an arch string "
-                          "like those `hwnas arch sample` prints")
+    fix = ("pass the --out folder of a finished `hwnas search`, or an arch string like those "
+           "`hwnas arch sample` prints")
+    if not Path(source).exists() and ("/" in source or "\\" in source or source.startswith((".", "~"))):
+        raise ExportError(f"{source} does not exist", fix)
+    try:
+        return resolve_source(source, space, weights)
+    except SpaceError as exc:
+        if Path(source).exists() or any(sep in source for sep in "-|+ "):
+            raise  # it reads as an arch string: the space says what is wrong with it
+        raise ExportError(f"{source} is neither an existing folder nor an arch string "
+                          f"({exc.message})", fix) from None
 
 
 @app.command("export")
@@ -53,13 +58,12 @@ def export(source: str = typer.Argument(..., help="A run folder (exports its bes
            json_out: bool = JSON_OPTION) -> None:
     """Export an arch, run it in its runtime against PyTorch, time it, write ARTIFACT.export.json."""
     from hwnas.export.base import ExportOptions
-    from hwnas.export.pipeline import ExportRequest, check_out_path, export_arch, record_path, resolve_source
+    from hwnas.export.pipeline import ExportRequest, check_out_path, export_arch, record_path
     from hwnas.plugins import get_exporter
 
     get_exporter(fmt).require()  # unknown or unavailable format: fail before any other work
     check_out_path(out, force)
-    _check_source_exists(source)
-    src = resolve_source(source, space, weights)
+    src = _resolve(source, space, weights)
     table = load_table(lut) if lut else None
     options = ExportOptions(opset=opset, dynamo=dynamo, simplify=simplify, fp16=fp16,
                             workspace_mb=workspace_mb, max_batch=max_batch, threads=threads)

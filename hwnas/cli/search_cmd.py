@@ -128,7 +128,9 @@ def check_search_out(out: Path, force: bool, resume: bool) -> None:
     """Refuse a non-empty --out that holds no search run unless --force (nothing is written)."""
     from hwnas.runs import RunFolder
 
-    if RunFolder(out).started():
-        return  # the run folder itself refuses a new run there without --resume or --force
-    # --resume with no run yet starts one: a run interrupted before its first record resumes so
+    # A run there: the run folder refuses a new run without --resume or --force. --resume with no
+    # run yet starts one (adding only its own files): the command printed after a Ctrl-C that
+    # came before the run folder was written (even one started with --force) still works.
+    if resume or RunFolder(out).started():
+        return
     check_out_dir(out, ("the run's files",), force, create=False)

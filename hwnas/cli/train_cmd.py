@@ -143,12 +143,7 @@ def train(arch: str = typer.Argument(..., help="Canonical arch string."),
     if ranks.is_main:
         if resume and not (out / CHECKPOINT).is_file():
             # interrupted before the first checkpoint: the printed --resume command starts over,
-            # replacing only train's own files
-            others = sorted(p.name for p in out.iterdir() if p.name not in WRITES) if out.is_dir() else []
-            if others:
-                raise HwnasError(f"nothing to resume: {out / CHECKPOINT} does not exist and {out} "
-                                 f"holds other files ({', '.join(others[:3])})",
-                                 "drop --resume and choose an empty or new --out")
+            # replacing only train's own files (as the --force it may have dropped would)
             resume = False
             check_out_dir(out, WRITES, force=True)
         elif not resume:

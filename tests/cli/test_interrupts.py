@@ -71,6 +71,22 @@ def test_interrupted_forced_search_resumes_without_force(tiny, tmp_path, monkeyp
     assert (out / "notes.txt").read_text() == "mine"
 
 
+def test_interrupt_before_the_run_folder_exists_still_resumes(tiny, tmp_path, monkeypatch):
+    from hwnas.search import blackbox
+
+    spec, csv = tiny
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    monkeypatch.setattr(blackbox, "make_evaluator", interrupt)  # before config.json is written
+    words = printed_command(runner.invoke(app, search_args(spec, csv, out, "--force")))
+    assert not (out / "config.json").exists() and "--force" not in words
+    monkeypatch.undo()
+    resumed = runner.invoke(app, words)
+    assert resumed.exit_code == 0, resumed.output
+    assert (out / "notes.txt").read_text() == "mine"
+
+
 def test_search_force_starts_over_and_keeps_other_files(tiny, tmp_path):
     spec, csv = tiny
     out = tmp_path / "run"
@@ -93,6 +109,8 @@ def test_interrupted_train_prints_a_resume_command_that_works(tiny, tmp_path, mo
 
     spec, _ = tiny
     out = tmp_path / "t"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")  # --force lets train write beside it
     cmd = ["train", "k3e2-k3e2", "--space", str(spec), "--data", "synthetic", "--epochs", "1",
            "--batch-size", "32", "-o", str(out), "--force", "--threads", "1", "--json"]
     monkeypatch.setattr(train_cmd, "train_model", interrupt)
@@ -103,7 +121,7 @@ def test_interrupted_train_prints_a_resume_command_that_works(tiny, tmp_path, mo
     resumed = runner.invoke(app, words)  # nothing was checkpointed yet: it starts in --out
     assert resumed.exit_code == 0, resumed.output
     assert json.loads(resumed.stdout)["config"]["threads"] == 1
-    assert (out / "weights.pt").is_file()
+    assert (out / "weights.pt").is_file() and (out / "notes.txt").read_text() == "mine"
 
 
 def test_interrupted_profile_prints_the_same_command_without_force(tiny, tmp_path, monkeypatch):
