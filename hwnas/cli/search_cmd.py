@@ -55,7 +55,28 @@ def _print_result(res: RunResult) -> None:
                       highlight=False)
 
 
-EPOCHS_DEFAULT = "2; 10 for proxyless"  # BlackboxConfig / GradientSearchConfig.from_request
+def epochs_defaults() -> dict[str, int]:
+    """What each search trains for without ``--epochs``, read from the configs themselves (so
+    that ``--help`` cannot drift from them): {"oneshot": n, "scratch": n, "proxyless": n}."""
+    from hwnas.evaluation import OneShotConfig, ScratchConfig
+    from hwnas.search.blackbox import BlackboxConfig
+    from hwnas.search.gradient import GradientSearchConfig
+    from hwnas.search.registry import SearchRequest
+
+    req = SearchRequest("evolution", "mbconv-small", "-", lut="-", budget_ms=1.0)
+    blackbox = BlackboxConfig.from_request(req).epochs  # None: each evaluator's own default
+    return {"oneshot": blackbox or OneShotConfig().epochs, "scratch": blackbox or ScratchConfig().epochs,
+            "proxyless": GradientSearchConfig.from_request(req).epochs}
+
+
+def _epochs_default_text() -> str:
+    d = epochs_defaults()
+    if d["oneshot"] == d["scratch"]:
+        return f"{d['oneshot']}; {d['proxyless']} for proxyless"
+    return f"oneshot {d['oneshot']}, scratch {d['scratch']}, proxyless {d['proxyless']}"
+
+
+EPOCHS_DEFAULT = _epochs_default_text()
 OBJECTIVES_HELP = ("Comma list of objectives, each NAME or NAME:max|min (the same syntax as "
                    "`hwnas report --objectives`): accuracy plus latency_ms, energy_mj, params, macs.")
 

@@ -4,7 +4,6 @@ defaults shown, one objective syntax, output that a narrow or missing terminal d
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 import typer
@@ -68,15 +67,23 @@ def test_shared_options_are_spelled_alike_everywhere():
 
 
 def test_help_shows_epochs_defaults_that_match_the_searches():
-    from hwnas.cli.search_cmd import EPOCHS_DEFAULT
-    from hwnas.search.blackbox import BlackboxConfig
+    from hwnas.cli.search_cmd import EPOCHS_DEFAULT, epochs_defaults
+    from hwnas.search.blackbox import BlackboxConfig, make_evaluator
     from hwnas.search.gradient import GradientSearchConfig
     from hwnas.search.registry import SearchRequest
+    from hwnas.space import get_space
 
     req = SearchRequest("evolution", "mbconv-small", "x", lut="t.json", budget_ms=1.0)
-    blackbox = BlackboxConfig.from_request(req).epochs
-    gradient = GradientSearchConfig.from_request(req).epochs
-    assert re.findall(r"\d+", EPOCHS_DEFAULT) == [str(blackbox), str(gradient)]
+    cfg = BlackboxConfig.from_request(req)
+    space = get_space("mbconv-small")
+    trained = {}
+    for name in ("oneshot", "scratch"):  # what the evaluator a search builds really trains for
+        ev = make_evaluator(name, space, None, "digits", cfg.epochs, 0, "arch", "accuracy",
+                            "latency_ms", None)
+        trained[name] = ev.config.epochs
+    trained["proxyless"] = GradientSearchConfig.from_request(req).epochs
+    assert epochs_defaults() == trained
+    assert all(str(n) in EPOCHS_DEFAULT for n in trained.values())
     text = " ".join(runner.invoke(app, ["search", "--help"], env={"COLUMNS": "200"}).stdout.split())
     assert f"[default: ({EPOCHS_DEFAULT})]" in text
     assert "hwnas lut list" in text  # --lut says how to find the shipped tables
