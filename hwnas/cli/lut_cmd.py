@@ -90,19 +90,26 @@ def predict(table_file: str = TABLE_ARG, arch: str = typer.Argument(..., help="C
 @lut_app.command("validate")
 @guarded
 def validate(table_file: str = TABLE_ARG,
-             samples: int = typer.Option(40, min=2, help="Random archs to measure end to end."),
-             seed: int = typer.Option(0, help="Seed of the arch sample."), space: str | None = SPACE_OVERRIDE,
-             runtime: str | None = typer.Option(None, help="Runtime (default: the table's)."),
-             runs: int | None = typer.Option(None, min=1, help="Timed runs per arch (default: the table's)."),
-             rounds: int | None = typer.Option(None, min=1,
-                                               help="Rounds over the archs (default: the table's)."),
+             samples: int = typer.Option(40, min=2, help="Random archs to build and measure end to end "
+                                                          "(at least 4 with --calibrate)."),
+             seed: int = typer.Option(0, help="Seed of the arch sample and of the round order."),
+             space: str | None = SPACE_OVERRIDE,
+             runtime: str | None = typer.Option(None, help="Runtime to measure on; it must be the "
+                                                           "table's (the default)."),
+             runs: int | None = typer.Option(None, min=1, help="Timed runs per arch and round "
+                                                               "(default: the table's protocol)."),
+             rounds: int | None = typer.Option(None, min=1, help="Interleaved rounds over the archs "
+                                                                 "(default: the table's protocol)."),
              calibrate: bool = typer.Option(
-                 False, help="Fit a correction on half, report on the rest, save a calibrated copy."),
+                 False, help="Fit a correction on half the archs, report on the other half, and write "
+                             "a calibrated copy of the table (see --out)."),
              out: Path | None = typer.Option(
                  None, "--out", "-o", help="File for the calibrated copy (default: TABLE.calibrated.json "
                                      "in the current folder); the table itself is never changed."),
-             force: bool = typer.Option(False, "--force", "-f", help="Replace an existing --out."),
-             plot: Path | None = typer.Option(None, help="PNG of predicted vs measured."),
+             force: bool = typer.Option(False, "--force", "-f",
+                                        help="Replace an existing --out or --plot file."),
+             plot: Path | None = typer.Option(None, help="Write a PNG of predicted (and repeated) vs "
+                                                         "measured latency here."),
              json_out: bool = JSON_OPTION) -> None:
     """Measure random archs end to end (twice) and report the table's fidelity and the device's
     own repeatability. With --calibrate, write a calibrated copy of the table."""

@@ -20,30 +20,38 @@ def protocol_options(threads: int, batch: int, runs: int, rounds: int, warmup: i
                            pin_cpu=pin, clock=clock)
 
 
-RUNTIME_HELP = "torch-cpu | onnxruntime | executorch | adb | torch-cuda | tensorrt"
-CLOCK_HELP = ("Host timer: thread (this thread's CPU time: time spent descheduled by other "
-              "processes is not counted, steady on a shared machine) | wall (elapsed time) | auto "
-              "(thread with --threads 1, else wall). Device runtimes use their own timer.")
+RUNTIME_HELP = ("Runtime that times the ops: torch-cpu | onnxruntime | executorch | adb (a phone) | "
+                "torch-cuda | tensorrt.")
+CLOCK_HELP = ("How a run is timed. thread: CPU time of the measuring thread (time it spends descheduled "
+              "by other processes is not counted), repeatable on a busy or shared machine, but only "
+              "right when the runtime computes on that one thread (--threads 1). wall: elapsed time, "
+              "which counts every thread's work and every wait; use it for --threads > 1 and on a "
+              "quiet machine. auto: thread when --threads is 1, else wall. GPU and phone runtimes "
+              "time themselves and ignore it.")
 
 
 @app.command("profile")
 @guarded(resume="")
 def profile(space: str = typer.Option(..., "--space", "-s", help="Space preset or spec file."),
             runtime: str = typer.Option(..., "--runtime", "-r", help=RUNTIME_HELP),
-            out: Path = out_option("Table file (JSON); an existing one made with the same settings "
-                                   "is resumed."),
+            out: Path = out_option("Table file (JSON); an existing one for the same space, runtime "
+                                   "and protocol is resumed."),
             force: bool = force_option("the table there: profiling starts over"),
-            threads: int = typer.Option(1, min=1, help="Runtime threads per op (the table records it)."),
-            batch: int = typer.Option(1, min=1, help="Batch size of each timed call."),
+            threads: int = typer.Option(1, min=1, help="Intra-op threads of the runtime (the table "
+                                                        "holds for this count only)."),
+            batch: int = typer.Option(1, min=1, help="Batch size of the timed input."),
             device_name: str = typer.Option(platform.node() or "this-host", "--device-name",
                                             help="Your name for the device (stored in the table)."),
-            runs: int = typer.Option(50, min=1, help="Timed runs per op (at least)."),
-            rounds: int = typer.Option(5, min=1, help="Interleaved rounds over the ops."),
-            warmup: int = typer.Option(10, min=0, help="Untimed runs per op before timing."),
+            runs: int = typer.Option(50, min=1, help="Timed runs per op and round (at least; more "
+                                                     "until the median is stable)."),
+            rounds: int = typer.Option(5, min=1, help="Interleaved rounds over the ops: each visits "
+                                                      "every op in a new order, so drift hits all alike."),
+            warmup: int = typer.Option(10, min=0, help="Untimed runs before timing each op."),
             pin: bool = typer.Option(True, "--pin/--no-pin", help="Pin the process to one core."),
             clock: str = typer.Option("auto", help=CLOCK_HELP),
             json_out: bool = JSON_OPTION) -> None:
-    """Profile every op the space can produce (deduplicated); rerun the same command to resume."""
+    """Profile every op the space can produce (deduplicated) on this machine; rerun the same
+    command to resume. The table records the machine, so using it elsewhere warns."""
     from hwnas.latency.profile import check_resume, profile_space, unique_ops
     from hwnas.plugins import get_profiler
     from hwnas.space import get_space

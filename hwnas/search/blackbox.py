@@ -42,8 +42,8 @@ class BlackboxConfig:
     latency_column: str | None = "latency_ms"
     energy_column: str | None = None
     surrogate: str = "ridge"
-    force: bool = False
-    threads: int = 0  # recorded, not set: the caller sets torch's thread count
+    force: bool = False             # start over a run already in ``out``
+    threads: int = 0                # recorded, not set: the caller sets torch's thread count
 
     @classmethod
     def from_request(cls, req) -> BlackboxConfig:
@@ -61,7 +61,7 @@ class BlackboxConfig:
                    str(req.out), req.executor, req.ray_address, req.workers, req.resume, req.seed,
                    tuple(o.name for o in objectives), req.population, req.sample_size, req.reward,
                    req.data, req.epochs or 2, req.arch_column, req.accuracy_column,
-                   req.latency_column, req.energy_column, req.surrogate, req.force, req.threads)
+                   req.latency_column, req.energy_column, req.surrogate)
 
 
 def make_evaluator(spec: str, space, lut: str | None, data: str, epochs: int, seed: int,

@@ -58,5 +58,4 @@ class GradientSearchConfig:
                              "pass the latency table and the budget T")
         return cls(req.space, req.lut, req.budget_ms, str(req.out), loss=req.loss,
                    relaxation=req.relaxation, data=req.data, epochs=req.epochs or 10,
-                   seed=req.seed, train_derived=req.train_derived, resume=req.resume,
-                   force=req.force, threads=req.threads)
+                   seed=req.seed, train_derived=req.train_derived, resume=req.resume)
