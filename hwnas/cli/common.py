@@ -58,7 +58,7 @@ THREADS_HELP = ("torch CPU threads (0: automatic - the cores in this process's a
 
 
 def threads_option(help_text: str = THREADS_HELP) -> Any:
-    return typer.Option(0, "--threads", min=0, help=help_text)
+    return typer.Option(0, "--threads", help=help_text)  # < 0: one line from apply_threads
 
 
 def fail(message: str) -> None:

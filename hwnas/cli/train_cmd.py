@@ -116,8 +116,8 @@ def train(arch: str = typer.Argument(..., help="Canonical arch string."),
           nproc: int = typer.Option(1, help="Local processes for DistributedDataParallel (gloo on CPU, "
                                             "NCCL on CUDA); under torchrun leave it at 1."),
           sync_bn: bool = typer.Option(False, help="SyncBatchNorm across ranks (distributed only)."),
-          resume: bool = resume_option("Continue from --out's checkpoint.pt (any --nproc); with none "
-                                       "yet, start in --out."),
+          resume: bool = resume_option("Continue from --out's checkpoint.pt (any --nproc); an --out "
+                                       "interrupted before its first checkpoint starts over."),
           tensorboard: Path | None = typer.Option(None, help="Also log per-epoch scalars to this "
                                                              "TensorBoard folder (needs tensorboard)."),
           json_out: bool = JSON_OPTION) -> None:
@@ -126,6 +126,8 @@ def train(arch: str = typer.Argument(..., help="Canonical arch string."),
 
     if workers < 0:
         raise HwnasError(f"--workers must be >= 0, not {workers}", "pass --workers 0 or more")
+    if threads < 0:
+        raise HwnasError(f"--threads must be >= 0, not {threads}", "pass --threads 0 (automatic) or more")
     if force and resume:
         raise HwnasError("--force starts over in --out and --resume continues there", "pass one of them")
     if augment not in PRESETS:
@@ -142,6 +144,9 @@ def train(arch: str = typer.Argument(..., help="Canonical arch string."),
     load_for_space(data, get_space(space), augment=augment, cutout=cutout)  # a bad folder fails here
     if ranks.is_main:
         if resume and not (out / CHECKPOINT).is_file():
+            if not out.is_dir():
+                raise HwnasError(f"nothing to resume: {out / CHECKPOINT} does not exist",
+                                 "drop --resume to start a new run")
             # interrupted before the first checkpoint: the printed --resume command starts over,
             # replacing only train's own files (as the --force it may have dropped would)
             resume = False

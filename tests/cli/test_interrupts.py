@@ -160,6 +160,10 @@ def test_search_threads_are_used_and_recorded(tiny, tmp_path, monkeypatch):
         assert set(seen) == {threads}
         assert json.loads((out / "config.json").read_text())["threads"] == threads
         seen.clear()
+    bad = runner.invoke(app, search_args(spec, csv, tmp_path / "bad", "--threads", "-1"))
+    assert bad.exit_code == 2 and bad.stderr.strip() == ("error: --threads must be >= 0, not -1; "
+                                                         "pass --threads 0 (automatic) or more")
+    assert not (tmp_path / "bad").exists()
 
 
 def test_default_threads_are_the_affinity_cores_at_most_torchs_own(tiny, tmp_path, monkeypatch):
