@@ -61,11 +61,9 @@ def get_profiler(name: str, protocol: MeasureProtocol | None = None) -> Profiler
     from hwnas.latency.measure import MeasureProtocol
 
     cls = profiler_class(name)
-    ok, reason = cls.available()
-    if not ok:
-        raise RuntimeMissingError(f"runtime {name!r} is not usable here: {reason}",
-                                  f"install it with `pip install 'hwnas[{cls.extra}]'`" if cls.extra
-                                  else "run on a machine that has it")
+    problem = cls.unusable()
+    if problem is not None:
+        raise RuntimeMissingError(f"runtime {name!r} is not usable here: {problem[0]}", problem[1])
     return cls(protocol or MeasureProtocol())
 
 

@@ -155,6 +155,9 @@ class AdbProfiler(Profiler):
     def device_detail(self) -> str:
         return self._run("shell", "getprop", "ro.product.model").strip()
 
+    def device_kind(self) -> str:
+        return "remote"  # the phone computes; the host only drives it
+
     def setup(self) -> None:
         if not self.binary or not Path(self.binary).is_file():
             raise HwnasError(f"benchmark binary {self.binary!r} does not exist",

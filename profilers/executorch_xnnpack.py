@@ -21,7 +21,7 @@ class ExecuTorchProfiler(Profiler):
     @classmethod
     def available(cls) -> tuple[bool, str]:
         reason = et.unavailable_reason()
-        return (False, f"{reason}; pip install 'hwnas[mobile]'") if reason else (True, "")
+        return (False, reason) if reason else (True, "")  # get_profiler adds the fix (the extra)
 
     def runtime_version(self) -> str:
         return f"executorch {et.version() or 'unknown'} (XNNPACK)"

@@ -42,9 +42,13 @@ class OnnxRuntimeProfiler(Profiler):
         return f"onnxruntime {ort.__version__} ({self.providers()[0]})"
 
     def device_detail(self) -> str:
-        if self.providers()[0] == "CUDAExecutionProvider" and torch.cuda.is_available():
+        if self.device_kind() == "gpu":
             return torch.cuda.get_device_name(0)
         return super().device_detail()
+
+    def device_kind(self) -> str:
+        cuda = self.providers()[0] == "CUDAExecutionProvider" and torch.cuda.is_available()
+        return "gpu" if cuda else "cpu"
 
     def prepare(self, model: nn.Module, input_shape: tuple[int, int, int]) -> Callable[[], object]:
         x = torch.randn(self.protocol.batch, *input_shape, generator=torch.Generator().manual_seed(0))

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from hwnas.latency.profiler import Profiler
+from hwnas.latency.profiler import Profiler, cuda_missing
 from profilers.torch_cuda import cuda_event_block
 from runtimes.onnx import torch_to_onnx_any
 from runtimes.tensorrt import build_engine, load_engine
@@ -20,16 +20,21 @@ from runtimes.tensorrt import build_engine, load_engine
 class TensorRTProfiler(Profiler):
     name = "tensorrt"
     extra = "tensorrt"
+    needs_cuda = True
 
     @classmethod
     def available(cls) -> tuple[bool, str]:
+        missing = cuda_missing()  # first: without a GPU, installing TensorRT would not help
+        if missing is not None:
+            return False, missing[0]
         try:
             import tensorrt  # noqa: F401
         except ImportError:
             return False, "tensorrt is not installed"  # get_profiler adds the fix (the extra)
-        if not torch.cuda.is_available():
-            return False, "no CUDA GPU is visible (TensorRT needs one)"
         return True, ""
+
+    def device_kind(self) -> str:
+        return "gpu"
 
     def runtime_version(self) -> str:
         import tensorrt as trt

@@ -7,7 +7,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from hwnas.latency.profiler import Profiler
+from hwnas.latency.profiler import Profiler, cuda_missing
 
 
 def cuda_event_block(fn: Callable[[], object], count: int) -> list[float]:
@@ -27,12 +27,15 @@ def cuda_event_block(fn: Callable[[], object], count: int) -> list[float]:
 class TorchCUDAProfiler(Profiler):
     name = "torch-cuda"
     extra = None
+    needs_cuda = True
 
     @classmethod
     def available(cls) -> tuple[bool, str]:
-        if not torch.cuda.is_available():
-            return False, "no CUDA GPU is visible to torch (torch.cuda.is_available() is False)"
-        return True, ""
+        missing = cuda_missing()
+        return (False, missing[0]) if missing is not None else (True, "")
+
+    def device_kind(self) -> str:
+        return "gpu"
 
     def runtime_version(self) -> str:
         return f"torch {torch.__version__} (CUDA {torch.version.cuda})"

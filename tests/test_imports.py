@@ -56,11 +56,21 @@ def _toy(tmp_path: Path, **extra: str) -> Path:
 
 
 def test_checker_passes_a_clean_package(tmp_path):
-    # a package's __init__ may re-export a submodule that imports a sibling through the package
-    root = _toy(tmp_path, toy__mid__b="from toy.mid import a\n")
+    # a package's __init__ may re-export a submodule that imports a sibling by its module path
+    root = _toy(tmp_path, toy__mid__b="from toy.mid.a import thing\nimport toy.mid.a\n")
     _write(root, {"toy/mid/__init__.py": "from toy.mid.b import y\n"})
     report = check_imports(root, TOY)
     assert report.cycles == () and report.violations == ()
+
+
+def test_checker_counts_the_package_of_from_package_import_submodule(tmp_path):
+    # ``from toy.mid import a`` runs toy/mid/__init__.py, which imports b: the hwnas.train <->
+    # hwnas.train.loop shape, which an edge to the submodule alone hid
+    root = _toy(tmp_path, toy__mid__b="from toy.mid import a\n")
+    _write(root, {"toy/mid/__init__.py": "from toy.mid.b import y\n"})
+    graph = import_graph(root, ("toy",))
+    assert {e.imported for e in graph.edges if e.importer == "toy.mid.b"} == {"toy.mid", "toy.mid.a"}
+    assert check_imports(root, TOY).cycles == (("toy.mid", "toy.mid.b"),)
 
 
 def test_checker_finds_a_cycle_through_a_lazy_import(tmp_path):

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from hwnas.cli.app import app
-from hwnas.cli.common import JSON_OPTION, console, guarded, print_json
+from hwnas.cli.common import JSON_OPTION, console, err_console, guarded, print_json
 
 lut_app = typer.Typer(help="Show, query and validate latency tables.", no_args_is_help=True)
 app.add_typer(lut_app, name="lut")
@@ -18,6 +18,37 @@ app.add_typer(lut_app, name="lut")
 TABLE_ARG = typer.Argument(..., help="Table file, or a shipped name like pixel3/latency-fbnet-cifar100.")
 SPACE_OVERRIDE = typer.Option(None, "--space", "-s",
                               help="Space (default: the table's); a different one is an error.")
+
+
+def runtime_version_here(runtime: str) -> str | None:
+    """``runtime``'s version on this machine: ``""`` when it cannot run here, ``None`` when
+    hwnas has no profiler of that name (a published table's runtime, such as hwnasbench-pixel3)."""
+    from hwnas.errors import HwnasError
+    from hwnas.plugins import profiler_class
+
+    try:
+        cls = profiler_class(runtime)
+    except HwnasError:
+        return None
+    if cls.unusable() is not None:
+        return ""
+    return cls().runtime_version()
+
+
+def warn_if_foreign(spec: str, table=None) -> None:
+    """Say once, in one line on stderr, when table ``spec`` was measured on another machine.
+
+    Pricing commands (search, report) call this once per ``--lut``; ``table`` saves a reload.
+    """
+    from hwnas.latency.shipped import load_table
+
+    table = table if table is not None else load_table(spec)
+    provenance = table.provenance(str(spec))
+    if provenance.status not in ("published", "remote"):  # those compare no runtime here
+        provenance = table.provenance(str(spec), runtime_version_here(table.meta.runtime))
+    warning = provenance.warning()
+    if warning:
+        err_console.print(f"warning: {warning}", highlight=False, soft_wrap=True, markup=False)
 
 
 def _load(spec: str, space: str | None):
@@ -64,6 +95,7 @@ def show(table_file: str = TABLE_ARG, json_out: bool = JSON_OPTION) -> None:
               "space_fingerprint", "resolution", "threads", "batch", "dtype", "metric", "unit",
               "created", "hwnas_version", "source"):
         grid.add_row(k, str(getattr(m, k)))
+    grid.add_row("host", ", ".join(f"{k}={v}" for k, v in m.host.items()) or "not recorded")
     grid.add_row("protocol", ", ".join(f"{k}={v}" for k, v in m.protocol.items()))
     grid.add_row("entries", f"{info['entries']} (p50 {info['min']:.4g} .. {info['max']:.4g} {m.unit})")
     grid.add_row("calibration", str(calibration))
@@ -80,6 +112,7 @@ def predict(table_file: str = TABLE_ARG, arch: str = typer.Argument(..., help="C
     info = {"arch": str(a), "space": s.name, "predicted": table.predict(s, a),
             "raw_sum": table.raw_sum(s, a), "unit": table.meta.unit, "metric": table.meta.metric,
             "ops": {op.key: table.value(op) for op in s.ops(a)}}
+    warn_if_foreign(table_file, table)  # stderr: the JSON on stdout stays clean
     if json_out:
         print_json(info)
     else:
@@ -112,11 +145,12 @@ def validate(table_file: str = TABLE_ARG,
                                                          "measured latency here."),
              json_out: bool = JSON_OPTION) -> None:
     """Measure random archs end to end (twice) and report the table's fidelity and the device's
-    own repeatability. With --calibrate, write a calibrated copy of the table."""
+    own repeatability. With --calibrate, write a calibrated copy of the table (a shipped table is
+    never changed). Warns when the table was measured on another machine."""
     from dataclasses import fields, replace
 
     from hwnas.errors import TableError
-    from hwnas.latency.fidelity import calibrated_copy_path, plot_validation, validate_table
+    from hwnas.latency.fidelity import calibrated_copy_path, check_plot_path, plot_validation, validate_table
     from hwnas.latency.measure import MeasureProtocol
     from hwnas.latency.shipped import resolve_table
     from hwnas.plugins import get_profiler
@@ -127,6 +161,8 @@ def validate(table_file: str = TABLE_ARG,
         raise TableError("--out names the calibrated copy, and nothing is calibrated without "
                          "--calibrate", "add --calibrate, or drop --out")
     target = calibrated_copy_path(path, out, force) if calibrate else None  # before measuring
+    if plot is not None:
+        check_plot_path(plot, force)
     if table.meta.protocol.get("published"):
         raise TableError(f"{table_file} holds published figures for {table.meta.device_detail}",
                          "only tables measured with `hwnas profile` on this machine can be validated here")
@@ -144,9 +180,15 @@ def validate(table_file: str = TABLE_ARG,
         new_table.save(target)
     if plot is not None:
         plot_validation(v, plot, f"{table.meta.runtime} / {s.name} ({samples} archs)")
+    provenance = table.provenance(table_file, prof.runtime_version())
+    foreign = provenance.warning(float(np.median(v.measured_ms)), float(np.median(v.predicted_ms)),
+                                 table.meta.unit, f"medians of {len(v.archs)} archs")
     if json_out:
-        print_json({**v.to_dict(), "calibrated_table": None if target is None else str(target)})
+        print_json({**v.to_dict(), "calibrated_table": None if target is None else str(target),
+                    "machine": provenance.to_dict(), "warning": foreign})
         return
+    if foreign:
+        err_console.print(f"warning: {foreign}", highlight=False, soft_wrap=True, markup=False)
     t = Table("", "within 10 %", "within 5 %", "MAPE %", "RMSE ms", "Kendall tau", "Spearman rho", "bias %")
     rows = [("table vs measured", v.fidelity), ("repeat vs measured", v.repeat)]
     if v.calibrated:

@@ -45,6 +45,10 @@ def report(
 
     result = build_report(runs, out, objectives=objectives, lut_paths=lut, budget_ms=budget_ms,
                           compare=compare, reference=reference)
+    from hwnas.cli.lut_cmd import warn_if_foreign
+
+    for path in lut:  # once per table measured on another machine (stderr: --json stays clean)
+        warn_if_foreign(path)
     doc = result.report
     if json_out:
         print_json({"out": str(result.out_dir), "files": list(result.files), **doc})

@@ -139,6 +139,10 @@ def search(
         energy_column=energy_column, loss=loss, relaxation=relaxation, data=data, epochs=epochs,
         train_derived=not no_train_derived, force=force, threads=threads_used)
     res = run(request, progress=not json_out)
+    if lut:  # once, after the run (a refused request stays one line): its prices may be off here
+        from hwnas.cli.lut_cmd import warn_if_foreign
+
+        warn_if_foreign(lut)
     if json_out:
         print_json({**res.to_dict(), "out": str(out), "threads": threads_used})
     else:

@@ -104,8 +104,12 @@ def read_table(space: SearchSpace, path: Path, arch_column: str, accuracy_column
             energy = _number(row, energy_column, path, line, 0.0) if energy_column else None
             key = str(arch)
             if key in rows and rows[key] != (acc, lat, energy):
+                columns = (accuracy_column, latency_column, energy_column)
+                differ = ", ".join(f"{c} {a:g} vs {b:g}" for c, a, b in zip(columns, rows[key],
+                                                                             (acc, lat, energy))
+                                   if c and a != b)
                 raise HwnasError(f"{path} lines {first_line[key]} and {line} give arch {key} "
-                                 f"different values ({rows[key]} vs {(acc, lat, energy)})",
+                                 f"different values ({differ})",
                                  "keep one row per arch")
             first_line.setdefault(key, line)
             rows[key] = (acc, lat, energy)

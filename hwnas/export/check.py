@@ -4,7 +4,9 @@ Parity: the artifact runs in its own runtime on fixed inputs; the reported ``max
 ``max|artifact - torch| / max|torch|`` (relative to the output's scale, so near-zero logits do not
 inflate it), and the check fails when ``max_abs_diff > atol + rtol * max|torch|``.
 Latency: the runtime's runner timed with the profilers' protocol
-(:func:`hwnas.latency.measure.time_callable`).
+(:func:`hwnas.latency.measure.time_callable`), next to a table's prediction; a table measured on
+another machine (:func:`hwnas.latency.machine.compare_machine`) is named in the comparison's note,
+with how far the measurement here is from its prediction.
 """
 
 from __future__ import annotations
@@ -47,6 +49,7 @@ class TableComparison:
     measured_p50_ms: float
     error_pct: float  # (measured - predicted) / predicted * 100
     note: str  # mismatches that make the comparison approximate ("" when none)
+    machine: dict | None = None  # the table's machine against this one (Provenance.to_dict())
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -96,6 +99,12 @@ def compare_with_table(table: LatencyTable, table_name: str, space: SearchSpace,
         notes.append(f"threads mismatch: table {table.meta.threads}, check {threads}")
     if table.meta.batch != (runner.fixed_batch or 1):
         notes.append(f"batch mismatch: table {table.meta.batch}, check {runner.fixed_batch or 1}")
+    # the artifact's runtime version is this machine's only when it is the table's runtime
+    same_runtime = table.meta.runtime == runner.runtime
+    machine = table.provenance(table_name, runner.runtime_version if same_runtime else None)
+    foreign = machine.warning()  # the printed comparison already says by how much they disagree
+    if foreign:
+        notes.append(foreign)
     return TableComparison(table_name, table.meta.runtime, runner.runtime, predicted, measured.p50,
                            (measured.p50 - predicted) / predicted * 100.0 if predicted else float("nan"),
-                           "; ".join(notes))
+                           "; ".join(notes), machine.to_dict())

@@ -23,7 +23,9 @@ import numpy as np
 from hwnas.errors import TableError
 
 METHODS = ("overhead", "linear")
-_RECALIBRATE = "recalibrate with `hwnas lut validate --calibrate` (or remove the table's calibration)"
+RECALIBRATE = ("recalibrate with `hwnas lut validate TABLE --calibrate` (it writes a calibrated copy, "
+               "TABLE.calibrated.json, and leaves TABLE as it is), or remove the table's calibration")
+_RECALIBRATE = RECALIBRATE
 _COEFFICIENTS = {"overhead": ("offset_ms",), "linear": ("coef_sum", "coef_ops", "intercept_ms")}
 _FIT_FIELDS = ("fitted_on", "features", "fitter")
 
@@ -62,6 +64,14 @@ class Calibration:
                 raise TableError(f"calibration {name} is {value!r}, not a finite number", _RECALIBRATE)
         if self.method == "overhead" and (self.coef_sum != 1.0 or self.coef_ops != 0.0):
             raise TableError("an overhead calibration only adds its offset", "use Calibration.linear")
+        # a per-call overhead is a measured duration, and a table's sum must grow with its ops:
+        # either the other way round prices faster archs as slower (or below zero)
+        if self.method == "overhead" and self.intercept_ms < 0:
+            raise TableError(f"overhead calibration offset_ms is {self.intercept_ms!r}: a per-call "
+                             "overhead cannot be negative", RECALIBRATE)
+        if self.coef_sum <= 0:
+            raise TableError(f"{self.method} calibration coef_sum is {self.coef_sum!r}: the slope on the "
+                             "table's sum must be positive", RECALIBRATE)
 
     # --- JSON -------------------------------------------------------------------------------
     def to_dict(self) -> dict:
@@ -135,5 +145,24 @@ def fit_linear(raw_sums_ms: np.ndarray, n_ops: np.ndarray, measured_ms: np.ndarr
     except ValueError:
         model = LinearRegression().fit(X, y)
     coef = list(model.coef_) + [0.0] * (2 - len(model.coef_))
+    if coef[0] <= 0:
+        # a few noisy archs can fit a falling slope, which would price more work as faster (and
+        # is refused at load): refit with non-negative coefficients; if the slope is still flat,
+        # the sample says nothing about it: fall back to scaling the table (fit_ratio)
+        model = LinearRegression(positive=True).fit(X, y)
+        coef = list(model.coef_) + [0.0] * (2 - len(model.coef_))
+        if coef[0] <= 0:
+            return fit_ratio(raw_sums_ms, measured_ms)
     return Calibration.linear(float(coef[0]), float(coef[1]), float(model.intercept_), int(len(y)),
                               ("raw_sum_ms", "n_ops"), type(model).__name__)
+
+
+def fit_ratio(raw_sums_ms: np.ndarray, measured_ms: np.ndarray) -> Calibration:
+    """``measured ~ a * raw`` with ``a`` the median ratio: the fit that can never price an arch
+    below zero, for samples too small or noisy for :func:`fit_linear` (a falling slope, or an
+    intercept that makes the fastest arch cost less than nothing)."""
+    raw, y = np.asarray(raw_sums_ms, dtype=float), np.asarray(measured_ms, dtype=float)
+    ratios = y[raw > 0] / raw[raw > 0]
+    ratios = ratios[np.isfinite(ratios) & (ratios > 0)]
+    scale = float(np.median(ratios)) if len(ratios) else 1.0
+    return Calibration.linear(scale, 0.0, 0.0, int(len(y)), ("raw_sum_ms",), "median-ratio")

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from hwnas.errors import TableError
-from hwnas.latency.calibration import Calibration
+from hwnas.latency.calibration import RECALIBRATE, Calibration
 from hwnas.space.arch import Arch, OpSpec
 from hwnas.space.base import SearchSpace
 
@@ -131,8 +131,7 @@ def priced_costs(space: SearchSpace, p50_ms: Mapping[str, float], calibration: C
         raise TableError(f"the table's {cal.method} calibration {json.dumps(cal.to_dict())} prices "
                          f"the fastest arch of space {space.name} at {fastest:.6g} {unit} "
                          f"(uncalibrated {raw_fastest:.6g} {unit})",
-                         "recalibrate with `hwnas lut validate --calibrate` (or remove the table's "
-                         "calibration)")
+                         RECALIBRATE)
     return model
 
 

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import numpy as np
 
-from hwnas.errors import HwnasError
-from hwnas.latency.calibration import fit_linear
+from hwnas.errors import HwnasError, TableError
+from hwnas.latency.calibration import Calibration, fit_linear, fit_ratio
 from hwnas.latency.measure import measure_interleaved, process_settings_restored
 from hwnas.latency.table import LatencyTable
 from hwnas.space.base import SearchSpace
@@ -93,6 +93,19 @@ def calibrated_copy_path(source: Path, out: Path | None, force: bool) -> Path:
     return target
 
 
+def check_plot_path(path: Path, force: bool) -> None:
+    """Refuse a ``--plot`` that would replace a file without ``force`` (checked before measuring)."""
+    path = Path(path)
+    if path.is_dir():
+        raise HwnasError(f"--plot {path} is a folder", "pass a file path such as fidelity.png")
+    if path.exists() and not force:
+        raise HwnasError(f"--plot {path} already exists",
+                         "pass --force to replace it, or choose another --plot")
+    parent = path.parent if path.parent.exists() else None  # a missing folder is created
+    if parent is not None and not os.access(parent, os.W_OK):
+        raise HwnasError(f"cannot write --plot {path}: {parent} is not writable", "pass a writable --plot")
+
+
 def sample_archs(space: SearchSpace, n: int, rng: np.random.Generator) -> list:
     seen, out = set(), []
     for _ in range(n * 50):
@@ -129,6 +142,18 @@ def measure_archs(space: SearchSpace, archs: list, profiler, rng: np.random.Gene
     return out, per_arch
 
 
+def fit_calibration(table: LatencyTable, space: SearchSpace, raw_sums_ms: np.ndarray, n_ops: np.ndarray,
+                    measured_ms: np.ndarray) -> Calibration:
+    """:func:`fit_linear`, unless its fit prices the fastest arch of ``space`` below zero (few,
+    noisy archs; a table carrying it would be refused): then :func:`fit_ratio`, which cannot."""
+    cal = fit_linear(raw_sums_ms, n_ops, measured_ms)
+    try:
+        replace(table, calibration=cal).cost_model(space)
+    except TableError:
+        return fit_ratio(raw_sums_ms, measured_ms)
+    return cal
+
+
 def validate_table(table: LatencyTable, space: SearchSpace, profiler, samples: int,
                    rng: np.random.Generator, calibrate: bool = False) -> tuple[Validation, LatencyTable]:
     """Measure ``samples`` random archs twice; compare prediction and repeat. Returns the
@@ -156,7 +181,7 @@ def _validate_table(table: LatencyTable, space: SearchSpace, profiler, samples: 
         idx = rng.permutation(len(archs))
         fit_idx, test_idx = idx[: len(idx) // 2], idx[len(idx) // 2:]
         n_ops = np.array([len(space.ops(a)) for a in archs])
-        cal = fit_linear(raw[fit_idx], n_ops[fit_idx], meas[fit_idx])
+        cal = fit_calibration(table, space, raw[fit_idx], n_ops[fit_idx], meas[fit_idx])
         calibrated_table = replace(table, calibration=cal)
         cal_pred = np.array([calibrated_table.predict(space, a) for a in archs])
         calibrated = {"calibration": cal.to_dict(),

@@ -21,6 +21,7 @@ import torch
 from hwnas import __version__
 from hwnas.errors import TableError
 from hwnas.latency.calibration import Calibration
+from hwnas.latency.machine import this_machine
 from hwnas.latency.measure import measure_interleaved, process_settings_restored
 from hwnas.latency.table import LatencyTable, OpStats, TableMeta
 from hwnas.space.arch import OpSpec
@@ -52,6 +53,8 @@ def make_meta(space: SearchSpace, profiler, device_name: str) -> TableMeta:
         torch_version=torch.__version__, threads=p.threads, batch=p.batch, dtype="float32",
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"), hwnas_version=__version__,
         protocol=p.to_dict(), source="measured by hwnas profile",
+        host=this_machine(profiler.device_kind(), profiler.device_detail()
+                          if profiler.device_kind() == "gpu" else None),
     )
 
 
@@ -63,6 +66,12 @@ def check_compatible(existing: LatencyTable, wanted: TableMeta, path: Path) -> N
         if have != want:
             raise TableError(f"{path} was made for {field_name} {have!r}, not {want!r} as asked",
                              "choose another --out, or delete that file to start over")
+    have_host, want_host = existing.meta.host.get("host_id"), wanted.host.get("host_id")
+    if have_host and want_host and have_host != want_host:
+        # one table, two machines: its entries would no longer describe either
+        raise TableError(f"{path} was measured on another host ({existing.meta.host.get('cpu', '?')}, "
+                         f"host {have_host}; this is host {want_host})",
+                         "choose another --out to make a table for this machine")
     for key in ("runs", "rounds", "warmup", "clock", "subtract_overhead", "in_context"):
         have, want = existing.meta.protocol.get(key), wanted.protocol.get(key)
         if have is not None and have != want:

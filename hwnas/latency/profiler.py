@@ -12,12 +12,11 @@ A profiler turns a module (one op at its exact input shape, or a whole network) 
 
 from __future__ import annotations
 
-import platform
 from abc import ABC, abstractmethod
-from functools import lru_cache
 
 from torch import nn
 
+from hwnas.latency.machine import cpu_model
 from hwnas.latency.measure import (
     MeasureProtocol,
     Runner,
@@ -31,17 +30,20 @@ from hwnas.latency.table import OpStats
 from hwnas.space.arch import OpSpec
 
 
-@lru_cache(maxsize=1)
-def cpu_model() -> str:
-    """The host CPU's model name (from /proc/cpuinfo, else ``platform``)."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as fh:
-            for line in fh:
-                if line.lower().startswith(("model name", "hardware", "processor\t: a")):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown CPU"
+def cuda_missing() -> tuple[str, str] | None:
+    """(reason, fix) when torch cannot reach a CUDA GPU here, else ``None``."""
+    import torch
+
+    cpu_fix = "or profile this machine's CPU with --runtime onnxruntime"
+    if torch.version.cuda is None:
+        return (f"no CUDA device found: torch {torch.__version__} is built without CUDA",
+                "install a CUDA build of torch (https://pytorch.org/get-started/locally/) on a machine "
+                f"with an NVIDIA GPU, {cpu_fix}")
+    if not torch.cuda.is_available():
+        return (f"no CUDA device found (torch {torch.__version__} is built for CUDA {torch.version.cuda} "
+                "but sees no GPU)",
+                f"run on a machine with an NVIDIA GPU and its driver (`nvidia-smi` lists it), {cpu_fix}")
+    return None
 
 
 class Profiler(ABC):
@@ -54,6 +56,7 @@ class Profiler(ABC):
 
     name: str = ""
     extra: str | None = None
+    needs_cuda: bool = False  # checked before the runtime itself: no install fixes a missing GPU
 
     def __init__(self, protocol: MeasureProtocol | None = None) -> None:
         self.protocol = protocol or MeasureProtocol()
@@ -63,6 +66,21 @@ class Profiler(ABC):
     def available(cls) -> tuple[bool, str]:
         """(True, "") when the runtime can run here, else (False, reason naming the fix)."""
 
+    @classmethod
+    def unusable(cls) -> tuple[str, str] | None:
+        """(reason, fix) when the runtime cannot run here, else ``None``: a missing GPU first
+        (installing the runtime would not help), then what :meth:`available` says, whose fix is
+        installing the plug-in's extra."""
+        if cls.needs_cuda:
+            missing = cuda_missing()
+            if missing is not None:
+                return missing
+        ok, reason = cls.available()
+        if ok:
+            return None
+        return reason, (f"install it with `pip install 'hwnas[{cls.extra}]'`" if cls.extra
+                        else "run on a machine that has it")
+
     @abstractmethod
     def runtime_version(self) -> str:
         """Version string of the runtime (stored in table metadata)."""
@@ -70,6 +88,12 @@ class Profiler(ABC):
     def device_detail(self) -> str:
         """The hardware the runtime runs on (CPU model, GPU name, phone model)."""
         return cpu_model()
+
+    def device_kind(self) -> str:
+        """Where the runtime computes: ``cpu`` (this host's CPU), ``gpu`` (this host's GPU) or
+        ``remote`` (a device attached to the host); tables record it (``meta.host``) so a table
+        is compared with the right part of the machine that uses it."""
+        return "cpu"
 
     @abstractmethod
     def prepare(self, model: nn.Module, input_shape: tuple[int, int, int]) -> Runner:

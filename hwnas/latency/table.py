@@ -33,6 +33,7 @@ from hwnas.errors import TableError
 from hwnas.io import read_json, write_json
 from hwnas.latency.calibration import Calibration
 from hwnas.latency.cost import CostModel, priced_costs
+from hwnas.latency.machine import Provenance, compare_machine
 from hwnas.schema import NonNegativeFloat, NonNegativeInt, PositiveInt, Strict, validate
 from hwnas.space.arch import Arch, OpSpec
 from hwnas.space.base import SearchSpace
@@ -77,6 +78,9 @@ class TableMeta:
     unit: str = "ms"
     protocol: dict = field(default_factory=dict)
     source: str = "measured"
+    # the measuring host (hwnas.latency.machine.this_machine): kind, cpu, cores, host_id, gpu;
+    # empty in tables made before it was recorded (and in published ones)
+    host: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -145,6 +149,12 @@ class LatencyTable:
             self._cost_models[space] = model
         return model
 
+    def provenance(self, name: str, runtime_here: str | None = None) -> Provenance:
+        """This table's recorded machine against this one (``name``: how to call the table in
+        messages; ``runtime_here``: the runtime's version here, see
+        :func:`~hwnas.latency.machine.compare_machine`). ``.warning()`` is the one line to show."""
+        return compare_machine(self.meta, name, runtime_here)
+
     # --- I/O --------------------------------------------------------------------------------
     def to_dict(self) -> dict:
         return {
@@ -183,6 +193,16 @@ class _ProtocolModel(Strict):
     call_overhead_ms: NonNegativeFloat = None  # type: ignore[assignment]  # subtracted again on resume
 
 
+class _HostModel(Strict):
+    """Where the entries were measured (compared with this machine by hwnas.latency.machine)."""
+
+    kind: Literal["cpu", "gpu", "remote"] = "cpu"
+    cpu: str = ""
+    cores: NonNegativeInt = 0
+    host_id: str = ""
+    gpu: str = ""
+
+
 class _MetaModel(Strict):
     device_name: str
     runtime: str
@@ -201,6 +221,7 @@ class _MetaModel(Strict):
     unit: str = "ms"
     protocol: _ProtocolModel = _ProtocolModel()  # a profile resume compares and extends it
     source: str = "measured"
+    host: _HostModel = _HostModel()
 
 
 class _EntryModel(Strict):
@@ -236,5 +257,7 @@ def _validate(raw: object, origin: str) -> LatencyTable:
         except TableError as exc:
             raise TableError(f"{where}: {exc.message}", exc.fix) from None
     protocol = model.meta.protocol.model_dump(exclude_unset=True)
-    meta = TableMeta(**{**model.meta.model_dump(exclude={"protocol"}), "protocol": protocol})
+    host = model.meta.host.model_dump(exclude_unset=True)
+    meta = TableMeta(**{**model.meta.model_dump(exclude={"protocol", "host"}), "protocol": protocol,
+                        "host": host})
     return LatencyTable(meta, entries, calibration)

@@ -20,7 +20,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from hwnas.io import append_jsonl, load_weights, read_json, read_jsonl, save_weights, write_json, write_text
+from hwnas.io import (
+    append_jsonl,
+    load_weights,
+    read_json,
+    read_jsonl,
+    remove_stale_temps,
+    save_weights,
+    write_json,
+    write_text,
+)
 from hwnas.runs.candidate import Candidate, RunError
 from hwnas.runs.result import FORMAT_VERSION, RunResult
 
@@ -109,6 +118,7 @@ class RunFolder:
                 raise RunError(f"cannot resume {self.path}: the config differs in "
                                f"{', '.join(diff)} ({shown})",
                                "rerun with the original options or choose another --out")
+            self.remove_stale_temps()  # only once the resume is accepted: a refusal changes nothing
             return True
         made_dir = not self.path.exists()
         try:
@@ -116,9 +126,24 @@ class RunFolder:
         except OSError as exc:
             raise RunError(f"cannot create run folder {self.path}: {exc.strerror}",
                            "pass a writable --out") from None
+        self.remove_stale_temps()
         write_json(self.path / CONFIG, {**config, "format_version": FORMAT_VERSION})
         self._created = (made_dir,)
         return False
+
+    def remove_stale_temps(self) -> list[Path]:
+        """Delete the temp files that killed writers left in the folder (``.NAME.hwnas-PID.*.tmp``
+        of a dead PID): an atomic write is only cleaned up by the next write of the same file,
+        and a file that is never written again (a finished run's result.json, the supernet
+        cache) would keep its temp for ever."""
+        if not self.path.is_dir():
+            return []
+        removed: list[Path] = []
+        for tmp in sorted(self.path.glob(".*.hwnas-*.tmp")):
+            target = tmp.name[1:].rpartition(".hwnas-")[0]
+            if target:
+                removed += remove_stale_temps(self.path / target)
+        return removed
 
     def abandon(self) -> None:
         """Undo ``create`` of a new run that recorded nothing (it failed on a bad input), so
@@ -266,12 +291,25 @@ class RunFolder:
 
 
 PATH_KEYS = ("out",)  # config values that name a folder: the same folder may be spelled apart
+TABLE_KEYS = ("lut",)  # a table file or shipped name: the same table may be spelled apart too
 
 
 def _same(key: str, saved, given) -> bool:
     if key in PATH_KEYS and isinstance(saved, str) and isinstance(given, str):
         return Path(saved).resolve() == Path(given).resolve()
+    if key in TABLE_KEYS and isinstance(saved, str) and isinstance(given, str):
+        return _table_file(saved) == _table_file(given)
     return saved == given
+
+
+def _table_file(spec: str) -> Path:
+    from hwnas.errors import HwnasError
+    from hwnas.latency.shipped import resolve_table
+
+    try:
+        return resolve_table(spec).resolve()
+    except HwnasError:  # gone since: compare as spelled, resolved
+        return Path(spec).resolve()
 
 
 def _implied_kind(config: dict, result: dict) -> str | None:

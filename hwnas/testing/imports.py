@@ -150,8 +150,11 @@ def _imports(tree: ast.AST, module: str, is_package: bool) -> Iterable[tuple[str
 def import_graph(root: Path, packages: Iterable[str]) -> ImportGraph:
     """The static import graph among the modules of ``packages`` under ``root``.
 
-    ``from pkg import sub`` where ``sub`` is a module is an edge to ``pkg.sub`` only; any other
-    name is an edge to ``pkg`` (whose ``__init__`` defines it).
+    ``from pkg import sub`` is an edge to ``pkg.sub`` and to ``pkg``: Python runs the package's
+    ``__init__`` first and then looks ``sub`` up as its attribute, so a package whose ``__init__``
+    imports a submodule that imports ``from pkg import sibling`` is a cycle (the
+    ``hwnas.train`` <-> ``hwnas.train.loop`` one hid behind the submodule-only edge).
+    ``from pkg.sub import name`` names the module that holds ``name``: an edge to ``pkg.sub``.
     """
     files = module_files(Path(root), packages)
     unique: dict[tuple[str, str], ImportEdge] = {}
@@ -159,8 +162,7 @@ def import_graph(root: Path, packages: Iterable[str]) -> ImportGraph:
         tree = ast.parse(path.read_text(), filename=str(path))
         for base, names, line in _imports(tree, module, path.name == "__init__.py"):
             submodules = [f"{base}.{n}" for n in names if f"{base}.{n}" in files]
-            targets = submodules + ([base] if len(submodules) < max(1, len(names)) else [])
-            for target in targets:
+            for target in [*submodules, base]:
                 if target in files and target != module:
                     edge = ImportEdge(module, target, line)
                     known = unique.get((module, target))

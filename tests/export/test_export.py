@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from hwnas.cli import app
 from hwnas.io import save_weights, write_json
 from hwnas.latency import LatencyTable, OpStats, TableMeta
+from hwnas.latency.machine import this_machine
 from hwnas.nn import build_model, recalibrate_bn
 from hwnas.plugins import get_exporter
 from hwnas.space import get_space
@@ -28,7 +29,8 @@ ARCH = str(SPACE.sample(np.random.default_rng(3)))
 def _flat_table(runtime: str) -> LatencyTable:
     """Every op of mbconv-small at 0.02 ms (cheaper to build than the MAC-proportional table)."""
     meta = TableMeta(device_name="test", runtime=runtime, space=SPACE.name,
-                     space_fingerprint=SPACE.fingerprint(), resolution=SPACE.resolution)
+                     space_fingerprint=SPACE.fingerprint(), resolution=SPACE.resolution,
+                     host=this_machine("cpu"))  # as if measured here: no foreign-table note
     return LatencyTable(meta, {op.key: OpStats.single(0.02) for op in SPACE.all_ops()})
 
 

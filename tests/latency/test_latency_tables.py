@@ -161,6 +161,39 @@ def test_linear_calibration_recovers_a_known_relation() -> None:
     assert Calibration.from_dict(json.loads(json.dumps(cal.to_dict()))) == cal
 
 
+def test_a_fit_that_prices_below_zero_falls_back_to_scaling(synth: LatencyTable) -> None:
+    from hwnas.latency.fidelity import fit_calibration
+
+    space = tiny_space()
+    rng = np.random.default_rng(0)
+    archs = [space.sample(rng) for _ in range(6)]
+    raw = np.array([synth.raw_sum(space, a) for a in archs])
+    n_ops = np.array([len(space.ops(a)) for a in archs])
+    good = fit_calibration(synth, space, raw, n_ops, 1.1 * raw + 0.01)
+    assert good.fitter != "median-ratio" and good.coef_sum == pytest.approx(1.1, rel=0.05)
+    fastest = synth.cost_model(space).price_range()[0]
+    # measured far below the sums by a constant: a line through them prices the fastest arch < 0
+    low = raw - (fastest + 0.5 * (raw.min() - fastest)) - 0.0 * n_ops
+    with pytest.raises(TableError, match="prices the fastest arch"):
+        replace(synth, calibration=fit_linear(raw, n_ops, low)).cost_model(space)
+    cal = fit_calibration(synth, space, raw, n_ops, low)
+    assert cal.fitter == "median-ratio" and cal.intercept_ms == 0.0 and cal.coef_sum > 0
+    assert replace(synth, calibration=cal).cost_model(space).price_range()[0] > 0
+
+
+def test_a_falling_fit_is_refit_rising_or_scales_the_table() -> None:
+    """Noise on a few archs can fit a negative slope, which a table may not carry (refused at load)."""
+    rng = np.random.default_rng(33)  # a seed where the robust fit's slope comes out negative
+    raw = rng.uniform(1, 10, 6)
+    n_ops = np.round(2 * raw + rng.normal(0, 0.5, 6))  # op count tracks the sum: collinear
+    measured = raw + rng.normal(0, 1.0, 6)
+    cal = fit_linear(raw, n_ops, measured)
+    assert cal.coef_sum > 0 and cal.coef_ops >= 0 and cal.fitter == "LinearRegression"
+    flat = fit_linear(raw, np.full(6, 12), 5.0 - 0.1 * raw)  # falls with the sum: no slope to keep
+    assert (flat.coef_ops, flat.intercept_ms, flat.fitter) == (0.0, 0.0, "median-ratio")
+    assert flat.coef_sum == pytest.approx(float(np.median((5.0 - 0.1 * raw) / raw)))
+
+
 LINEAR = {"method": "linear", "coef_sum": 0.9, "coef_ops": 0.004, "intercept_ms": 0.05,
           "fitted_on": 20, "features": ["raw_sum_ms", "n_ops"], "fitter": "HuberRegressor"}
 
@@ -185,7 +218,8 @@ def test_bad_calibrations_are_rejected_naming_the_field(tmp_path: Path, synth: L
     path.write_text(json.dumps(d))  # NaN / Infinity are written as JSON's extensions
     with pytest.raises(TableError, match=match) as info:
         LatencyTable.load(path)
-    assert str(path) in info.value.message and "hwnas lut validate --calibrate" in info.value.fix
+    assert str(path) in info.value.message and "hwnas lut validate TABLE --calibrate" in info.value.fix
+    assert "writes a calibrated copy" in info.value.fix  # shipped tables stay read-only
 
 
 @pytest.mark.parametrize("calibration,match", [

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -101,33 +102,47 @@ def test_protocol_list_is_refused_on_profile_resume(tmp_path: Path) -> None:
     assert _digest(path) == before
 
 
-@pytest.mark.parametrize("offset_ms", [-100.0, -1e6])
-def test_offset_that_makes_a_price_negative_is_refused_naming_the_calibration(offset_ms: float) -> None:
+@pytest.mark.parametrize("intercept_ms", [-100.0, -1e6])
+def test_intercept_that_makes_a_price_negative_is_refused_naming_the_calibration(intercept_ms: float) -> None:
     from hwnas.space import get_space
 
     table = LatencyTable.load(SHIPPED)
-    bad = LatencyTable(table.meta, table.entries, Calibration.overhead(offset_ms))
+    bad = LatencyTable(table.meta, table.entries, Calibration.linear(1.0, 0.0, intercept_ms))
     space = get_space("mbconv-small")
-    with pytest.raises(TableError, match=r"overhead calibration .*offset_ms.* prices the fastest arch "
-                                         r"of space mbconv-small at -\d"):
+    with pytest.raises(TableError, match=r"linear calibration .*intercept_ms.* prices the fastest arch "
+                                         r"of space mbconv-small at -\d") as info:
         bad.predict(space, space.parse(ARCH))
+    assert "writes a calibrated copy" in info.value.fix
 
 
-def test_negative_offset_within_reason_is_fine() -> None:
+def test_negative_intercept_within_reason_is_fine() -> None:
     from hwnas.space import get_space
 
     table = LatencyTable.load(SHIPPED)
     space = get_space("mbconv-small")
     fastest = table.cost_model(space).price_range()[0]
-    ok = LatencyTable(table.meta, table.entries, Calibration.overhead(-fastest / 2))
+    ok = LatencyTable(table.meta, table.entries, Calibration.linear(1.0, 0.0, -fastest / 2))
     assert ok.cost_model(space).price_range()[0] > 0
 
 
-def test_negative_offset_at_the_cli_exits_2(tmp_path: Path) -> None:
-    path = _write_bad(tmp_path, lambda d: d.__setitem__("calibration",
-                                                        {"method": "overhead", "offset_ms": -100}))
+@pytest.mark.parametrize("calibration,message", [
+    ({"method": "overhead", "offset_ms": -100},
+     "offset_ms is -100.0: a per-call overhead cannot be negative"),
+    ({"method": "overhead", "offset_ms": -0.001},
+     "offset_ms is -0.001: a per-call overhead cannot be negative"),
+    ({"method": "linear", "coef_sum": -0.5, "coef_ops": 0.0, "intercept_ms": 0.1},
+     "coef_sum is -0.5: the slope on the table's sum must be positive"),
+    ({"method": "linear", "coef_sum": 0, "coef_ops": 0.0, "intercept_ms": 0.1},
+     "coef_sum is 0.0: the slope on the table's sum must be positive"),
+])
+def test_negative_offset_or_slope_is_refused_at_load_in_one_line(tmp_path: Path, calibration: dict,
+                                                                  message: str) -> None:
+    path = _write_bad(tmp_path, lambda d: d.__setitem__("calibration", calibration))
     before = _digest(path)
-    result = runner.invoke(app, ["lut", "predict", str(path), ARCH])
+    with pytest.raises(TableError, match=re.escape(message)):
+        LatencyTable.load(path)  # at load, before any space or arch is priced
+    result = runner.invoke(app, ["lut", "show", str(path)])
     assert result.exit_code == 2 and "Traceback" not in result.output, result.output
-    assert "prices the fastest arch" in result.output and "-99" not in result.output.split("prices")[0]
+    assert len(result.output.strip().splitlines()) == 1 and message in result.output.replace("\n", "")
+    assert "writes a calibrated copy" in result.output
     assert _digest(path) == before

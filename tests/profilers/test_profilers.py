@@ -12,6 +12,7 @@ import torch
 from hwnas.errors import HwnasError, RuntimeMissingError
 from hwnas.export.base import ExportOptions
 from hwnas.latency.measure import MeasureProtocol, pin_to_core, stats_from_samples, time_callable
+from hwnas.latency.profiler import cuda_missing
 from hwnas.plugins import get_profiler, profiler_class, runtime_names
 
 
@@ -81,8 +82,26 @@ def test_missing_tensorrt_names_the_extra() -> None:
     ok, reason = profiler_class("tensorrt").available()
     if ok:
         pytest.skip("TensorRT is installed here")
+    if cuda_missing() is not None:
+        pytest.skip("no CUDA here: the message names the missing GPU instead (test below)")
     with pytest.raises(RuntimeMissingError, match=r"hwnas\[tensorrt\]"):
         get_profiler("tensorrt")
+
+
+@pytest.mark.parametrize("runtime", ["tensorrt", "torch-cuda"])
+def test_missing_cuda_names_the_gpu_not_an_install(runtime: str) -> None:
+    missing = cuda_missing()
+    if missing is None:
+        pytest.skip("a CUDA GPU is visible here")
+    with pytest.raises(RuntimeMissingError) as info:
+        get_profiler(runtime)
+    text = str(info.value)
+    assert "no CUDA device found" in text and "\n" not in text
+    assert "pip install" not in text and "hwnas[tensorrt]" not in text
+    if torch.version.cuda is None:
+        assert "built without CUDA" in text and "CUDA build of torch" in text
+    else:
+        assert f"built for CUDA {torch.version.cuda} but sees no GPU" in text and "nvidia-smi" in text
 
 
 def test_pinning_picks_an_allowed_core() -> None:
