@@ -113,6 +113,7 @@ def search_args(csv, out, *extra):
             "--out", str(out), *extra]
 
 
+@pytest.mark.integration  # two reports with plots
 def test_search_and_report_take_both_objective_spellings(mbconv_csv, tmp_path):
     csv, _ = mbconv_csv
     fronts = []

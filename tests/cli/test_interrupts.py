@@ -104,6 +104,7 @@ def test_search_force_starts_over_and_keeps_other_files(tiny, tmp_path):
     assert (out / "notes.txt").read_text() == "mine"
 
 
+@pytest.mark.integration  # trains an epoch
 def test_interrupted_train_prints_a_resume_command_that_works(tiny, tmp_path, monkeypatch):
     from hwnas.cli import train_cmd
 
@@ -186,6 +187,7 @@ def test_default_threads_are_the_affinity_cores_at_most_torchs_own(tiny, tmp_pat
     assert runtime.default_threads(local_ranks=runtime.TORCH_DEFAULT_THREADS) == 1
 
 
+@pytest.mark.integration  # two interpreters importing the CLI
 def test_the_cli_makes_openmp_workers_sleep_unless_the_user_chose(tmp_path):
     import os
     import subprocess
