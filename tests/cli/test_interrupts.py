@@ -200,3 +200,18 @@ def test_the_cli_makes_openmp_workers_sleep_unless_the_user_chose(tmp_path):
     env["OMP_WAIT_POLICY"] = "ACTIVE"
     got = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert got.stdout.strip() == "ACTIVE", got.stderr
+
+
+def test_profile_force_starts_a_mismatching_table_over(tiny, tmp_path):
+    spec, _ = tiny
+    table = tmp_path / "t.json"
+    base = ["profile", "-s", str(spec), "-r", "torch-cpu", "-o", str(table), "--rounds", "1",
+            "--warmup", "0", "--no-pin", "--json"]
+    assert runner.invoke(app, [*base, "--runs", "2"]).exit_code == 0
+    before = table.read_bytes()
+    other = runner.invoke(app, [*base, "--runs", "3"])
+    assert other.exit_code == 2 and "pass --force to start it over" in other.stderr, other.output
+    assert table.read_bytes() == before
+    forced = runner.invoke(app, [*base, "--runs", "3", "-f"])
+    assert forced.exit_code == 0, forced.output
+    assert json.loads(table.read_text())["meta"]["protocol"]["runs"] == 3
