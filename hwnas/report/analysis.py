@@ -6,9 +6,8 @@ published table). Every front, hypervolume, knee and deploy choice is computed i
 a view with two kinds has two groups and says which is which. A *series* is one run's
 candidates of one kind.
 
-Per view, a cost objective the view has no values for (``latency_ms`` on a device with only an
-energy table) is replaced by the cost the view does have, so each device is ranked by its own
-metric in its own unit.
+Per view, ``latency_ms`` is replaced by ``energy_mj`` on a device that has only an energy table,
+so each device is ranked by its own metric in its own unit (never by another device's latency).
 
 Reference point (one per group, shared by every series in it so their hypervolumes compare):
 :func:`hwnas.pareto.default_reference` over the group's scored candidates (worst value of each
@@ -62,18 +61,14 @@ def view_reference(points: np.ndarray, objectives: tuple[Objective, ...]) -> np.
 
 
 def view_objectives(objectives: tuple[Objective, ...], view: View) -> tuple[Objective, ...]:
-    """The objectives with a cost the view lacks replaced by the one it has (energy for latency)."""
+    """The objectives of one view: ``latency_ms`` (the default cost) becomes ``energy_mj`` on a
+    device known only by an energy table. Energy asked for by name is never swapped for latency:
+    a view without energy is skipped, saying so."""
     names = {o.name for o in objectives}
-    out = []
-    for o in objectives:
-        if o.name in METRICS and o.name not in view.sources:
-            other = [f for f in METRICS if f not in names and f in view.sources]
-            if other:
-                names.add(other[0])
-                out.append(Objective(other[0], "min"))
-                continue
-        out.append(o)
-    return tuple(out)
+    if ("latency_ms" in names and "latency_ms" not in view.sources and "energy_mj" in view.sources
+            and "energy_mj" not in names):
+        return tuple(Objective("energy_mj", "min") if o.name == "latency_ms" else o for o in objectives)
+    return objectives
 
 
 def kinds_of(runs: tuple[Run, ...], view: View, objectives: tuple[Objective, ...]) -> list:
