@@ -54,7 +54,7 @@ def report(
         for group in view["groups"]:
             ref = ", ".join(f"{v:.4g}" for v in group["reference"])
             table = Table("run", "evals", "front", "hypervolume", "best within budget",
-                          title=f"{view['name']}: {group['label']} (reference {ref})")
+                          title=f"{view['title']}: {group['label']} (reference {ref})")
             for r in group["runs"]:
                 best = r["stats"]["best_within_budget"]
                 best_txt = f"{best['accuracy']:.4f} @ {best['latency_ms']:.4g} ms" if best else "-"

@@ -186,7 +186,8 @@ def analyze_view(view: View, runs: tuple[Run, ...], objectives: tuple[Objective,
                     if c.accuracy is not None})
     sources = {"accuracy": f"recorded by the run ({', '.join(kinds)})"} if kinds else {}
     sources.update(view.sources)
-    return {"name": view.name, "device": view.device, "runtime": view.runtime,
+    title = f"recorded ({view.device} table)" if view.name == "recorded" and view.device else view.name
+    return {"name": view.name, "title": title, "device": view.device, "runtime": view.runtime,
             "objectives": [{"name": o.name, "sense": o.sense} for o in objs],
             "units": {f: UNITS[f] for f in METRICS if f in view.sources}, "sources": sources,
             "groups": groups, "runs": [e for g in groups for e in g["runs"]]}

@@ -126,7 +126,7 @@ def _view_section(view: dict) -> str:
     kinds = [g["label"] for g in view["groups"]]
     note = (f"accuracies of different kinds ({', '.join(kinds)}) are ranked apart: each has its own "
             "front, hypervolume and knee" if len(kinds) > 1 else f"ranked on {kinds[0]}")
-    return (f"<h2>{escape(view['name'])}</h2>"
+    return (f"<h2>{escape(view['title'])}</h2>"
             f'<p class="note">objectives: {escape(objectives)}; values from {escape(sources)}; '
             f"{escape(note)}</p>" + "".join(_group_section(g, view) for g in view["groups"]))
 

@@ -67,7 +67,7 @@ def panels(report: dict) -> list[tuple[int, int, str]]:
     out = []
     for i, view in enumerate(report["views"]):
         for j, group in enumerate(view["groups"]):
-            out.append((i, j, f"{view['name']}: {group['label']}"))
+            out.append((i, j, f"{view['title']}: {group['label']}"))
     return out
 
 
