@@ -129,6 +129,22 @@ def test_knee_of_tied_endpoints_does_not_follow_the_argument_order(tmp_path):
     assert knees[0] == knees[1] and knees[0]["accuracy"] == 0.983  # ties go to the first objective
 
 
+def test_knee_among_identical_values_is_the_smallest_arch_string(tmp_path):
+    """Equal values, different archs: the knee must not be whichever was evaluated first."""
+    space = get_space("mbconv-small")
+    rng = np.random.default_rng(1)
+    archs = sorted((space.sample(rng) for _ in range(2)), key=str)
+    knees = []
+    for name, listed in (("fwd", archs), ("rev", archs[::-1])):
+        folder = RunFolder(tmp_path / name)
+        folder.create({"strategy": "random", "space": space.name}, resume=False)
+        for i, arch in enumerate(listed):
+            folder.append(Candidate(arch, 0.5, 1.0, accuracy_kind="table", strategy="random", index=i))
+        knees.append(build_report([folder.path], tmp_path / f"out-{name}").report
+                     ["views"][0]["groups"][0]["combined"]["knee"]["arch"])
+    assert knees == [str(archs[0])] * 2
+
+
 # --- 3. like with like ------------------------------------------------------------------------
 def test_accuracy_kinds_are_never_pooled(world, tmp_path):
     runs = world["runs"]
@@ -210,6 +226,14 @@ def test_what_to_deploy_names_the_best_within_budget_and_the_knee(world, tmp_pat
                                                if c.accuracy == deploy["best"]["accuracy"])
     assert (deploy["knee"]["arch"], deploy["knee"]["run"]) == (table_group["combined"]["knee"]["arch"],
                                                                table_group["combined"]["knee"]["run"])
+    # a tighter --budget-ms: the most accurate arch under it, not the most accurate overall
+    tight = sorted(c.latency_ms for c in rows)[len(rows) // 3]
+    r2 = runner.invoke(app, ["report", str(runs["A"]), str(runs["B"]), "--budget-ms", str(tight),
+                             "--out", str(tmp_path / "tight"), "--json"])
+    best = json.loads(r2.stdout)["views"][0]["groups"][0]["deploy"]["best"]
+    under = [c for c in rows if c.latency_ms <= tight]
+    assert max(c.accuracy for c in under) < max(c.accuracy for c in rows)  # else this checks nothing
+    assert best["latency_ms"] <= tight and best["accuracy"] == max(c.accuracy for c in under)
     # a table-scored arch has no trained weights: train it, then export with them
     train_cmd, export_cmd = deploy["best"]["commands"]
     train = typer.main.get_command(app).commands
