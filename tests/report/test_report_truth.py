@@ -97,7 +97,36 @@ def _digests(folder):
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
 
 
+# --- unit tier: the analysis alone (no figures), order-free and kind by kind ------------------
+def test_analysis_is_order_free_and_ranks_each_kind_apart(tmp_path):
+    from hwnas.report.analysis import analyze
+    from hwnas.runs import parse_objectives
+
+    space = get_space("mbconv-small")
+    rng = np.random.default_rng(3)
+    folders = []
+    for name, kind, n in (("one", "oneshot-val", 12), ("two", "oneshot-val", 12), ("grad", "scratch-test", 1)):
+        folder = RunFolder(tmp_path / name)
+        folder.create({"strategy": "random", "space": space.name, "budget_ms": 1.5}, resume=False)
+        for i in range(n):
+            acc = 0.97 if kind == "scratch-test" else float(rng.uniform(0.6, 0.8))
+            folder.append(Candidate(space.sample(rng), acc, float(rng.uniform(0.5, 2.0)), accuracy_kind=kind,
+                                    strategy="random", index=i))
+        folders.append(folder.path)
+    objs = parse_objectives("accuracy:max,latency_ms:min")
+    docs = []
+    for order in (folders, folders[::-1], [folders[1], folders[2], folders[0]]):
+        runs = load_runs(order)
+        docs.append(analyze(runs, build_views(runs, []), objs))
+    assert docs[0] == docs[1] == docs[2]
+    groups = docs[0]["views"][0]["groups"]
+    assert [g["accuracy_kind"] for g in groups] == ["oneshot-val", "scratch-test"]
+    assert all(row["accuracy_kind"] == g["accuracy_kind"] for g in groups for row in g["combined"]["front"])
+    assert [e["run"] for e in groups[0]["runs"]] == ["random:one", "random:two"]
+
+
 # --- 1. order of the run folders --------------------------------------------------------------
+@pytest.mark.integration
 def test_report_a_b_equals_report_b_a(world, tmp_path):
     runs = world["runs"]
     args = ["--lut", str(world["lut"]), "--compare"]
@@ -111,6 +140,7 @@ def test_report_a_b_equals_report_b_a(world, tmp_path):
     assert ab.output.replace("/ab/", "/ba/") == ba.output
 
 
+@pytest.mark.integration
 def test_knee_of_tied_endpoints_does_not_follow_the_argument_order(tmp_path):
     """Two single-point runs: a two-point front whose endpoints tie on the knee criterion."""
     space = get_space("mbconv-small")
@@ -129,6 +159,7 @@ def test_knee_of_tied_endpoints_does_not_follow_the_argument_order(tmp_path):
     assert knees[0] == knees[1] and knees[0]["accuracy"] == 0.983  # ties go to the first objective
 
 
+@pytest.mark.integration
 def test_knee_among_identical_values_is_the_smallest_arch_string(tmp_path):
     """Equal values, different archs: the knee must not be whichever was evaluated first."""
     space = get_space("mbconv-small")
@@ -146,6 +177,7 @@ def test_knee_among_identical_values_is_the_smallest_arch_string(tmp_path):
 
 
 # --- 3. like with like ------------------------------------------------------------------------
+@pytest.mark.integration
 def test_accuracy_kinds_are_never_pooled(world, tmp_path):
     runs = world["runs"]
     res = build_report([runs["evo"], runs["grad"]], tmp_path / "out")
@@ -175,6 +207,7 @@ def test_accuracy_kinds_are_never_pooled(world, tmp_path):
 
 
 # --- 4. every run's points visible -----------------------------------------------------------
+@pytest.mark.integration
 def test_every_run_is_drawn_above_the_knee_with_its_own_marker(world, tmp_path):
     runs = load_runs([world["runs"][k] for k in ("A", "B", "grad", "evo")])
     views = build_views(runs, [])
@@ -199,6 +232,7 @@ def test_every_run_is_drawn_above_the_knee_with_its_own_marker(world, tmp_path):
 
 
 # --- 5. provenance only for metrics that exist ------------------------------------------------
+@pytest.mark.integration
 def test_provenance_lists_only_metrics_with_values(world, tmp_path):
     doc = build_report([world["runs"]["A"]], tmp_path / "out").report
     assert set(doc["views"][0]["sources"]) == {"accuracy", "latency_ms"}
@@ -208,6 +242,7 @@ def test_provenance_lists_only_metrics_with_values(world, tmp_path):
 
 
 # --- 6. what to deploy -----------------------------------------------------------------------
+@pytest.mark.integration
 def test_what_to_deploy_names_the_best_within_budget_and_the_knee(world, tmp_path, monkeypatch):
     runs = world["runs"]
     r = runner.invoke(app, ["report", str(runs["A"]), str(runs["B"]), str(runs["grad"]),
