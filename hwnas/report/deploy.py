@@ -63,12 +63,15 @@ def choose(rows: list[dict], knee: dict | None, runs: dict[str, Run], device: st
     with_acc = [r for r in rows if r.get("accuracy") is not None and (cost is None or r.get(cost) is not None)]
     if cost != "latency_ms":
         budget_ms = budget_from = None  # a latency budget says nothing about energy
-    inside = [r for r in with_acc if budget_ms is None or r["latency_ms"] <= budget_ms]
+    mixed = len({r.get("accuracy_kind") for r in with_acc}) > 1  # accuracy is no objective here
+    inside = [] if mixed else [r for r in with_acc if budget_ms is None or r["latency_ms"] <= budget_ms]
     best = min(inside, key=lambda r: _rank(r, cost)) if inside else None
     fmt, _suffix = export_format(runtime)
     stem = device + (f"-{kind}" if kind else "")
     out = {"device": device, "accuracy_kind": kind, "budget_ms": budget_ms, "budget_from": budget_from,
-           "format": fmt, "best": None, "knee": None, "same": False}
+           "format": fmt, "best": None, "knee": None, "same": False,
+           "why_no_best": ("the accuracies are of several kinds and are not compared; put accuracy "
+                           "in --objectives" if mixed else "no candidate is within the budget")}
     if best is not None:
         out["best"] = {**best, "commands": commands(best, runs[best["run"]], fmt, f"{stem}-best")}
     if knee is not None:
@@ -92,7 +95,7 @@ def describe(choice: dict, units: dict[str, str]) -> list[str]:
         lines.append(f"most accurate {budget}: {fig(choice['best'])}")
         lines += [f"  $ {c}" for c in choice["best"]["commands"]]
     else:
-        lines.append(f"most accurate {budget}: none - no candidate is within the budget")
+        lines.append(f"most accurate {budget}: none - {choice['why_no_best']}")
     if choice["knee"] is not None:
         if choice["same"]:
             lines.append("knee: the same arch")

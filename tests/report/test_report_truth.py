@@ -110,7 +110,8 @@ def test_analysis_is_order_free_and_ranks_each_kind_apart(tmp_path):
         folder.create({"strategy": "random", "space": space.name, "budget_ms": 1.5}, resume=False)
         for i in range(n):
             acc = 0.97 if kind == "scratch-test" else float(rng.uniform(0.6, 0.8))
-            folder.append(Candidate(space.sample(rng), acc, float(rng.uniform(0.5, 2.0)), accuracy_kind=kind,
+            folder.append(Candidate(space.sample(rng), acc, float(rng.uniform(0.5, 2.0)),
+                                    params=int(rng.integers(1000, 9000)), accuracy_kind=kind,
                                     strategy="random", index=i))
         folders.append(folder.path)
     objs = parse_objectives("accuracy:max,latency_ms:min")
@@ -123,6 +124,12 @@ def test_analysis_is_order_free_and_ranks_each_kind_apart(tmp_path):
     assert [g["accuracy_kind"] for g in groups] == ["oneshot-val", "scratch-test"]
     assert all(row["accuracy_kind"] == g["accuracy_kind"] for g in groups for row in g["combined"]["front"])
     assert [e["run"] for e in groups[0]["runs"]] == ["random:one", "random:two"]
+    # without accuracy among the objectives there is one group, and no "most accurate" across kinds
+    runs = load_runs(folders)
+    doc = analyze(runs, build_views(runs, []), parse_objectives("latency_ms:min,params:min"))
+    (group,) = doc["views"][0]["groups"]
+    assert group["label"] == "all candidates" and group["deploy"]["best"] is None
+    assert "several kinds" in group["deploy"]["why_no_best"]
 
 
 # --- 1. order of the run folders --------------------------------------------------------------
