@@ -60,7 +60,8 @@ def choose(rows: list[dict], knee: dict | None, runs: dict[str, Run], device: st
     """The deploy advice of one group: ``rows`` are its scored candidates (``to_dict`` + run)."""
     cost = "latency_ms" if any(r.get("latency_ms") is not None for r in rows) else (
         "energy_mj" if any(r.get("energy_mj") is not None for r in rows) else None)
-    with_acc = [r for r in rows if r.get("accuracy") is not None and (cost is None or r.get(cost) is not None)]
+    with_acc = [r for r in rows
+                if r.get("accuracy") is not None and (cost is None or r.get(cost) is not None)]
     if cost != "latency_ms":
         budget_ms = budget_from = None  # a latency budget says nothing about energy
     mixed = len({r.get("accuracy_kind") for r in with_acc}) > 1  # accuracy is no objective here

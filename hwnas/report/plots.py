@@ -78,7 +78,8 @@ def pareto_figure(views: list[View], runs: tuple[Run, ...], report: dict):
     cols = min(n, 3)
     rows = (n + cols - 1) // cols
     fig = _figure(5.2 * cols, 4.4 * rows)
-    style = {r.label: (c, MARKERS[k % len(MARKERS)]) for k, (r, c) in enumerate(zip(runs, _colors(len(runs))))}
+    style = {r.label: (c, MARKERS[k % len(MARKERS)])
+             for k, (r, c) in enumerate(zip(runs, _colors(len(runs))))}
     for k, (i, j, title) in enumerate(layout):
         view, analysis = views[i], report["views"][i]
         group = analysis["groups"][j]
@@ -104,7 +105,8 @@ def pareto_figure(views: list[View], runs: tuple[Run, ...], report: dict):
             order = np.argsort(fx, kind="stable")
             ax.plot(fx[order], fy[order], color=color, marker=marker, markersize=6,
                     markeredgecolor="black", markeredgewidth=0.6, linewidth=1.4, zorder=Z_FRONT,
-                    linestyle="none" if projected else "-", drawstyle="default" if projected else "steps-post",
+                    linestyle="none" if projected else "-",
+                    drawstyle="default" if projected else "steps-post",
                     label=f"{entry['run']} front ({len(front)})", gid=f"run:{entry['run']}")
         _budget_lines(ax, group, x_obj.name, y_obj.name)
         ax.set_title(title + (f"  ({len(objs)}-D fronts, projected)" if projected else ""), fontsize=9)

@@ -180,9 +180,10 @@ def test_report_figures_match_brute_force(world, tmp_path):
     # common reference: accuracy 0, latency worst + 10 % of range
     lat = union[:, 1]
     assert view["groups"][0]["reference"] == pytest.approx([0.0, lat.max() + 0.1 * (lat.max() - lat.min())])
-    assert view["groups"][0]["combined"]["hypervolume"] == pytest.approx(hypervolume(union, SENSES, view["groups"][0]["reference"]))
-    assert len(view["groups"][0]["combined"]["front"]) == len(pareto_front(union, SENSES))
-    assert sum(e["stats"]["share_of_combined_front"] for e in view["runs"]) == len(view["groups"][0]["combined"]["front"])
+    group = view["groups"][0]
+    assert group["combined"]["hypervolume"] == pytest.approx(hypervolume(union, SENSES, group["reference"]))
+    assert len(group["combined"]["front"]) == len(pareto_front(union, SENSES))
+    assert sum(e["stats"]["share_of_combined_front"] for e in view["runs"]) == len(group["combined"]["front"])
 
 
 class _Refs(HTMLParser):
@@ -247,7 +248,8 @@ def test_fronts_differ_between_devices(world, tmp_path):
                        lut_paths=[str(world["tables"]["a"]), str(world["tables"]["b"])]).report
     assert [v["name"] for v in doc["views"]] == ["device-a (synthetic)", "device-b (synthetic)"]
     a, b = doc["views"]  # device-a priced the runs: it is the recorded view, drawn once
-    assert b["groups"][0]["reference"][1] > 2 * a["groups"][0]["reference"][1]  # device-b is three times slower
+    # device-b is three times slower
+    assert b["groups"][0]["reference"][1] > 2 * a["groups"][0]["reference"][1]
     space = world["space"]
     for view, key in ((a, "a"), (b, "b")):
         table = LatencyTable.load(world["tables"][key])

@@ -105,7 +105,8 @@ def test_analysis_is_order_free_and_ranks_each_kind_apart(tmp_path):
     space = get_space("mbconv-small")
     rng = np.random.default_rng(3)
     folders = []
-    for name, kind, n in (("one", "oneshot-val", 12), ("two", "oneshot-val", 12), ("grad", "scratch-test", 1)):
+    for name, kind, n in (("one", "oneshot-val", 12), ("two", "oneshot-val", 12),
+                          ("grad", "scratch-test", 1)):
         folder = RunFolder(tmp_path / name)
         folder.create({"strategy": "random", "space": space.name, "budget_ms": 1.5}, resume=False)
         for i in range(n):
@@ -231,7 +232,8 @@ def test_every_run_is_drawn_above_the_knee_with_its_own_marker(world, tmp_path):
             assert line.get_zorder() > knee[0].get_zorder()
             assert len(line.get_xdata()) == len(entry["front"]) >= 1
             markers.setdefault(entry["run"], set()).add(line.get_marker())
-    grad = next(ax for ax, g in zip(fig.axes, doc["views"][0]["groups"]) if g["accuracy_kind"] == "scratch-test")
+    grad = next(ax for ax, g in zip(fig.axes, doc["views"][0]["groups"])
+                if g["accuracy_kind"] == "scratch-test")
     line = next(a for a in grad.lines if a.get_gid() == "run:proxyless:grad")
     assert list(line.get_ydata()) == [0.972]  # its single point, the knee of its panel, is drawn
     assert all(len(m) == 1 for m in markers.values())  # one marker per run in every panel
