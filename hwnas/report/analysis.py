@@ -31,7 +31,7 @@ from hwnas.runs import ACCURACY_KINDS
 
 SCHEMA_VERSION = 2
 KIND_LABELS = {"oneshot-val": "one-shot validation", "scratch-val": "scratch validation",
-               "scratch-test": "scratch test", "table": "tabular (CSV or published)", None: "unrecorded kind"}
+               "scratch-test": "scratch test", "table": "tabular", None: "unrecorded kind"}
 
 
 def kind_label(kind: str | None) -> str:
