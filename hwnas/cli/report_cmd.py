@@ -26,7 +26,9 @@ def report(
                                   help="Latency or energy table: re-prices every candidate for that "
                                        "device (repeat for several devices)."),
     budget_ms: float | None = typer.Option(None, "--budget-ms",
-                                           help="Latency budget line (default: each run's own)."),
+                                           help="Latency budget in ms: the budget line and the most accurate "
+                                                "arch to deploy (default: the runs' own, the "
+                                                "strictest when they differ)."),
     compare: bool = typer.Option(False, "--compare",
                                  help="Also plot hypervolume against evaluations per run "
                                       "(compare.png, compare.json)."),
