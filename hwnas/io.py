@@ -228,5 +228,8 @@ def _weights_reason(exc: Exception) -> str:
     if "weights_only" in text or "Unsupported global" in text or "Unpickler" in text:
         return ("it holds Python objects other than tensors, which hwnas refuses to unpickle "
                 "(weights_only=True)")
+    if "zip archive" in text or "miniz" in text or "central directory" in text:
+        # torch's own text for this case runs to five sentences of advice
+        return "it is not a complete torch file (truncated or not written by torch.save)"
     first = next((line.strip() for line in text.splitlines() if line.strip()), "")
     return first or f"{type(exc).__name__} while reading it (not a torch file?)"
