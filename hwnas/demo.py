@@ -131,7 +131,7 @@ class DemoLog:
 
 
 def run_demo(out: Path, quick: bool = False, seed: int = 0,
-             say: Callable[[str], None] = print) -> dict:
+             say: Callable[[str], None] = print, threads: int = 0) -> dict:
     """Run every stage into ``out`` and return the summary (also written to out/demo.json).
 
     ``out`` must be new, empty or a demo folder made with the same options, which is resumed.
@@ -183,7 +183,7 @@ def run_demo(out: Path, quick: bool = False, seed: int = 0,
         config = GradientSearchConfig(
             SPACE, str(lut), budget["ms"], str(out / "proxyless"), epochs=settings.search_epochs,
             warmup_epochs=settings.warmup_epochs, derived_epochs=settings.derived_epochs, seed=seed,
-            resume=True)  # a new folder starts; one an interrupted demo left continues
+            resume=True, threads=threads)  # a new folder starts; one an interrupted demo left continues
         result = run_gradient_search(config, progress=False)
         return {"artifact": str(out / "proxyless"), "budget_ms": budget["ms"],
                 "arch": str(result.best.arch), "predicted_ms": result.details["predicted"],
@@ -207,7 +207,8 @@ def run_demo(out: Path, quick: bool = False, seed: int = 0,
                                           settings.evolution_evals, str(out / "evolution"),
                                           resume=True, seed=seed,
                                           population=settings.population, sample_size=3,
-                                          epochs=settings.supernet_epochs), progress=False)
+                                          epochs=settings.supernet_epochs, threads=threads),
+                          progress=False)
         return {"artifact": str(out / "evolution"), "evaluations": res.evaluations,
                 "front_size": len(res.pareto)}
 
@@ -234,7 +235,8 @@ def run_demo(out: Path, quick: bool = False, seed: int = 0,
         "predicted_ms": search_info["predicted_ms"], "measured_ms": export_info["measured_ms"],
         "test_acc": search_info["test_acc"], "parity_max_abs_diff": export_info["parity_max_abs_diff"],
         "front_size": evo_info["front_size"], "hypervolume": report_info["hypervolume"],
-        "wall_s": round(time.perf_counter() - start, 1), "stages": log.stages, "out": str(out),
+        "threads": threads, "wall_s": round(time.perf_counter() - start, 1), "stages": log.stages,
+        "out": str(out),
     }
     write_json(out / "demo.json", summary)
     return summary

@@ -13,12 +13,18 @@ from hwnas.errors import HwnasError
 
 
 def _current_umask() -> int:
-    mask = os.umask(0)
+    """The process's umask now. Linux reports it in /proc/self/status; setting and restoring it
+    (the portable way) would briefly give other threads' new files the wrong mode."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o022)
     os.umask(mask)
     return mask
-
-
-_UMASK = _current_umask()
 
 
 # Nesting deeper than this is refused before parsing: hwnas's own files nest a few levels, and a
@@ -69,7 +75,7 @@ def _atomic_write_bytes(path: Path, data: bytes) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{_temp_prefix(path)}{os.getpid()}.",
                                suffix=".tmp")
     try:
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual mode
+        os.chmod(tmp, 0o666 & ~_current_umask())  # mkstemp makes 0600: give the usual mode
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
@@ -222,5 +228,8 @@ def _weights_reason(exc: Exception) -> str:
     if "weights_only" in text or "Unsupported global" in text or "Unpickler" in text:
         return ("it holds Python objects other than tensors, which hwnas refuses to unpickle "
                 "(weights_only=True)")
+    if "zip archive" in text or "miniz" in text or "central directory" in text:
+        # torch's own text for this case runs to five sentences of advice
+        return "it is not a complete torch file (truncated or not written by torch.save)"
     first = next((line.strip() for line in text.splitlines() if line.strip()), "")
     return first or f"{type(exc).__name__} while reading it (not a torch file?)"

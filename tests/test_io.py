@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from hwnas.errors import HwnasError
-from hwnas.io import MAX_JSON_DEPTH, load_weights, read_json, remove_stale_temps, write_json
+from hwnas.io import MAX_JSON_DEPTH, load_weights, read_json, remove_stale_temps, save_weights, write_json
 
 
 @pytest.mark.parametrize("text, says", [
@@ -74,6 +74,19 @@ def test_written_files_follow_the_umask(tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert (path.stat().st_mode & 0o777) == (0o666 & ~mask)
+
+
+@pytest.mark.parametrize("mask", [0o022, 0o027, 0o077])
+def test_written_files_follow_the_umask_of_the_moment(tmp_path, mask):
+    """The mask in force when a file is written, not the one at import (mkstemp makes 0600)."""
+    old = os.umask(mask)
+    try:
+        write_json(tmp_path / "x.json", {})
+        save_weights(tmp_path / "w.pt", {})
+    finally:
+        os.umask(old)
+    for name in ("x.json", "w.pt"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o666 & ~mask
 
 
 def test_weights_messages_name_the_cause_without_torch_advice(tmp_path):

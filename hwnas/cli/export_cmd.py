@@ -7,8 +7,27 @@ from pathlib import Path
 import typer
 
 from hwnas.cli.app import app
-from hwnas.cli.common import JSON_OPTION, console, guarded, print_json
+from hwnas.cli.common import JSON_OPTION, console, force_option, guarded, out_option, print_json
 from hwnas.latency.shipped import load_table
+
+
+def _resolve(source: str, space: str | None, weights: Path | None):
+    """The export source; a missing run folder is named as such, not parsed as a one-layer arch."""
+    from hwnas.errors import SpaceError
+    from hwnas.export.base import ExportError
+    from hwnas.export.pipeline import resolve_source
+
+    fix = ("pass the --out folder of a finished `hwnas search`, or an arch string like those "
+           "`hwnas arch sample` prints")
+    if not Path(source).exists() and ("/" in source or "\\" in source or source.startswith((".", "~"))):
+        raise ExportError(f"{source} does not exist", fix)
+    try:
+        return resolve_source(source, space, weights)
+    except SpaceError as exc:
+        if Path(source).exists() or any(sep in source for sep in "-|+ "):
+            raise  # it reads as an arch string: the space says what is wrong with it
+        raise ExportError(f"{source} is neither an existing folder nor an arch string "
+                          f"({exc.message})", fix) from None
 
 
 @app.command("export")
@@ -18,11 +37,12 @@ def export(source: str = typer.Argument(..., help="A run folder (exports its bes
            space: str = typer.Option(None, "--space", "-s", help="Space of an arch string "
                                      "(default mbconv-small; a run folder names its own)."),
            weights: Path = typer.Option(None, help="State dict (weights_only) for the arch."),
-           fmt: str = typer.Option(..., "--format", "-f", help="onnx | executorch | tensorrt"),
-           out: Path = typer.Option(..., help="Artifact path (its record ARTIFACT.export.json is written "
-                                "beside it)."),
+           fmt: str = typer.Option(..., "--format", help="onnx | executorch | tensorrt"),
+           out: Path = out_option("Artifact path (its record ARTIFACT.export.json is written beside "
+                                  "it)."),
            lut: str = typer.Option(None, "--lut", help="Latency table (file or shipped name "
-                                   "device/stem) to compare the measured latency with."),
+                                   "device/stem; `hwnas lut list`) to compare the measured latency "
+                                   "with."),
            opset: int = typer.Option(17, min=7, help="ONNX opset (onnx, tensorrt)."),
            dynamo: bool = typer.Option(False, help="Use the torch.export-based ONNX exporter."),
            simplify: bool = typer.Option(True, help="onnxruntime's basic offline graph "
@@ -42,11 +62,11 @@ def export(source: str = typer.Argument(..., help="A run folder (exports its bes
            calib_data: str = typer.Option(None, "--calib-data", help="Data whose training split "
                                           "calibrates --quantize and whose test split scores it "
                                           "(default: --data)."),
-           force: bool = typer.Option(False, help="Overwrite an existing --out and its record."),
+           force: bool = force_option("the artifact and its record"),
            json_out: bool = JSON_OPTION) -> None:
     """Export an arch, run it in its runtime against PyTorch, time it, write ARTIFACT.export.json."""
     from hwnas.export.base import ExportOptions
-    from hwnas.export.pipeline import ExportRequest, check_out_path, export_arch, record_path, resolve_source
+    from hwnas.export.pipeline import ExportRequest, check_out_path, export_arch, record_path
     from hwnas.plugins import get_exporter
 
     from hwnas.latency.table import normalize_dtype
@@ -59,7 +79,7 @@ def export(source: str = typer.Argument(..., help="A run folder (exports its bes
         exporter.require_quantize(dtype)
     exporter.require()  # unknown or unavailable format: fail before any other work
     check_out_path(out, force)
-    src = resolve_source(source, space, weights)
+    src = _resolve(source, space, weights)
     table = load_table(lut) if lut else None
     if table is not None:
         table.require_dtype(dtype or "float32", lut)

@@ -137,9 +137,10 @@ def validate(table_file: str = TABLE_ARG,
                  False, help="Fit a correction on half the archs, report on the other half, and write "
                              "a calibrated copy of the table (see --out)."),
              out: Path | None = typer.Option(
-                 None, "--out", help="File for the calibrated copy (default: TABLE.calibrated.json "
+                 None, "--out", "-o", help="File for the calibrated copy (default: TABLE.calibrated.json "
                                      "in the current folder); the table itself is never changed."),
-             force: bool = typer.Option(False, help="Replace an existing --out or --plot file."),
+             force: bool = typer.Option(False, "--force", "-f",
+                                        help="Replace an existing --out or --plot file."),
              plot: Path | None = typer.Option(None, help="Write a PNG of predicted (and repeated) vs "
                                                          "measured latency here."),
              json_out: bool = JSON_OPTION) -> None:
@@ -208,10 +209,16 @@ def validate(table_file: str = TABLE_ARG,
 @lut_app.command("import-hwnasbench")
 @guarded
 def import_hwnasbench(raw: Path = typer.Argument(..., help="HW-NAS-Bench fbnet_lut.json"),
-                      out_dir: Path = typer.Argument(..., help="Folder for <device>/<metric>-<space>.json"),
+                      out_dir: Path = typer.Option(..., "--out", "-o",
+                                                   help="Folder for <device>/<metric>-<space>.json."),
+                      force: bool = typer.Option(False, "--force", "-f", help="Write into a non-empty "
+                                                 "--out, replacing the tables there."),
                       json_out: bool = JSON_OPTION) -> None:
     """Convert HW-NAS-Bench FBNet per-op metrics into hwnas tables."""
+    from hwnas.cli.common import check_out_dir
     from hwnas.latency.hwnasbench import convert_all
+
+    check_out_dir(out_dir, ("the converted tables",), force, create=False)
 
     written = [str(p) for p in convert_all(raw, out_dir)]
     if json_out:

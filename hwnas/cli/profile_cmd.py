@@ -9,7 +9,7 @@ import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from hwnas.cli.app import app
-from hwnas.cli.common import JSON_OPTION, console, guarded, print_json
+from hwnas.cli.common import JSON_OPTION, console, force_option, guarded, out_option, print_json
 
 
 def protocol_options(threads: int, batch: int, runs: int, rounds: int, warmup: int, pin: bool,
@@ -31,11 +31,12 @@ CLOCK_HELP = ("How a run is timed. thread: CPU time of the measuring thread (tim
 
 
 @app.command("profile")
-@guarded
+@guarded(resume="")
 def profile(space: str = typer.Option(..., "--space", "-s", help="Space preset or spec file."),
             runtime: str = typer.Option(..., "--runtime", "-r", help=RUNTIME_HELP),
-            out: Path = typer.Option(..., help="Table file (JSON); an existing one for the same "
-                                              "space, runtime and protocol is resumed."),
+            out: Path = out_option("Table file (JSON); an existing one for the same space, runtime "
+                                   "and protocol is resumed."),
+            force: bool = force_option("the table there: profiling starts over"),
             threads: int = typer.Option(1, min=1, help="Intra-op threads of the runtime (the table "
                                                         "holds for this count only)."),
             batch: int = typer.Option(1, min=1, help="Batch size of the timed input."),
@@ -66,7 +67,10 @@ def profile(space: str = typer.Option(..., "--space", "-s", help="Space preset o
         from hwnas.errors import HwnasError
 
         raise HwnasError(f"--out {out} is a folder", "pass a file path like table.json")
-    check_resume(s, prof, out, device_name)
+    if not force:
+        check_resume(s, prof, out, device_name)
+    elif out.is_file():
+        out.unlink()  # --force: start the table over (every input was checked above)
     total = len(unique_ops(s))
     columns = (TextColumn("[bold]profile[/] {task.fields[key]}"), BarColumn(), MofNCompleteColumn(),
                TimeRemainingColumn())

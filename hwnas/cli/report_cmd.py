@@ -19,26 +19,30 @@ def report(
     runs: list[Path] = typer.Argument(..., help="Run folders written by `hwnas search --out`."),
     out: Path = typer.Option(..., "--out", "-o", help="Folder for report.json, pareto.png, index.html."),
     objectives: str = typer.Option("accuracy:max,latency_ms:min", "--objectives",
-                                   help="name:max|min, comma separated; the first two are plotted "
+                                   help="Comma list, each NAME or NAME:max|min (the same syntax as "
+                                        "`hwnas search --objectives`); the first two are plotted "
                                         "(y, x). Names: accuracy, latency_ms, energy_mj, params, "
                                         "macs, wall_s."),
     lut: list[str] = typer.Option([], "--lut",
                                   help="Latency or energy table: re-prices every candidate for that "
                                        "device (repeat for several devices)."),
     budget_ms: float | None = typer.Option(None, "--budget-ms",
-                                           help="Latency budget line (default: each run's own)."),
+                                           help="Latency budget in ms: the budget line and the most accurate "
+                                                "arch to deploy (default: the runs' own, the "
+                                                "strictest when they differ)."),
     compare: bool = typer.Option(False, "--compare",
                                  help="Also plot hypervolume against evaluations per run "
                                       "(compare.png, compare.json)."),
     reference: str | None = typer.Option(None, "--reference",
                                          help="Fixed hypervolume reference, e.g. accuracy=0,latency_ms=20 "
                                               "(default: worst value + 10% of range; accuracy 0)."),
-    force: bool = typer.Option(False, help="Write into a non-empty --out, replacing only the "
-                                            "report's own files there."),
+    force: bool = typer.Option(False, "--force", "-f", help="Write into a non-empty --out, "
+                                                            "replacing only the report's own files there."),
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Pareto report: fronts per run and device, hypervolume, knee, a self-contained index.html."""
     from hwnas.report import build_report
+    from hwnas.report.deploy import describe
 
     check_out_dir(out, REPORT_FILES, force, create=False)  # build_report creates it after the checks
 
@@ -53,19 +57,22 @@ def report(
         print_json({"out": str(result.out_dir), "files": list(result.files), **doc})
         return
     for view in doc["views"]:
-        ref = ", ".join(f"{v:.4g}" for v in view["reference"])
-        table = Table("run", "evals", "front", "hypervolume", "best within budget",
-                      title=f"{view['name']} (reference {ref})")
-        for r in view["runs"]:
-            best = r["stats"]["best_within_budget"]
-            best_txt = f"{best['accuracy']:.4f} @ {best['latency_ms']:.4g} ms" if best else "-"
-            table.add_row(r["run"], str(r["stats"]["evaluations"]), str(len(r["front"])),
-                          f"{r['hypervolume']:.5g}", best_txt)
-        console.print(table)
-        knee = view["combined"]["knee"]
-        if knee is not None:
-            values = ", ".join(f"{o['name']} {knee[o['name']]:.4g}" for o in doc["objectives"])
-            console.print(f"knee ({knee['run']}): {knee['arch']}  {values}", highlight=False)
+        cost = next(iter(view["units"].items()), None)
+        for group in view["groups"]:
+            ref = ", ".join(f"{v:.4g}" for v in group["reference"])
+            table = Table("run", "evals", "front", "hypervolume", "best within budget",
+                          title=f"{view['title']}: {group['label']} (reference {ref})")
+            for r in group["runs"]:
+                best = r["stats"]["best_within_budget"]
+                best_txt = f"{best['accuracy']:.4f} @ {best['latency_ms']:.4g} ms" if best else "-"
+                table.add_row(r["run"], str(r["stats"]["evaluations"]), str(len(r["front"])),
+                              f"{r['hypervolume']:.5g}", best_txt)
+            console.print(table)
+            console.print(f"what to deploy on {group['deploy']['device']} ({group['label']}"
+                          + (f", ranked by {cost[0]} in {cost[1]}" if cost else "") + "):",
+                          highlight=False, soft_wrap=True)
+            for line in describe(group["deploy"], view["units"]):
+                console.print(f"  {line}", highlight=False, soft_wrap=True, markup=False)
     for skipped in doc["skipped_views"]:
         console.print(f"skipped {skipped['name']}: {skipped['reason']}", highlight=False)
     for view in doc.get("compare", []):

@@ -9,7 +9,17 @@ import typer
 from rich.table import Table
 
 from hwnas.cli.app import app
-from hwnas.cli.common import JSON_OPTION, console, guarded, print_json, rerun_with
+from hwnas.cli.common import (
+    JSON_OPTION,
+    check_out_dir,
+    console,
+    force_option,
+    guarded,
+    out_option,
+    print_json,
+    resume_option,
+    threads_option,
+)
 from hwnas.runs import RunResult
 
 STRATEGIES = ("evolution", "nsga2", "rl", "random", "predictor", "proxyless")
@@ -45,23 +55,54 @@ def _print_result(res: RunResult) -> None:
                       highlight=False)
 
 
+def epochs_defaults() -> dict[str, int]:
+    """What each search trains for without ``--epochs``, read from the configs themselves (so
+    that ``--help`` cannot drift from them): {"oneshot": n, "scratch": n, "proxyless": n}."""
+    from hwnas.evaluation import OneShotConfig, ScratchConfig
+    from hwnas.search.blackbox import BlackboxConfig
+    from hwnas.search.gradient import GradientSearchConfig
+    from hwnas.search.registry import SearchRequest
+
+    req = SearchRequest("evolution", "mbconv-small", "-", lut="-", budget_ms=1.0)
+    blackbox = BlackboxConfig.from_request(req).epochs  # None: each evaluator's own default
+    return {"oneshot": blackbox or OneShotConfig().epochs, "scratch": blackbox or ScratchConfig().epochs,
+            "proxyless": GradientSearchConfig.from_request(req).epochs}
+
+
+def _epochs_default_text() -> str:
+    d = epochs_defaults()
+    if d["oneshot"] == d["scratch"]:
+        return f"{d['oneshot']}; {d['proxyless']} for proxyless"
+    return f"oneshot {d['oneshot']}, scratch {d['scratch']}, proxyless {d['proxyless']}"
+
+
+EPOCHS_DEFAULT = _epochs_default_text()
+OBJECTIVES_HELP = ("Comma list of objectives, each NAME or NAME:max|min (the same syntax as "
+                   "`hwnas report --objectives`): accuracy plus latency_ms, energy_mj, params, macs.")
+
+
 @app.command("search")
-@guarded(resume_hint=lambda: rerun_with("--resume"))
+@guarded(resume="--resume")
 def search(
     strategy: str = typer.Option("evolution", help=" | ".join(STRATEGIES)),
-    evaluator: str = typer.Option("oneshot", help="oneshot | scratch | table:FILE.csv"),
-    space: str = typer.Option("mbconv-small", "--space", "-s", help="Space preset or spec file."),
-    lut: str = typer.Option(None, help="Latency table (JSON) pricing the space."),
+    evaluator: str = typer.Option("oneshot", help="oneshot (weight-sharing supernet) | scratch "
+                                                  "(train each candidate) | table:FILE.csv."),
+    space: str = typer.Option("mbconv-small", "--space", "-s", help="Space preset or spec file "
+                                                                    "(`hwnas spaces` lists them)."),
+    lut: str = typer.Option(None, help="Latency table pricing the space: a JSON file or a shipped "
+                                       "name like pixel3/latency-fbnet-cifar100 (`hwnas lut list` "
+                                       "shows them)."),
     budget_ms: float = typer.Option(None, help="Hard latency budget T in ms (above 0)."),
     max_evals: int = typer.Option(100, min=1, help="Distinct candidates to evaluate."),
-    out: Path = typer.Option(..., help="Run folder."),
+    out: Path = out_option("Run folder (`hwnas report` and `hwnas export` read it)."),
+    force: bool = force_option("the run there (config, candidates, state, result, checkpoints)"),
+    resume: bool = resume_option("Continue the run in --out (the options must match)."),
     executor: str = typer.Option("local", help="local | ray"),
     ray_address: str = typer.Option(None, help="Existing Ray cluster (host:port); default: local."),
     workers: int = typer.Option(1, min=1, help="Candidates evaluated in parallel."),
-    resume: bool = typer.Option(False, help="Continue the run in --out."),
-    seed: int = typer.Option(0),
-    objectives: str = typer.Option("accuracy,latency_ms",
-                                   help="Comma list: accuracy plus latency_ms/params/macs/energy_mj."),
+    threads: int = threads_option(),
+    seed: int = typer.Option(0, help="Seeds the strategy, the data split and the weights."),
+    objectives: str = typer.Option("accuracy,latency_ms", help=OBJECTIVES_HELP),
     population: int = typer.Option(20, min=2, help="Evolution / NSGA-II population."),
     sample_size: int = typer.Option(5, min=1, help="Evolution tournament sample size."),
     reward: str = typer.Option("soft", help="RL reward: soft | hard."),
@@ -73,15 +114,22 @@ def search(
     loss: str = typer.Option("budget", help="proxyless: budget | mul-log | add-linear"),
     relaxation: str = typer.Option("binary", help="proxyless: binary | softmax | gumbel"),
     data: str = typer.Option("digits", help="Dataset for oneshot / scratch / proxyless."),
-    epochs: int = typer.Option(None, min=1, help="Training epochs (supernet, scratch, proxyless; "
-                                                 "default 10 for proxyless, else 2)."),
+    epochs: int = typer.Option(None, min=1, show_default=EPOCHS_DEFAULT,
+                               help="Training epochs (supernet, scratch, proxyless)."),
     no_train_derived: bool = typer.Option(False, "--no-train-derived",
                                           help="proxyless: skip training the derived arch."),
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Search a space for accurate architectures under a latency budget; write a run folder."""
+    from hwnas.errors import HwnasError
     from hwnas.search import SearchRequest, run
+    from hwnas.train.runtime import apply_threads
 
+    if force and resume:
+        raise HwnasError("--force starts the run in --out over and --resume continues it",
+                         "pass one of them")
+    check_search_out(out, force, resume)
+    threads_used = apply_threads(threads)
     request = SearchRequest(
         strategy, space, str(out), evaluator=evaluator, lut=lut, budget_ms=budget_ms,
         max_evals=max_evals, executor=executor, ray_address=ray_address, workers=workers,
@@ -89,13 +137,25 @@ def search(
         sample_size=sample_size, reward=reward, surrogate=surrogate, arch_column=arch_column,
         accuracy_column=accuracy_column, latency_column=latency_column,
         energy_column=energy_column, loss=loss, relaxation=relaxation, data=data, epochs=epochs,
-        train_derived=not no_train_derived)
+        train_derived=not no_train_derived, force=force, threads=threads_used)
     res = run(request, progress=not json_out)
     if lut:  # once, after the run (a refused request stays one line): its prices may be off here
         from hwnas.cli.lut_cmd import warn_if_foreign
 
         warn_if_foreign(lut)
     if json_out:
-        print_json({**res.to_dict(), "out": str(out)})
+        print_json({**res.to_dict(), "out": str(out), "threads": threads_used})
     else:
         _print_result(res)
+
+
+def check_search_out(out: Path, force: bool, resume: bool) -> None:
+    """Refuse a non-empty --out that holds no search run unless --force (nothing is written)."""
+    from hwnas.runs import RunFolder
+
+    # A run there: the run folder refuses a new run without --resume or --force. --resume with no
+    # run yet starts one (adding only its own files): the command printed after a Ctrl-C that
+    # came before the run folder was written (even one started with --force) still works.
+    if resume or RunFolder(out).started():
+        return
+    check_out_dir(out, ("the run's files",), force, create=False)

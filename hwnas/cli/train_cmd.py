@@ -7,7 +7,18 @@ from pathlib import Path
 import typer
 
 from hwnas.cli.app import app
-from hwnas.cli.common import JSON_OPTION, check_out_dir, console, err_console, guarded, print_json
+from hwnas.cli.common import (
+    JSON_OPTION,
+    THREADS_HELP,
+    check_out_dir,
+    console,
+    force_option,
+    guarded,
+    out_option,
+    print_json,
+    resume_option,
+    threads_option,
+)
 from hwnas.cli.spaces_cmd import SPACE_OPTION
 from hwnas.data import load_for_space
 from hwnas.data.transforms import PRESETS
@@ -79,7 +90,7 @@ def _check_settings(config: TrainConfig, nproc: int, tensorboard: Path | None) -
 
 
 @app.command("train")
-@guarded
+@guarded(resume="--resume")
 def train(arch: str = typer.Argument(..., help="Canonical arch string."),
           space: str = SPACE_OPTION,
           data: str = typer.Option("digits", help="digits | synthetic | cifar10:PATH | cifar100:PATH | "
@@ -88,10 +99,8 @@ def train(arch: str = typer.Argument(..., help="Canonical arch string."),
           batch_size: int = typer.Option(64, min=1, help="Global batch: split evenly over --nproc ranks."),
           lr: float = typer.Option(0.05, min=0.0, help="Peak learning rate (cosine schedule)."),
           seed: int = typer.Option(0, help="Seeds the split, weights, sample order and augmentation."),
-          out: Path = typer.Option(..., help="Folder for metrics.json, metrics.jsonl, checkpoint.pt "
-                                             "and weights.pt."),
-          force: bool = typer.Option(False, help="Use a non-empty --out, replacing the files train "
-                                                  "writes there."),
+          out: Path = out_option("Folder for metrics.json, metrics.jsonl, checkpoint.pt and weights.pt."),
+          force: bool = force_option("the files train writes (" + ", ".join(WRITES) + ")"),
           device: str = typer.Option("auto", help="auto (CUDA when present) | cpu | cuda | cuda:N."),
           precision: str = typer.Option("fp32", help="fp32 | bf16 (CPU and GPU) | fp16 (GPU, loss-scaled)."),
           compile_: bool = typer.Option(False, "--compile/--no-compile",
@@ -103,12 +112,12 @@ def train(arch: str = typer.Argument(..., help="Canonical arch string."),
                                                    "(by dataset; none for digits and synthetic)."),
           cutout: int = typer.Option(0, help="Cutout square side in pixels (0: off)."),
           label_smoothing: float = typer.Option(0.0, help="Label smoothing of the training loss, in [0, 1)."),
-          threads: int = typer.Option(0, help="torch threads per process (0: the cores this process may "
-                                              "use, shared between local ranks)."),
+          threads: int = threads_option(THREADS_HELP[:-1] + "; shared between --nproc ranks)."),
           nproc: int = typer.Option(1, help="Local processes for DistributedDataParallel (gloo on CPU, "
                                             "NCCL on CUDA); under torchrun leave it at 1."),
           sync_bn: bool = typer.Option(False, help="SyncBatchNorm across ranks (distributed only)."),
-          resume: bool = typer.Option(False, help="Continue from --out's checkpoint.pt (any --nproc)."),
+          resume: bool = resume_option("Continue from --out's checkpoint.pt (any --nproc); an --out "
+                                       "interrupted before its first checkpoint starts over."),
           tensorboard: Path | None = typer.Option(None, help="Also log per-epoch scalars to this "
                                                              "TensorBoard folder (needs tensorboard)."),
           json_out: bool = JSON_OPTION) -> None:
@@ -119,6 +128,8 @@ def train(arch: str = typer.Argument(..., help="Canonical arch string."),
         raise HwnasError(f"--workers must be >= 0, not {workers}", "pass --workers 0 or more")
     if threads < 0:
         raise HwnasError(f"--threads must be >= 0, not {threads}", "pass --threads 0 (automatic) or more")
+    if force and resume:
+        raise HwnasError("--force starts over in --out and --resume continues there", "pass one of them")
     if augment not in PRESETS:
         raise HwnasError(f"unknown --augment {augment!r}", f"pass one of {', '.join(PRESETS)}")
     ranks = ranks_from_env()
@@ -132,11 +143,15 @@ def train(arch: str = typer.Argument(..., help="Canonical arch string."),
     _check_settings(config, 1 if ranks.distributed else nproc, tensorboard)
     load_for_space(data, get_space(space), augment=augment, cutout=cutout)  # a bad folder fails here
     if ranks.is_main:
-        if resume:
-            if not (out / CHECKPOINT).is_file():
+        if resume and not (out / CHECKPOINT).is_file():
+            if not out.is_dir():
                 raise HwnasError(f"nothing to resume: {out / CHECKPOINT} does not exist",
                                  "drop --resume to start a new run")
-        else:
+            # interrupted before the first checkpoint: the printed --resume command starts over,
+            # replacing only train's own files (as the --force it may have dropped would)
+            resume = False
+            check_out_dir(out, WRITES, force=True)
+        elif not resume:
             check_out_dir(out, WRITES, force)
     args = (space, arch, data, config, out, not json_out, augment, cutout, tensorboard, resume)
     if nproc > 1:
@@ -163,27 +178,26 @@ def train(arch: str = typer.Argument(..., help="Canonical arch string."),
 
 
 @app.command("demo")
-@guarded
-def demo(out: Path = typer.Option(Path("hwnas-demo"), help="Folder for the demo's artifacts: new, "
-                                   "empty, or an interrupted demo's (rerun the same command to resume)."),
+@guarded(resume="")
+def demo(out: Path = out_option("Folder for the demo's artifacts: new, empty, or an interrupted "
+                                "demo's (the same command resumes it; nothing is deleted).",
+                                Path("hwnas-demo")),
          quick: bool = typer.Option(False, help="CI-sized run (about a minute)."),
-         seed: int = typer.Option(0), json_out: bool = JSON_OPTION) -> None:
+         seed: int = typer.Option(0, help="Seeds the searches, splits and weights."),
+         threads: int = threads_option(), json_out: bool = JSON_OPTION) -> None:
     """The whole pipeline on the embedded default (digits, mbconv-small, this CPU):
     profile -> validate -> budgeted gradient search -> train -> ONNX export + check ->
     evolution with one-shot evaluation -> Pareto report."""
     from rich.table import Table
 
-    from hwnas.demo import resume_command, run_demo
+    from hwnas.demo import run_demo
+    from hwnas.train.runtime import apply_threads
 
-    try:  # run_demo refuses a folder it did not make, before writing anything
-        summary = run_demo(out, quick=quick, seed=seed,
-                           say=(lambda _msg: None) if json_out else
-                           (lambda msg: console.print(msg, highlight=False)))
-    except KeyboardInterrupt:
-        err_console.print(f"interrupted: finished stages are saved in {out}; "
-                          f"`{resume_command(out, quick, seed)}` resumes", markup=False, highlight=False,
-                          soft_wrap=True)
-        raise typer.Exit(130) from None
+    threads_used = apply_threads(threads)
+    # run_demo refuses a folder it did not make, before writing anything
+    summary = run_demo(out, quick=quick, seed=seed, threads=threads_used,
+                       say=(lambda _msg: None) if json_out else
+                       (lambda msg: console.print(msg, highlight=False)))
     if json_out:
         print_json(summary)
         return
@@ -194,6 +208,7 @@ def demo(out: Path = typer.Option(Path("hwnas-demo"), help="Folder for the demo'
 
     rows = [
         ("space / runtime", f"{summary['space']} / {summary['runtime']} (this CPU, 1 thread)"),
+        ("torch threads (training, search)", str(threads_used)),
         ("table ops", str(summary["table_ops"])),
         ("table within +-10 % (calibrated, held out)", fmt(summary["table_within_10pct_calibrated"], ".0%")),
         ("budget", f"{summary['budget_ms']:.3f} ms"),

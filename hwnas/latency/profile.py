@@ -65,18 +65,20 @@ def check_compatible(existing: LatencyTable, wanted: TableMeta, path: Path) -> N
         have, want = getattr(existing.meta, field_name), getattr(wanted, field_name)
         if have != want:
             raise TableError(f"{path} was made for {field_name} {have!r}, not {want!r} as asked",
-                             "choose another --out, or delete that file to start over")
+                             "choose another --out, or pass --force to start it over")
     have_host, want_host = existing.meta.host.get("host_id"), wanted.host.get("host_id")
     if have_host and want_host and have_host != want_host:
         # one table, two machines: its entries would no longer describe either
         raise TableError(f"{path} was measured on another host ({existing.meta.host.get('cpu', '?')}, "
                          f"host {have_host}; this is host {want_host})",
-                         "choose another --out to make a table for this machine")
+                         "choose another --out (or pass --force to replace it) to make a table "
+                         "for this machine")
     for key in ("runs", "rounds", "warmup", "clock", "subtract_overhead", "in_context"):
         have, want = existing.meta.protocol.get(key), wanted.protocol.get(key)
         if have is not None and have != want:
             raise TableError(f"{path} was measured with protocol {key}={have!r}, not {want!r} as asked",
-                             f"rerun with the same protocol (--{key} {have}) or choose another --out")
+                             f"rerun with the same protocol (--{key} {have}), choose another --out, "
+                             "or pass --force to start it over")
 
 
 def check_resume(space: SearchSpace, profiler, out: Path | str, device_name: str) -> int:

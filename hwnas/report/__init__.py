@@ -57,8 +57,8 @@ def build_report(run_paths: list[Path] | list[str], out_dir: Path | str,
     report = analyze(runs, views, objs, budget_ms=budget_ms, compare=compare, reference=fixed)
     kept = {v["name"] for v in report["views"]}
     views = [v for v in views if v.name in kept]
-    front_png = pareto_png(views, runs, objs, report)
-    curves_png = compare_png(report["compare"]) if compare else None
+    front_png = pareto_png(views, runs, report)
+    curves_png = compare_png(report["compare"], [r.label for r in runs]) if compare else None
     page = render_html(report, front_png, curves_png)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)

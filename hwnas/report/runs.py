@@ -49,6 +49,9 @@ class Run:
     budget_ms: float | None
     lut: str | None
     candidates: tuple[Candidate, ...]
+    best_arch: str | None = None  # what `hwnas export RUN` exports (the run's best within budget)
+    has_weights: bool = False  # the run trained its best arch (weights.pt): export takes them
+    data: str | None = None  # the data the run scored on, for a `hwnas train` of another arch
 
 
 def load_run(path: Path | str) -> Run:
@@ -56,9 +59,21 @@ def load_run(path: Path | str) -> Run:
     folder = RunFolder(path)
     folder.check_readable()
     settings = folder.settings()
+    best = None
+    if folder.has_result():
+        try:
+            found = folder.best_candidate()
+        except RunError:  # a result the export would refuse too: offer the arch string instead
+            found = None
+        best = None if found is None else str(found.arch)
+    config = folder.config()
+    evaluator = config.get("evaluator")
+    data = config.get("data") or (evaluator.get("data") if isinstance(evaluator, dict) else None)
     return Run(path=folder.path, label=f"{settings.strategy}:{folder.path.name}",
                strategy=settings.strategy, space=_space_ref(folder.path, settings.spaces),
-               budget_ms=settings.budget_ms, lut=settings.lut, candidates=folder.candidates())
+               budget_ms=settings.budget_ms, lut=settings.lut, candidates=folder.candidates(),
+               best_arch=best, has_weights=best is not None and folder.artifact("weights.pt").is_file(),
+               data=data if isinstance(data, str) else None)
 
 
 def _space_ref(path: Path, spaces: tuple[str, ...]) -> str | None:
@@ -72,12 +87,17 @@ def _space_ref(path: Path, spaces: tuple[str, ...]) -> str | None:
 
 
 def load_runs(paths: list[Path] | list[str]) -> tuple[Run, ...]:
-    """Read several runs; labels stay unique (``strategy:folder``, numbered on a clash)."""
+    """Read several runs, in a fixed order; labels stay unique (``strategy:folder``, numbered on a
+    clash).
+
+    Runs are sorted by label, then path, so ``report A B`` and ``report B A`` write the same
+    report: colours, markers, tables and every tie-break follow that order, not the arguments'.
+    """
     if not paths:
         raise ReportError("no run folder given", "pass one or more --out folders of `hwnas search`")
+    loaded = sorted((load_run(p) for p in paths), key=lambda r: (r.label, str(r.path.resolve())))
     runs, seen = [], {}
-    for p in paths:
-        run = load_run(p)
+    for run in loaded:
         count = seen.get(run.label, 0)
         seen[run.label] = count + 1
         if count:

@@ -39,7 +39,10 @@ LOGS = {"history": "history.jsonl", "arch_probs": "arch_probs.jsonl"}
 
 # Config keys that may change between an interrupted run and its resumption.
 RESUME_FREE = ("resume", "json", "ray_address", "executor", "progress", "stop_after_epoch",
-               "format_version")
+               "format_version", "force", "threads")
+# Everything a search writes into its folder: what ``--force`` removes before starting over.
+OWN_FILES = (CONFIG, CANDIDATES, STATE, RESULT, CHECKPOINT, *LOGS.values(), "weights.pt",
+             "derived.json", "supernet.pt")
 
 
 @dataclass(frozen=True)
@@ -86,17 +89,22 @@ class RunFolder:
     def started(self) -> bool:
         return (self.path / CONFIG).is_file()
 
-    def create(self, config: Mapping, resume: bool) -> bool:
+    def create(self, config: Mapping, resume: bool, force: bool = False) -> bool:
         """Start a new run, or check that ``config`` matches the run being resumed.
 
+        ``force`` starts a new run over an existing one (its files go; a user's other files stay).
         Returns True when an existing run is resumed.
         """
         if self.path.exists() and not self.path.is_dir():
             raise RunError(f"--out {self.path} is a file, not a folder", "pass a folder path")
+        if self.started() and force and not resume:
+            for name in OWN_FILES:
+                (self.path / name).unlink(missing_ok=True)
         if self.started():
             if not resume:
                 raise RunError(f"{self.path} already holds a search run",
-                               "pass --resume to continue it, or choose another --out")
+                               "pass --resume to continue it, --force to start over, or choose "
+                               "another --out")
             saved = self.config()
             version = saved.get("format_version", 1)
             if version != FORMAT_VERSION:

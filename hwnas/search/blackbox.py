@@ -42,6 +42,8 @@ class BlackboxConfig:
     latency_column: str | None = "latency_ms"
     energy_column: str | None = None
     surrogate: str = "ridge"
+    force: bool = False             # start over a run already in ``out``
+    threads: int = 0                # recorded, not set: the caller sets torch's thread count
 
     @classmethod
     def from_request(cls, req) -> BlackboxConfig:
@@ -128,11 +130,11 @@ def run_blackbox(config: BlackboxConfig, progress: bool = True) -> RunResult:
                   "space_fingerprint": space.fingerprint(), "lut": lut, "budget_ms": budget_ms,
                   "max_evals": max_evals, "objectives": list(objectives), "seed": config.seed,
                   "workers": config.workers, "executor": config.executor,
-                  "ray_address": config.ray_address, "options": options}
+                  "ray_address": config.ray_address, "options": options, "threads": config.threads}
     if config.executor == "ray":
         exe.start()  # an unreachable address fails here, before the run folder is touched
     run = RunFolder(config.out)
-    resumed = run.create(run_config, config.resume)
+    resumed = run.create(run_config, config.resume, config.force)
     try:
         return run_search(strat, evaluator, max_evals, exe, run, batch=config.workers,
                           progress=progress, lut=lut)

@@ -8,7 +8,7 @@ run folder and returns a :class:`hwnas.runs.RunResult`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from hwnas.runs import RunResult
 from hwnas.search.base import SearchError, check_budget
@@ -48,18 +48,22 @@ class SearchRequest:
     data: str = "digits"
     epochs: int | None = None
     train_derived: bool = True
+    force: bool = False             # start over a run already in ``out``
+    threads: int = 0                # torch threads the caller set (recorded in the run config)
 
 
 def _blackbox(request: SearchRequest, progress: bool) -> RunResult:
     from hwnas.search.blackbox import BlackboxConfig, run_blackbox
 
-    return run_blackbox(BlackboxConfig.from_request(request), progress)
+    config = BlackboxConfig.from_request(request)
+    return run_blackbox(replace(config, force=request.force, threads=request.threads), progress)
 
 
 def _gradient(request: SearchRequest, progress: bool) -> RunResult:
     from hwnas.search.gradient import GradientSearchConfig, run_gradient_search
 
-    return run_gradient_search(GradientSearchConfig.from_request(request), progress)
+    config = GradientSearchConfig.from_request(request)
+    return run_gradient_search(replace(config, force=request.force, threads=request.threads), progress)
 
 
 def _searches() -> dict[str, Callable[[SearchRequest, bool], RunResult]]:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator
 
@@ -129,6 +130,16 @@ class SearchSpace(ABC):
         is a key in run folders and tables, so two spellings of one arch would be two keys.
         Implementations end with :meth:`_canonical`.
         """
+
+    def _split_layers(self, text: str) -> tuple[str, ...]:
+        """``-``-separated layer tokens; an arch written with spaces between layers is refused
+        with the '-' spelling (``k3e3 k5e6`` is a common slip for ``k3e3-k5e6``)."""
+        stripped = text.strip()
+        if len(stripped.split()) > 1:
+            joined = "-".join(t for t in re.split(r"[\s-]+", stripped) if t)
+            raise SpaceError(f"arch {text!r} separates its layers with spaces",
+                             f"join the layers with '-': {joined}")
+        return tuple(t.strip() for t in stripped.split("-"))
 
     def _canonical(self, text: str, arch: Arch) -> Arch:
         """``arch`` (validated) if ``text`` is its canonical spelling; ``SpaceError`` naming it if not."""

@@ -102,8 +102,7 @@ class FBNetSpace(LayerwiseSpace):
         }
 
     def parse(self, text: str) -> Arch:
-        tokens = tuple(t.strip() for t in text.strip().split("-"))
-        arch = Arch(self.name, tokens, self.notation)
+        arch = Arch(self.name, self._split_layers(text), self.notation)
         return self._canonical(text, arch)
 
     def from_hwnasbench_indices(self, indices: list[int]) -> Arch:

@@ -152,8 +152,7 @@ class MBConvSpace(LayerwiseSpace):
         return {"family": self.family, **asdict(self.config)}
 
     def parse(self, text: str) -> Arch:
-        tokens = tuple(t.strip() for t in text.strip().split("-"))
-        arch = Arch(self.name, tokens, self.notation)
+        arch = Arch(self.name, self._split_layers(text), self.notation)
         return self._canonical(text, arch)
 
 

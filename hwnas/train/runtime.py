@@ -12,6 +12,9 @@ from torch import nn
 from hwnas.errors import HwnasError, RuntimeMissingError
 
 PRECISIONS = ("fp32", "bf16", "fp16")
+# torch's own choice before anyone set it (its physical-core count, or OMP_NUM_THREADS): the
+# default below reads this, not the current count, so it does not shrink after a set_num_threads.
+TORCH_DEFAULT_THREADS = torch.get_num_threads()
 _DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
@@ -80,11 +83,29 @@ def default_threads(local_ranks: int = 1) -> int:
     container or ``taskset`` limit) and other processes. Its OpenMP workers spin at every
     barrier, so a pool wider than the cores it may actually run on spends CPU spinning instead
     of working - on a busy machine, far more than a fair share. So: never more threads than
-    cores in the affinity mask, shared out between the local ranks. The load average is not
-    followed: a thread count that changes with the load changes floating-point reduction order,
-    and runs with the same seed must give the same numbers.
+    cores in the affinity mask, shared out between the local ranks (the CLI also makes idle
+    workers sleep: ``OMP_WAIT_POLICY=PASSIVE``). The load average is not followed: a thread
+    count that changes with the load changes floating-point reduction order, and runs with the
+    same seed must give the same numbers.
+
+    Example:
+        >>> default_threads() == min(TORCH_DEFAULT_THREADS, cores_available())
+        True
     """
-    return max(1, min(torch.get_num_threads(), cores_available()) // max(1, local_ranks))
+    return max(1, min(TORCH_DEFAULT_THREADS, cores_available()) // max(1, local_ranks))
+
+
+def apply_threads(threads: int, local_ranks: int = 1) -> int:
+    """Set torch's intra-op thread count for this process and return it.
+
+    ``threads`` 0 means :func:`default_threads` (``local_ranks`` processes share the cores). The
+    count is set, not left to torch, so that what a run records is what it ran with.
+    """
+    if threads < 0:
+        raise HwnasError(f"--threads must be >= 0, not {threads}", "pass --threads 0 (automatic) or more")
+    count = threads or default_threads(local_ranks)
+    torch.set_num_threads(count)
+    return count
 
 
 def set_threads(threads: int) -> None:

@@ -290,8 +290,9 @@ CASES: dict[str, Case] = {
         _weights(_pickle_with_a_global), ("w.pt cannot be loaded safely", "refuses to unpickle"),
         ("weights_only=False", "unpickled!")),
     "empty weights file": Case(_weights(b""), ("weights file", "w.pt is empty", "pass a weights.pt")),
-    "truncated weights file": Case(_weights(b"PK\x03\x04 torn"), ("w.pt cannot be loaded safely: ",),
-                                   ("weights_only=False", "safely: ;")),
+    "truncated weights file": Case(_weights(b"PK\x03\x04 torn"),
+                                   ("w.pt cannot be loaded safely: it is not a complete torch file",),
+                                   ("weights_only=False", "safely: ;", "miniz")),
     "table resolution 16 for a 32-pixel space": Case(
         _resolution(16), ("table was made at resolution 16, space mbconv-small is at 32",)),
     'table resolution "32"': Case(_resolution("32"), ('meta.resolution: "32" is a string, not an integer',),

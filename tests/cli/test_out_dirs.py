@@ -163,7 +163,7 @@ def test_demo_resumes_where_it_was_interrupted(tmp_path, monkeypatch):
     r = CliRunner().invoke(app, ["demo", "--quick", "--seed", "3", "--out", str(out)])
     assert r.exit_code == 130, r.output
     text = " ".join(r.output.split())
-    assert f"`hwnas demo --out {out} --quick --seed 3` resumes" in text and "Traceback" not in text
+    assert f"resume with: hwnas demo --out {out} --quick --seed 3" in text and "Traceback" not in text
     progress = json.loads((out / "demo-progress.json").read_text())
     assert list(progress["stages"]) == ["profile"]
     table_digest = _digest(out / "onnxruntime-mbconv-small.json")

@@ -110,7 +110,8 @@ def test_a_search_that_fails_before_evaluating_leaves_no_folder(tmp_path):
     keep.mkdir()
     (keep / "notes.txt").write_text("mine")
     before = digest(keep)
-    one_line_error(runner.invoke(app, [*cmd[:-1], str(keep)]), "--lut")
+    one_line_error(runner.invoke(app, [*cmd[:-1], str(keep)]), "is not empty", "--force")
+    one_line_error(runner.invoke(app, [*cmd[:-1], str(keep), "--force"]), "--lut")
     assert digest(keep) == before
 
 

@@ -170,7 +170,7 @@ def test_report_figures_match_brute_force(world, tmp_path):
         all_pts.append(pts)
         front = pareto_front(pts, SENSES)
         assert sorted(row["arch"] for row in entry["front"]) == sorted(rows[i]["arch"] for i in front)
-        assert entry["hypervolume"] == pytest.approx(hypervolume(pts, SENSES, view["reference"]))
+        assert entry["hypervolume"] == pytest.approx(hypervolume(pts, SENSES, view["groups"][0]["reference"]))
         assert entry["knee"]["arch"] == rows[knee_point(pts, SENSES)]["arch"]
         assert entry["stats"]["evaluations"] == len(rows) + 1 and entry["stats"]["scored"] == len(rows)
         inside = [r for r in rows if r["latency_ms"] <= 0.17]
@@ -179,10 +179,11 @@ def test_report_figures_match_brute_force(world, tmp_path):
     union = np.vstack(all_pts)
     # common reference: accuracy 0, latency worst + 10 % of range
     lat = union[:, 1]
-    assert view["reference"] == pytest.approx([0.0, lat.max() + 0.1 * (lat.max() - lat.min())])
-    assert view["combined"]["hypervolume"] == pytest.approx(hypervolume(union, SENSES, view["reference"]))
-    assert len(view["combined"]["front"]) == len(pareto_front(union, SENSES))
-    assert sum(e["stats"]["share_of_combined_front"] for e in view["runs"]) == len(view["combined"]["front"])
+    assert view["groups"][0]["reference"] == pytest.approx([0.0, lat.max() + 0.1 * (lat.max() - lat.min())])
+    group = view["groups"][0]
+    assert group["combined"]["hypervolume"] == pytest.approx(hypervolume(union, SENSES, group["reference"]))
+    assert len(group["combined"]["front"]) == len(pareto_front(union, SENSES))
+    assert sum(e["stats"]["share_of_combined_front"] for e in view["runs"]) == len(group["combined"]["front"])
 
 
 class _Refs(HTMLParser):
@@ -211,7 +212,7 @@ def test_html_is_self_contained_and_sortable(world, tmp_path):
     text = re.sub(r'src="data:image/png;base64,[A-Za-z0-9+/=]+"', "", page)
     assert not re.search(r"https?:|//[a-z]|url\(|@import|\bsrc=", text)
     assert parser.tags.count("img") == 2 and 'class="sortable"' in page and "<script>" in page
-    for row in json.loads((out / "report.json").read_text())["views"][0]["combined"]["front"]:
+    for row in json.loads((out / "report.json").read_text())["views"][0]["groups"][0]["combined"]["front"]:
         assert row["arch"] in page
 
 
@@ -224,14 +225,16 @@ def test_devices_reprice_candidates(world, tmp_path):
                             "--objectives", "accuracy:max,latency_ms:min,energy_mj:min"])
     assert r.exit_code == 0, r.output
     doc = json.loads(r.stdout)
-    # recorded and device-a have no energy_mj, an objective here: skipped, with the reason
+    # device-a is the table the runs were priced with: it stands in for "recorded" (drawn once);
+    # it has no energy_mj, an objective here: skipped, with the reason
     assert [v["name"] for v in doc["views"]] == ["device-b (synthetic)"]
-    assert [v["name"] for v in doc["skipped_views"]] == ["recorded", "device-a (synthetic)"]
+    assert [v["name"] for v in doc["skipped_views"]] == ["device-a (synthetic)"]
     assert all("no candidate has energy_mj" in v["reason"] for v in doc["skipped_views"])
     dev_b = doc["views"][0]
-    assert dev_b["sources"] == {"latency_ms": str(t["b"]), "energy_mj": str(t["e"])}
+    assert dev_b["sources"] == {"accuracy": "recorded by the run (unrecorded kind)",
+                                "latency_ms": str(t["b"]), "energy_mj": str(t["e"])}
     space = world["space"]
-    for row in dev_b["combined"]["front"]:
+    for row in dev_b["groups"][0]["combined"]["front"]:
         arch = space.parse(row["arch"])
         assert row["latency_ms"] == pytest.approx(world["dev_b"].predict(space, arch))
         assert row["energy_mj"] == pytest.approx(world["energy"].predict(space, arch))
@@ -243,15 +246,17 @@ def test_devices_reprice_candidates(world, tmp_path):
 def test_fronts_differ_between_devices(world, tmp_path):
     doc = build_report(world["runs"], tmp_path / "rep",
                        lut_paths=[str(world["tables"]["a"]), str(world["tables"]["b"])]).report
-    a, b = doc["views"][1], doc["views"][2]
-    assert b["reference"][1] > 2 * a["reference"][1]  # device-b is three times slower
+    assert [v["name"] for v in doc["views"]] == ["device-a (synthetic)", "device-b (synthetic)"]
+    a, b = doc["views"]  # device-a priced the runs: it is the recorded view, drawn once
+    # device-b is three times slower
+    assert b["groups"][0]["reference"][1] > 2 * a["groups"][0]["reference"][1]
     space = world["space"]
     for view, key in ((a, "a"), (b, "b")):
         table = LatencyTable.load(world["tables"][key])
-        for row in view["combined"]["front"]:
+        for row in view["groups"][0]["combined"]["front"]:
             assert row["latency_ms"] == pytest.approx(table.predict(space, space.parse(row["arch"])))
-    lat_a = {r["arch"]: r["latency_ms"] for r in a["combined"]["front"]}
-    lat_b = {r["arch"]: r["latency_ms"] for r in b["combined"]["front"]}
+    lat_a = {r["arch"]: r["latency_ms"] for r in a["groups"][0]["combined"]["front"]}
+    lat_b = {r["arch"]: r["latency_ms"] for r in b["groups"][0]["combined"]["front"]}
     shared = set(lat_a) & set(lat_b)
     assert shared  # else the comparison below would check nothing
     for arch in shared:
@@ -266,7 +271,7 @@ def test_compare_curves(world, tmp_path):
     assert "final hypervolume" in r.output
     cmp = json.loads((out / "compare.json").read_text())["views"][0]
     doc = json.loads((out / "report.json").read_text())
-    assert cmp["reference"] == doc["views"][0]["reference"]
+    assert cmp["reference"] == doc["views"][0]["groups"][0]["reference"]
     for row, entry in zip(cmp["runs"], doc["views"][0]["runs"]):
         curve = row["curve"]
         assert curve["evaluations"][-1] == entry["stats"]["evaluations"]
@@ -312,7 +317,7 @@ def test_fixed_reference_and_duplicate_runs(world, tmp_path):
     evo = world["runs"][0]
     res = build_report([evo, evo], tmp_path / "rep", reference="accuracy=0.5,latency_ms=0.2")
     view = res.report["views"][0]
-    assert view["reference"] == [0.5, 0.2]
+    assert view["groups"][0]["reference"] == [0.5, 0.2]
     assert [e["run"] for e in view["runs"]] == ["evolution:evo", "evolution:evo#2"]
     _, pts = recorded_points(evo)
     assert view["runs"][0]["hypervolume"] == pytest.approx(hypervolume(pts, SENSES, [0.5, 0.2]))

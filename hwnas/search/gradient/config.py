@@ -32,6 +32,8 @@ class GradientSearchConfig:
     train_derived: bool = True
     derived_epochs: int = 10
     resume: bool = False
+    force: bool = False             # start over a run already in ``out``
+    threads: int = 0                # recorded, not set: the caller sets torch's thread count
     # --- beyond the contract -----------------------------------------------------------------
     arch_update_every: int = 1      # weight steps per architecture step
     weight_momentum: float = 0.9

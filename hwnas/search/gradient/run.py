@@ -60,7 +60,7 @@ def _check_data(data, space) -> None:
 
 def _open_run(run: RunFolder, config: GradientSearchConfig) -> dict | None:
     """Create or resume the run folder; return the checkpoint to resume from (or None)."""
-    run.create({"strategy": "proxyless", **config.to_dict()}, config.resume)
+    run.create({"strategy": "proxyless", **config.to_dict()}, config.resume, config.force)
     return run.load_checkpoint() if config.resume else None
 
 
