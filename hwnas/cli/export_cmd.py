@@ -102,8 +102,8 @@ def export(source: str = typer.Argument(..., help="A run folder (exports its bes
                       f"{p['max_abs_diff']:.2e}, max rel diff {p['max_rel_diff']:.2e} (limit "
                       f"{p['limit']:.1e}), top-1 agreement {p['top1_agreement']:.0%}; latency p50 "
                       f"{lat['p50']:.3f} ms (p10 {lat['p10']:.3f}, p90 {lat['p90']:.3f}, n={lat['n']})"
-                      + (f" [{record['dtype']} artifact: differences recorded, not enforced; its "
-                         "float32 graph passed the strict check]" if record.get("quantization") else ""),
+                      + (f"; {record['dtype']} artifact: differences recorded, not enforced (its "
+                         "float32 graph passed the strict check)" if record.get("quantization") else ""),
                       highlight=False, soft_wrap=True)
         if check["table"]:
             t = check["table"]
