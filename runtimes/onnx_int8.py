@@ -25,6 +25,7 @@ import numpy as np
 
 from hwnas.errors import HwnasError
 
+
 def quantize_int8(model_bytes: bytes, batches: Iterable[np.ndarray]) -> bytes:
     """Statically quantized (QDQ, per-channel int8 weights, uint8 activations) ``model_bytes``,
     calibrated on ``batches`` (float32 arrays the model's input accepts).
@@ -32,8 +33,13 @@ def quantize_int8(model_bytes: bytes, batches: Iterable[np.ndarray]) -> bytes:
     Raises ``HwnasError`` when there is no calibration batch or onnxruntime cannot quantize.
     """
     import onnx
-    from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType
-    from onnxruntime.quantization import quantize_static
+    from onnxruntime.quantization import (
+        CalibrationDataReader,
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quantize_static,
+    )
 
     batches = list(batches)
     if not batches:

@@ -67,9 +67,8 @@ def export(source: str = typer.Argument(..., help="A run folder (exports its bes
     """Export an arch, run it in its runtime against PyTorch, time it, write ARTIFACT.export.json."""
     from hwnas.export.base import ExportOptions
     from hwnas.export.pipeline import ExportRequest, check_out_path, export_arch, record_path
-    from hwnas.plugins import get_exporter
-
     from hwnas.latency.table import normalize_dtype
+    from hwnas.plugins import get_exporter
 
     exporter = get_exporter(fmt)
     dtype = normalize_dtype(quantize) if quantize else None  # int8 hunk

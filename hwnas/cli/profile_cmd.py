@@ -56,9 +56,9 @@ def profile(space: str = typer.Option(..., "--space", "-s", help="Space preset o
     """Profile every op the space can produce (deduplicated) on this machine; rerun the same
     command to resume. The table records the machine, so using it elsewhere warns."""
     from hwnas.latency.profile import check_resume, profile_space, unique_ops
+    from hwnas.latency.table import normalize_dtype
     from hwnas.plugins import get_profiler
     from hwnas.space import get_space
-    from hwnas.latency.table import normalize_dtype
 
     s = get_space(space)
     prof = get_profiler(runtime, protocol_options(threads, batch, runs, rounds, warmup, pin, clock),

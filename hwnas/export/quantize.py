@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from hwnas.export.base import ExportError, Exporter, ExportMetadata, ExportOptions, Runner
+from hwnas.export.base import Exporter, ExportError, ExportMetadata, ExportOptions, Runner
 
 CALIBRATION_BATCHES = 8
 CALIBRATION_BATCH = 32

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import replace
 from pathlib import Path
 
 import onnx
@@ -82,8 +81,8 @@ def test_int8_export_keeps_accuracy_shrinks_and_is_priced_by_an_int8_table(spec,
     lut = tmp_path / "int8.json"
     _table(spec, "int8").save(lut)
     out = tmp_path / "net.onnx"
-    r = runner.invoke(app, ["export", ARCH, "--space", str(spec), "--weights", str(trained), "--format", "onnx",
-                            "--out", str(out), "--quantize", "int8", "--calib-data", "digits",
+    r = runner.invoke(app, ["export", ARCH, "--space", str(spec), "--weights", str(trained), "--format",
+                            "onnx", "--out", str(out), "--quantize", "int8", "--calib-data", "digits",
                             "--lut", str(lut), "--json"])
     assert r.exit_code == 0, r.output
     record = json.loads(Path(str(out) + ".export.json").read_text())

@@ -106,8 +106,8 @@ def test_lut_validate_times_int8_nets_for_an_int8_table(tmp_path: Path, monkeypa
         return quantize_int8(graph, batches)
 
     monkeypatch.setattr(onnxrt, "quantize_int8", counting)
-    r = runner.invoke(app, ["lut", "validate", str(out), "--space", str(spec), "--samples", "2", "--runs", "2",
-                            "--rounds", "1", "--json"])
+    r = runner.invoke(app, ["lut", "validate", str(out), "--space", str(spec), "--samples", "2",
+                            "--runs", "2", "--rounds", "1", "--json"])
     assert r.exit_code == 0, r.output
     report = json.loads(r.output)
     assert quantized, "an int8 table must be validated against int8 networks"
