@@ -50,7 +50,8 @@ def make_meta(space: SearchSpace, profiler, device_name: str) -> TableMeta:
         device_name=device_name, runtime=profiler.name, space=space.name,
         space_fingerprint=space.fingerprint(), resolution=space.resolution,
         device_detail=profiler.device_detail(), runtime_version=profiler.runtime_version(),
-        torch_version=torch.__version__, threads=p.threads, batch=p.batch, dtype=getattr(profiler, "dtype", "float32"),
+        torch_version=torch.__version__, threads=p.threads, batch=p.batch,
+        dtype=getattr(profiler, "dtype", "float32"),  # int8 tables: hwnas profile --dtype int8
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"), hwnas_version=__version__,
         protocol=p.to_dict(), source="measured by hwnas profile",
         host=this_machine(profiler.device_kind(), profiler.device_detail()
