@@ -16,7 +16,7 @@ from torch import nn
 
 from hwnas.nn.cells import CellSupernet
 from hwnas.nn.mixed import BinaryGate, Gate, MixedOp, Supernet, Zero
-from hwnas.nn.ops import FBNetConvBlock, MBConv, build_op
+from hwnas.nn.ops import MBConv, build_op
 from hwnas.space.base import SearchSpace
 from hwnas.space.network import CellNet, LayerwiseNet
 
@@ -79,10 +79,7 @@ def share_initial_function(mixed: MixedOp) -> None:
     chance (loss 2.2 after 12 epochs); with this and zero-initialised residual BNs it learns
     (loss 1.6 after 3 epochs, measured).
     """
-    # FBNet blocks have the same expand/depthwise/project shape; grouped ones (g2) cannot hold
-    # an ungrouped block's weights and keep their own init
-    blocks = [c for c in mixed.candidates if isinstance(c, MBConv)
-              or (isinstance(c, FBNetConvBlock) and _mbconv_parts(c)[0][0].groups == 1)]
+    blocks = [c for c in mixed.candidates if isinstance(c, MBConv)]
     if len(blocks) < 2:
         return
     parts = {id(b): _mbconv_parts(b) for b in blocks}
