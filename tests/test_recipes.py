@@ -127,7 +127,18 @@ def test_readme_recipes_are_the_ones_tested_here():
         assert any(_holds(argv, words) for words in tested), f"untested recipe: {shlex.join(argv)}"
 
 
-@pytest.mark.integration
+@pytest.mark.integration  # parses 15,625 arch strings
+def test_the_nsga2_recipes_table_ships_and_covers_the_space():
+    argv = recipe("hwnas", "search", "--strategy", "nsga2")
+    table = ROOT / argv[argv.index("--evaluator") + 1].removeprefix("table:")
+    from hwnas.evaluation.table import read_table
+    from hwnas.space import get_space
+
+    rows = read_table(get_space("nb201"), table, "arch", "acc", "latency_ms", None)
+    assert len(rows) == 15625  # the whole space: every arch a search may ask for
+
+
+@pytest.mark.slow  # 300 table lookups, each building the arch to count params and MACs
 def test_nsga2_on_the_shipped_nb201_table_finds_most_of_the_true_front(tmp_path):
     argv = reduced(recipe("hwnas", "search", "--strategy", "nsga2"), out=tmp_path / "moo", json=True)
     table = argv[argv.index("--evaluator") + 1].removeprefix("table:")
@@ -138,7 +149,6 @@ def test_nsga2_on_the_shipped_nb201_table_finds_most_of_the_true_front(tmp_path)
         assert (out / name).is_file(), name
     with open(ROOT / table, newline="") as fh:
         rows = {r["arch"]: (float(r["acc"]) / 100, float(r["latency_ms"])) for r in csv.DictReader(fh)}
-    assert len(rows) == 15625  # the whole space: every arch a search may ask for
     result = json.loads((out / "result.json").read_text())
     found = np.array([[c["accuracy"], c["latency_ms"]] for c in result["pareto"]])
     for c in result["pareto"]:  # the CSV's own figures, percent turned into a fraction
@@ -148,7 +158,7 @@ def test_nsga2_on_the_shipped_nb201_table_finds_most_of_the_true_front(tmp_path)
     true = every[pareto_front(every, ["max", "min"])]
     ref = [0.0, every[:, 1].max()]
     share = hypervolume(found, ["max", "min"], ref) / hypervolume(true, ["max", "min"], ref)
-    assert share > 0.95, share  # 300 of 15,625 evaluations (README: ~0.99)
+    assert share > 0.97, share  # 300 of 15,625 evaluations (measured 0.985 at 200)
     assert len(read_jsonl(out / "candidates.jsonl")) == 300
 
 
