@@ -278,7 +278,8 @@ def _ground_truth(archs, space_name="mbconv-small", epochs=6):
 
 @pytest.mark.slow
 def test_evolution_oneshot_recipe_holds_the_budget_and_ranks_better_than_chance(tmp_path):
-    argv = reduced(recipe("hwnas", "search", "--strategy", "evolution", "mbconv-small"), max_evals=8,
+    argv = reduced(recipe("hwnas", "search", "--strategy", "evolution", "oneshot", "mbconv-small"),
+                   max_evals=8,
                    population=4, out=tmp_path / "evo")
     run_cli(argv)
     budget = float(argv[argv.index("--budget-ms") + 1])
