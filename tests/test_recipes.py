@@ -279,8 +279,7 @@ def _ground_truth(archs, space_name="mbconv-small", epochs=6):
 @pytest.mark.slow
 def test_evolution_oneshot_recipe_holds_the_budget_and_ranks_better_than_chance(tmp_path):
     argv = reduced(recipe("hwnas", "search", "--strategy", "evolution", "oneshot", "mbconv-small"),
-                   max_evals=8,
-                   population=4, out=tmp_path / "evo")
+                   max_evals=8, out=tmp_path / "evo")
     run_cli(argv)
     budget = float(argv[argv.index("--budget-ms") + 1])
     cands = read_jsonl(tmp_path / "evo" / "candidates.jsonl")
@@ -298,7 +297,7 @@ def test_ray_scratch_recipe_holds_the_budget_and_scores_above_chance(tmp_path):
     if importlib.util.find_spec("ray") is None:
         pytest.skip("the Ray recipe needs pip install 'hwnas[ray]'")
     # no --ray-address: a local cluster starts on demand (the README says so)
-    argv = reduced(recipe("hwnas", "search", "--executor", "ray"), max_evals=4, population=2,
+    argv = reduced(recipe("hwnas", "search", "--executor", "ray"), max_evals=4,
                    workers=2, ray_address=None, out=tmp_path / "ray")
     run_cli(argv)
     budget = float(argv[argv.index("--budget-ms") + 1])
@@ -319,7 +318,7 @@ def test_pixel3_recipes_hold_the_budget_and_report(tmp_path):
     assert details["predicted"] <= budget
     assert details["learned"] is False and "did not learn" in shown.output
     evo = reduced(recipe("hwnas", "search", "--strategy", "evolution", "fbnet-cifar100"), max_evals=4,
-                  population=2, epochs=1, out=tmp_path / "pixel3-evo")
+                  epochs=1, out=tmp_path / "pixel3-evo")
     run_cli(evo)
     cands = read_jsonl(tmp_path / "pixel3-evo" / "candidates.jsonl")
     assert cands and all(c["latency_ms"] <= budget for c in cands)
