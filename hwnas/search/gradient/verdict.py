@@ -17,8 +17,9 @@ MIN_ABOVE_CHANCE = 0.05
 # architecture parameters did not move enough to change which arch is derived
 MIN_ARCH_MOVE = 0.02
 
-ADVICE = ("more --epochs (the architecture steps start after 2 warm-up epochs), a larger dataset "
-          "or a space that fits the data's resolution (mbconv-small for digits)")
+ADVICE = ("more --epochs (architecture steps start after 2 warm-up epochs), more data "
+          "(--data cifar10:PATH, cifar100:PATH, imagefolder:PATH) or a smaller space for small data "
+          "(mbconv-small learns on digits)")
 
 
 @dataclass(frozen=True)
