@@ -279,7 +279,8 @@ def _ground_truth(archs, space_name="mbconv-small", epochs=6):
 @pytest.mark.slow
 def test_evolution_oneshot_recipe_holds_the_budget_and_ranks_better_than_chance(tmp_path):
     argv = reduced(recipe("hwnas", "search", "--strategy", "evolution", "oneshot", "mbconv-small"),
-                   max_evals=8, out=tmp_path / "evo")
+                   max_evals=8, population=5,
+                   out=tmp_path / "evo")
     run_cli(argv)
     budget = float(argv[argv.index("--budget-ms") + 1])
     cands = read_jsonl(tmp_path / "evo" / "candidates.jsonl")
@@ -297,12 +298,12 @@ def test_ray_scratch_recipe_holds_the_budget_and_scores_above_chance(tmp_path):
     if importlib.util.find_spec("ray") is None:
         pytest.skip("the Ray recipe needs pip install 'hwnas[ray]'")
     # no --ray-address: a local cluster starts on demand (the README says so)
-    argv = reduced(recipe("hwnas", "search", "--executor", "ray"), max_evals=4,
+    argv = reduced(recipe("hwnas", "search", "--executor", "ray"), max_evals=5, population=5,
                    workers=2, ray_address=None, out=tmp_path / "ray")
     run_cli(argv)
     budget = float(argv[argv.index("--budget-ms") + 1])
     cands = read_jsonl(tmp_path / "ray" / "candidates.jsonl")
-    assert len(cands) == 4 and all(c["latency_ms"] <= budget for c in cands)
+    assert len(cands) == 5 and all(c["latency_ms"] <= budget for c in cands)
     assert all(c["accuracy"] > 0.3 for c in cands), [c["accuracy"] for c in cands]
 
 
@@ -317,8 +318,8 @@ def test_pixel3_recipes_hold_the_budget_and_report(tmp_path):
     details = json.loads((tmp_path / "pixel3" / "result.json").read_text())["details"]
     assert details["predicted"] <= budget
     assert details["learned"] is False and "did not learn" in shown.output
-    evo = reduced(recipe("hwnas", "search", "--strategy", "evolution", "fbnet-cifar100"), max_evals=4,
-                  epochs=1, out=tmp_path / "pixel3-evo")
+    evo = reduced(recipe("hwnas", "search", "--strategy", "evolution", "fbnet-cifar100"), max_evals=5,
+                  population=5, epochs=1, out=tmp_path / "pixel3-evo")
     run_cli(evo)
     cands = read_jsonl(tmp_path / "pixel3-evo" / "candidates.jsonl")
     assert cands and all(c["latency_ms"] <= budget for c in cands)
