@@ -158,7 +158,8 @@ def test_nsga2_on_the_shipped_nb201_table_finds_most_of_the_true_front(tmp_path)
     true = every[pareto_front(every, ["max", "min"])]
     ref = [0.0, every[:, 1].max()]
     share = hypervolume(found, ["max", "min"], ref) / hypervolume(true, ["max", "min"], ref)
-    assert share > 0.97, share  # 300 of 15,625 evaluations (measured 0.985 at 200)
+    # 300 of 15,625 evaluations: 0.993 measured; 20 random samples of 300 archs gave 0.974-0.987
+    assert share > 0.987, share
     assert len(read_jsonl(out / "candidates.jsonl")) == 300
 
 
