@@ -46,6 +46,12 @@ def _print_result(res: RunResult) -> None:
                       f"(budget {res.budget_ms:g}, in band: {details['in_band']}, "
                       f"method: {details['method']}); test accuracy "
                       f"{_fmt(details['test_acc'], '.4f')}", highlight=False)
+    if details.get("learned") is False:  # a stuck search must not read as a found arch
+        from hwnas.search.gradient.verdict import LearnedVerdict
+
+        console.print(f"[bold yellow]warning:[/] {LearnedVerdict.from_dict(details).message()}",
+                      highlight=False)
+        return
     best = res.best
     if best is None:
         console.print(f"no candidate within the budget of {res.budget_ms} {unit}", highlight=False)

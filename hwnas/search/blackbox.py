@@ -36,7 +36,7 @@ class BlackboxConfig:
     sample_size: int = 5
     reward: str = "soft"
     data: str = "digits"
-    epochs: int = 2
+    epochs: int | None = None       # None: the evaluator's own default (OneShotConfig, ScratchConfig)
     arch_column: str = "arch"
     accuracy_column: str = "accuracy"
     latency_column: str | None = "latency_ms"
@@ -47,7 +47,7 @@ class BlackboxConfig:
 
     @classmethod
     def from_request(cls, req) -> BlackboxConfig:
-        """From a :class:`hwnas.search.registry.SearchRequest` (``--epochs`` defaults to 2)."""
+        """From a :class:`hwnas.search.registry.SearchRequest` (no ``--epochs``: the evaluator's default)."""
         from hwnas.runs import parse_objectives
         from hwnas.search.base import OBJECTIVE_SENSES, SearchError
 
@@ -60,11 +60,11 @@ class BlackboxConfig:
         return cls(req.strategy, req.evaluator, req.space, req.lut, req.budget_ms, req.max_evals,
                    str(req.out), req.executor, req.ray_address, req.workers, req.resume, req.seed,
                    tuple(o.name for o in objectives), req.population, req.sample_size, req.reward,
-                   req.data, req.epochs or 2, req.arch_column, req.accuracy_column,
+                   req.data, req.epochs, req.arch_column, req.accuracy_column,
                    req.latency_column, req.energy_column, req.surrogate)
 
 
-def make_evaluator(spec: str, space, lut: str | None, data: str, epochs: int, seed: int,
+def make_evaluator(spec: str, space, lut: str | None, data: str, epochs: int | None, seed: int,
                    arch_column: str, accuracy_column: str, latency_column: str | None,
                    energy_column: str | None):
     from hwnas.evaluation import (
@@ -75,10 +75,11 @@ def make_evaluator(spec: str, space, lut: str | None, data: str, epochs: int, se
         TableEvaluator,
     )
 
+    given = {} if epochs is None else {"epochs": epochs}
     if spec == "oneshot":
-        return OneShotEvaluator(space, lut, OneShotConfig(data=data, epochs=epochs, seed=seed))
+        return OneShotEvaluator(space, lut, OneShotConfig(data=data, seed=seed, **given))
     if spec == "scratch":
-        return ScratchEvaluator(space, lut, ScratchConfig(data=data, epochs=epochs, seed=seed))
+        return ScratchEvaluator(space, lut, ScratchConfig(data=data, seed=seed, **given))
     if spec.startswith("table:") and len(spec) > len("table:"):
         latency = None if latency_column in (None, "", "none") else latency_column
         return TableEvaluator(space, spec[len("table:"):], arch_column, accuracy_column, latency,

@@ -19,7 +19,8 @@ from hwnas.search.strategies import strategy_names
 class SearchRequest:
     """What ``hwnas search`` was asked for; each search takes the fields it uses.
 
-    ``epochs`` None is the search's own default (10 for ``proxyless``, 2 otherwise).
+    ``epochs`` None is the search's own default (10 for ``proxyless``; the evaluator's for
+    ``oneshot`` (6 supernet epochs) and ``scratch`` (5 epochs)).
     """
 
     strategy: str

@@ -12,6 +12,7 @@ from hwnas.latency.cost import CostModel
 from hwnas.runs import Candidate, RunFolder, RunResult
 from hwnas.search.gradient.config import GradientSearchConfig
 from hwnas.search.gradient.derive import KnapsackResult, solve_budget
+from hwnas.search.gradient.verdict import LearnedVerdict, judge
 
 
 def derive_arch(cost: CostModel, probs: list[list[float]], budget: float, band_low: float,
@@ -72,10 +73,12 @@ def finish_run(config: GradientSearchConfig, space, table, cost, data, state, pr
         accuracy_kind="scratch-val", evaluator="scratch", strategy="proxyless", index=0)
     run.write_candidates([candidate])
     test_acc = None if scratch is None else scratch["test_acc"]
+    verdict = _verdict(cost, data, probs, expected, run)
     result = RunResult(
         "proxyless", space.name, ("accuracy", metric), config.budget_ms, (candidate,), candidate,
         candidate, 1, 1, True, lut=config.lut, run_dir=str(run.path), candidates=(candidate,),
         details={
+            **verdict.to_dict(),  # first: the entries below (a finite expected_final) win
             "predicted": derived["predicted"], "unit": cost.unit, "metric": table.meta.metric,
             "in_band": bool(derived["in_band"]), "method": derived["method"],
             "argmax_arch": derived["argmax_arch"], "argmax_predicted": derived["argmax_predicted"],
@@ -87,3 +90,19 @@ def finish_run(config: GradientSearchConfig, space, table, cost, data, state, pr
         })
     run.save_result(result)
     return result
+
+
+def _verdict(cost: CostModel, data, probs, expected: float,
+             run: RunFolder) -> LearnedVerdict:
+    """Judge the whole run from its logs (a resumed run's history holds every epoch)."""
+    import torch
+
+    from hwnas.search.gradient.objective import expected_latency
+
+    history = run.read_log("history")
+    uniform = [torch.full((len(c),), 1.0 / len(c), dtype=torch.float64) for c in cost.costs]
+    with torch.no_grad():
+        start = float(expected_latency(cost, uniform))
+    return judge([float(h["val_acc"]) for h in history if h.get("val_acc") is not None],
+                 data.num_classes, probs, start, expected, cost.unit,
+                 searched=any(h.get("arch_steps") for h in history))
