@@ -16,6 +16,14 @@ supernet_app = typer.Typer(help="Train a reusable supernet once; measure how wel
 app.add_typer(supernet_app, name="supernet")
 
 
+def _threads() -> None:
+    """Size torch's thread pool by the cores this process may use (see ``default_threads``)."""
+    from hwnas.train import default_threads
+    from hwnas.train.runtime import set_threads
+
+    set_threads(default_threads())
+
+
 def _say(json_out: bool):
     return (lambda _msg: None) if json_out else (lambda msg: console.print(msg, highlight=False))
 
@@ -60,6 +68,7 @@ def train(space: str = SPACE_OPTION,
                              "drop --resume to start a new supernet")
     else:
         check_out_dir(out, WRITES, force)
+    _threads()
     meta = train_supernet(the_space, cfg, out, resume=resume, say=_say(json_out))
     if json_out:
         print_json(meta)
@@ -84,6 +93,7 @@ def rank(folder: Path = typer.Argument(..., help="A folder written by `hwnas sup
     cfg = RankConfig(samples=samples, epochs=epochs, seed=seed, top_k=top_k)
     cfg.check()
     supernet = load_supernet(folder)
+    _threads()
     fidelity = measure_fidelity(supernet, cfg, say=_say(json_out))
     png = store_fidelity(supernet, fidelity)
     if json_out:

@@ -63,12 +63,16 @@ def spread_archs(space: SearchSpace, count: int, rng: np.random.Generator, pool_
 
 
 def _corr(a: list[float], b: list[float]) -> tuple[float | None, float | None]:
+    import warnings
+
     from scipy.stats import kendalltau, spearmanr
 
     def clean(value: float) -> float | None:  # a constant column has no rank order: NaN -> None
         return None if value is None or math.isnan(value) else float(value)
 
-    return clean(kendalltau(a, b).statistic), clean(spearmanr(a, b).statistic)
+    with warnings.catch_warnings():  # scipy warns on a constant column; its NaN becomes None here
+        warnings.simplefilter("ignore")
+        return clean(kendalltau(a, b).statistic), clean(spearmanr(a, b).statistic)
 
 
 def _top_k_overlap(a: list[float], b: list[float], k: int) -> float:
