@@ -51,7 +51,8 @@ class RankConfig:
         return self.top_k or max(1, self.samples // 4)
 
 
-def spread_archs(space: SearchSpace, count: int, rng: np.random.Generator, pool_factor: int = 8) -> list[Arch]:
+def spread_archs(space: SearchSpace, count: int, rng: np.random.Generator,
+                 pool_factor: int = 8) -> list[Arch]:
     """``count`` distinct archs spread over the MAC range of a seeded random pool."""
     pool = list(dict.fromkeys(space.sample(rng) for _ in range(count * pool_factor)))
     if len(pool) < count:
@@ -114,7 +115,8 @@ def measure_fidelity(supernet: Supernet, cfg: RankConfig, say=lambda _msg: None)
     rows = []
     for i, arch in enumerate(archs):
         inherited = scorer.accuracy(arch)
-        alone = [scratch_val_accuracy(space, arch, data, cfg.epochs, s, cfg.batch_size, cfg.lr) for s in seeds]
+        alone = [scratch_val_accuracy(space, arch, data, cfg.epochs, s, cfg.batch_size, cfg.lr)
+                 for s in seeds]
         params, macs = arch_costs(space, arch)
         rows.append({"arch": str(arch), "macs": macs, "params": params, "inherited_val_acc": inherited,
                      "standalone_val_acc": alone, "standalone_mean_val_acc": float(np.mean(alone))})

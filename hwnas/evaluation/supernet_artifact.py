@@ -234,3 +234,50 @@ def require_space(supernet: Supernet, space: SearchSpace) -> None:
                          f"{supernet.meta['space']!r} (fingerprint {supernet.meta['space_fingerprint']}), "
                          f"not for {space.name!r} (fingerprint {space.fingerprint()})",
                          f"pass --space {supernet.meta['space']} or a supernet trained for {space.name}")
+
+
+def check_artifact_for(folder: Path, space: SearchSpace) -> None:
+    """Refuse (before a search writes anything) a folder that is no artifact, or one trained for
+    another space; reads only ``supernet.json``."""
+    meta_path = folder / META
+    if not meta_path.is_file() or not (folder / WEIGHTS).is_file():
+        raise HwnasError(f"--supernet {folder} is not a trained supernet (no {META} and {WEIGHTS})",
+                         "pass a folder written by `hwnas supernet train`")
+    meta = read_json(meta_path, "supernet metadata")
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
+        raise HwnasError(f"{meta_path} is not hwnas supernet metadata ({FORMAT})",
+                         "pass a folder written by `hwnas supernet train`")
+    require_space(Supernet(folder, meta, space, nn.Module()), space)
+
+
+def _oneshot():
+    from hwnas.evaluation.oneshot import OneShotEvaluator
+
+    return OneShotEvaluator
+
+
+class SupernetEvaluator(_oneshot()):
+    """The one-shot evaluator on a trained artifact: scores with its weights, never trains.
+
+    Scoring is the one-shot evaluator's own (BN recalibration, validation split) on the data the
+    supernet was trained on; the artifact is loaded in ``prepare`` (on each Ray worker too).
+    """
+
+    def __init__(self, space: SearchSpace, lut: str | None, folder: str):
+        super().__init__(space, lut)
+        self.folder = folder
+
+    def prepare(self, run_dir: Path | None = None, progress: bool = False) -> None:
+        from dataclasses import replace
+
+        self._require_lut()
+        if self.supernet is not None:
+            return
+        artifact = load_supernet(Path(self.folder))
+        require_space(artifact, self.space)
+        self.config = replace(self.config, data=artifact.meta["config"]["data"])
+        self.supernet = artifact.net
+
+    def describe(self) -> dict:
+        return {"evaluator": "oneshot", "lut": self.lut_path, "supernet": self.folder,
+                "calib_batches": self.config.calib_batches}

@@ -75,6 +75,10 @@ def make_evaluator(spec: str, space, lut: str | None, data: str, epochs: int, se
         TableEvaluator,
     )
 
+    if spec.startswith("supernet:"):  # `hwnas search --supernet DIR`: a trained artifact, no training
+        from hwnas.evaluation.supernet_artifact import SupernetEvaluator
+
+        return SupernetEvaluator(space, lut, spec[len("supernet:"):])
     if spec == "oneshot":
         return OneShotEvaluator(space, lut, OneShotConfig(data=data, epochs=epochs, seed=seed))
     if spec == "scratch":

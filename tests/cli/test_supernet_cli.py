@@ -101,3 +101,46 @@ def test_rank_measures_and_stores_the_fidelity(micro, tmp_path):
     for row in fidelity["archs"]:
         assert 0.0 <= row["inherited_val_acc"] <= 1.0 and len(row["standalone_val_acc"]) == 2
     assert (out / "fidelity.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def _search(micro, out, supernet, *extra):
+    return CliRunner().invoke(app, ["search", "--space", str(micro), "--strategy", "random",
+                                    "--max-evals", "3", "--lut", str(micro.parent / "lut.json"),
+                                    "--supernet", str(supernet), "--out", str(out), "--json", *extra])
+
+
+def test_search_reuses_the_artifact_and_refuses_a_foreign_one(micro, tmp_path, monkeypatch):
+    from hwnas.evaluation.oneshot import OneShotEvaluator
+    from hwnas.space import get_space
+    from hwnas.testing.fixtures import synthetic_table
+
+    sn = tmp_path / "sn"
+    assert _train(micro, sn).exit_code == 0
+    synthetic_table(get_space(str(micro))).save(tmp_path / "lut.json")
+
+    def no_training(*_args):
+        raise AssertionError("a search with --supernet trained a supernet")
+
+    monkeypatch.setattr(OneShotEvaluator, "_train", no_training)
+    r = _search(micro, tmp_path / "run", sn)
+    assert r.exit_code == 0, r.output
+    assert json.loads(r.stdout)["evaluations"] == 3  # stderr holds a note on the synthetic table
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["evaluator"]["supernet"] == str(sn)
+    rows = [json.loads(line) for line in (tmp_path / "run" / "candidates.jsonl").read_text().splitlines()]
+    assert len(rows) == 3 and not (tmp_path / "run" / "supernet.pt").exists()
+    assert all(c["accuracy_kind"] == "oneshot-val" and 0 <= c["accuracy"] <= 1 for c in rows)
+
+    other = tmp_path / "other.toml"
+    other.write_text(SPEC.replace("head_channels = 16", "head_channels = 24"))
+    synthetic_table(get_space(str(other))).save(tmp_path / "lut.json")
+    r = CliRunner().invoke(app, ["search", "--space", str(other), "--strategy", "random",
+                                 "--lut", str(tmp_path / "lut.json"), "--supernet", str(sn),
+                                 "--out", str(tmp_path / "run2")])
+    _one_line_error(r, "was trained for space 'micro'", "fingerprint")
+    assert not (tmp_path / "run2").exists()
+    r = _search(micro, tmp_path / "run3", sn, "--evaluator", "scratch")
+    _one_line_error(r, "--supernet scores with the one-shot evaluator")
+    r = _search(micro, tmp_path / "run4", tmp_path / "nothing")
+    _one_line_error(r, "is not a trained supernet")
+    assert not (tmp_path / "run3").exists() and not (tmp_path / "run4").exists()
