@@ -24,6 +24,7 @@ from torch import nn
 
 from hwnas import __version__
 from hwnas.errors import HwnasError
+from hwnas.evaluation.oneshot import OneShotEvaluator
 from hwnas.io import load_weights, read_json, save_weights, write_json
 from hwnas.space.base import SearchSpace
 
@@ -229,11 +230,15 @@ def load_supernet(path: Path) -> Supernet:
 
 def require_space(supernet: Supernet, space: SearchSpace) -> None:
     """Refuse a supernet trained for another space than ``space`` (compared by fingerprint)."""
-    if supernet.meta["space_fingerprint"] != space.fingerprint():
-        raise HwnasError(f"the supernet in {supernet.path} was trained for space "
-                         f"{supernet.meta['space']!r} (fingerprint {supernet.meta['space_fingerprint']}), "
-                         f"not for {space.name!r} (fingerprint {space.fingerprint()})",
-                         f"pass --space {supernet.meta['space']} or a supernet trained for {space.name}")
+    _require_fingerprint(supernet.path, supernet.meta, space)
+
+
+def _require_fingerprint(path: Path, meta: dict, space: SearchSpace) -> None:
+    if meta.get("space_fingerprint") != space.fingerprint():
+        raise HwnasError(f"the supernet in {path} was trained for space {meta.get('space')!r} "
+                         f"(fingerprint {meta.get('space_fingerprint')}), not for {space.name!r} "
+                         f"(fingerprint {space.fingerprint()})",
+                         f"pass --space {meta.get('space')} or a supernet trained for {space.name}")
 
 
 def check_artifact_for(folder: Path, space: SearchSpace) -> None:
@@ -247,16 +252,10 @@ def check_artifact_for(folder: Path, space: SearchSpace) -> None:
     if not isinstance(meta, dict) or meta.get("format") != FORMAT:
         raise HwnasError(f"{meta_path} is not hwnas supernet metadata ({FORMAT})",
                          "pass a folder written by `hwnas supernet train`")
-    require_space(Supernet(folder, meta, space, nn.Module()), space)
+    _require_fingerprint(folder, meta, space)
 
 
-def _oneshot():
-    from hwnas.evaluation.oneshot import OneShotEvaluator
-
-    return OneShotEvaluator
-
-
-class SupernetEvaluator(_oneshot()):
+class SupernetEvaluator(OneShotEvaluator):
     """The one-shot evaluator on a trained artifact: scores with its weights, never trains.
 
     Scoring is the one-shot evaluator's own (BN recalibration, validation split) on the data the
