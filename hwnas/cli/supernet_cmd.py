@@ -16,12 +16,13 @@ supernet_app = typer.Typer(help="Train a reusable supernet once; measure how wel
 app.add_typer(supernet_app, name="supernet")
 
 
-def _threads() -> None:
-    """Size torch's thread pool by the cores this process may use (see ``default_threads``)."""
-    from hwnas.train import default_threads
-    from hwnas.train.runtime import set_threads
+THREADS_OPTION = typer.Option(0, "--threads", help="torch threads (0: the cores this process may use).")
 
-    set_threads(default_threads())
+
+def _threads(threads: int) -> None:
+    from hwnas.train.runtime import apply_threads
+
+    apply_threads(threads)
 
 
 def _say(json_out: bool):
@@ -39,14 +40,17 @@ def train(space: str = SPACE_OPTION,
           random_paths: int = typer.Option(2, help="Random paths per sandwich step (k)."),
           distill: bool = typer.Option(False, help="Sandwich only: smaller paths learn the largest "
                                                    "path's soft labels (in-place distillation)."),
-          batch_size: int = typer.Option(64, min=1),
+          batch_size: int = typer.Option(64, min=1, help="Images a step (every path of a step sees them)."),
           lr: float = typer.Option(0.05, min=0.0, help="Peak learning rate (cosine schedule)."),
           seed: int = typer.Option(0, help="Seeds the weights, the paths and the batch order."),
           device: str = typer.Option("cpu", help="auto (CUDA when present) | cpu | cuda | cuda:N."),
           precision: str = typer.Option("fp32", help="fp32 | bf16 | fp16 (GPU)."),
-          out: Path = typer.Option(..., help="Folder for supernet.pt, supernet.json and checkpoint.pt."),
-          force: bool = typer.Option(False, help="Use a non-empty --out, replacing the files this writes."),
+          out: Path = typer.Option(..., "--out", "-o", help="Folder for supernet.pt, supernet.json and "
+                                                            "checkpoint.pt."),
+          force: bool = typer.Option(False, "--force", "-f", help="Use a non-empty --out, replacing the "
+                                                                  "files this writes."),
           resume: bool = typer.Option(False, help="Continue --out's training from its last finished epoch."),
+          threads: int = THREADS_OPTION,
           json_out: bool = JSON_OPTION) -> None:
     """Train a weight-sharing supernet once and keep it as a reusable artifact."""
     from hwnas.data import load_for_space
@@ -59,6 +63,7 @@ def train(space: str = SPACE_OPTION,
                               random_paths=random_paths, distill=distill, batch_size=batch_size, lr=lr,
                               seed=seed, device=device, precision=precision)
     cfg.check()  # every input is checked before the folder is touched
+    _threads(threads)
     the_space = get_space(space)
     check_precision(precision, resolve_device(device))
     load_for_space(data, the_space)
@@ -68,7 +73,6 @@ def train(space: str = SPACE_OPTION,
                              "drop --resume to start a new supernet")
     else:
         check_out_dir(out, WRITES, force)
-    _threads()
     meta = train_supernet(the_space, cfg, out, resume=resume, say=_say(json_out))
     if json_out:
         print_json(meta)
@@ -85,6 +89,7 @@ def rank(folder: Path = typer.Argument(..., help="A folder written by `hwnas sup
          epochs: int = typer.Option(3, help="Stand-alone training epochs per arch and seed."),
          top_k: int = typer.Option(0, help="k of the top-k overlap (0: a quarter of --samples)."),
          seed: int = typer.Option(0, help="Seeds the arch sample; stand-alone runs use seed+1, seed+2."),
+         threads: int = THREADS_OPTION,
          json_out: bool = JSON_OPTION) -> None:
     """Measure the supernet's ranking fidelity against stand-alone training (validation split)."""
     from hwnas.evaluation.fidelity_rank import RankConfig, measure_fidelity, store_fidelity
@@ -93,7 +98,7 @@ def rank(folder: Path = typer.Argument(..., help="A folder written by `hwnas sup
     cfg = RankConfig(samples=samples, epochs=epochs, seed=seed, top_k=top_k)
     cfg.check()
     supernet = load_supernet(folder)
-    _threads()
+    _threads(threads)
     fidelity = measure_fidelity(supernet, cfg, say=_say(json_out))
     png = store_fidelity(supernet, fidelity)
     if json_out:
