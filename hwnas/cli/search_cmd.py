@@ -87,6 +87,19 @@ OBJECTIVES_HELP = ("Comma list of objectives, each NAME or NAME:max|min (the sam
                    "`hwnas report --objectives`): accuracy plus latency_ms, energy_mj, params, macs.")
 
 
+def _supernet_spec(folder: Path, evaluator: str, strategy: str, space: str) -> str:
+    """``--supernet DIR`` as the evaluator spec ``supernet:DIR``, refused before anything is written."""
+    from hwnas.errors import HwnasError
+    from hwnas.evaluation.supernet_artifact import check_artifact_for
+    from hwnas.space import get_space
+
+    if evaluator != "oneshot" or strategy == "proxyless":
+        raise HwnasError("--supernet scores with the one-shot evaluator of a black-box strategy",
+                         "drop --supernet, or pass --evaluator oneshot and a black-box --strategy")
+    check_artifact_for(folder, get_space(space))
+    return f"supernet:{folder}"
+
+
 @app.command("search")
 @guarded(resume="--resume")
 def search(
@@ -124,6 +137,8 @@ def search(
                                help="Training epochs (supernet, scratch, proxyless)."),
     no_train_derived: bool = typer.Option(False, "--no-train-derived",
                                           help="proxyless: skip training the derived arch."),
+    supernet: Path = typer.Option(None, help="oneshot: score with this `hwnas supernet train` "
+                                             "folder instead of training a supernet."),
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Search a space for accurate architectures under a latency budget; write a run folder."""
@@ -131,6 +146,8 @@ def search(
     from hwnas.search import SearchRequest, run
     from hwnas.train.runtime import apply_threads
 
+    if supernet is not None:
+        evaluator = _supernet_spec(supernet, evaluator, strategy, space)
     if force and resume:
         raise HwnasError("--force starts the run in --out over and --resume continues it",
                          "pass one of them")

@@ -76,6 +76,10 @@ def make_evaluator(spec: str, space, lut: str | None, data: str, epochs: int | N
     )
 
     given = {} if epochs is None else {"epochs": epochs}
+    if spec.startswith("supernet:"):  # `hwnas search --supernet DIR`: a trained artifact, no training
+        from hwnas.evaluation.supernet_artifact import SupernetEvaluator
+
+        return SupernetEvaluator(space, lut, spec[len("supernet:"):])
     if spec == "oneshot":
         return OneShotEvaluator(space, lut, OneShotConfig(data=data, seed=seed, **given))
     if spec == "scratch":

@@ -79,6 +79,8 @@ DOMAIN_CASES = {
     "lut predict": (["lut", "predict", "no/such", "k3e3"], "does not exist"),
     "lut validate": (["lut", "validate", "no/such"], "does not exist"),
     "lut import-hwnasbench": (["lut", "import-hwnasbench", "no/such", "-o", "tables"], "does not exist"),
+    "supernet train": (["supernet", "train", "--sampling", "greedy", "--out", "sn"], "unknown --sampling"),
+    "supernet rank": (["supernet", "rank", "no/such"], "is not a trained supernet"),
 }
 
 
