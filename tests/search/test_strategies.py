@@ -46,8 +46,24 @@ class TestPredictorInnerSearch(StrategyConformance):
     options = {"initial": 10, "surrogate": "forest", "population": 24, "generations": 8}
 
 
+class TestLocal(StrategyConformance):
+    strategy = "local"
+    options = {"initial": 10}
+
+
+class TestStructured(StrategyConformance):
+    strategy = "structured"
+    options = {"initial": 10}
+
+
+class TestAuto(StrategyConformance):
+    strategy = "auto"
+    options = {"max_evals": 60, "quiet": True}
+
+
 def test_registry_lists_all_and_rejects_unknown():
-    assert set(strategy_names()) == {"random", "evolution", "nsga2", "rl", "predictor"}
+    assert set(strategy_names()) == {"random", "evolution", "nsga2", "rl", "predictor", "local",
+                                     "structured", "auto"}
     with pytest.raises(SearchError, match="unknown strategy 'bogus'"):
         make_strategy("bogus", Problem(toy_space()))
 
@@ -184,3 +200,53 @@ def test_out_of_range_level_options_are_refused():
         make_strategy("evolution", Problem(toy_space()), level_share=1.5)
     with pytest.raises(SearchError, match="at least 1 latency target"):
         make_strategy("rl", Problem(toy_space()), targets=0)
+
+
+def test_local_search_asks_neighbours_of_the_pareto_archive():
+    from hwnas.pareto import pareto_front
+
+    ev = ToyEvaluator(toy_space())
+    problem = Problem(ev.space, ("accuracy", "latency_ms"), None, ev.cost_model())
+    s = make_strategy("local", problem, 0, initial=8)
+    drive(s, ev, 8)
+    for _ in range(20):
+        archive = [s.history[int(i)].arch for i in pareto_front(problem.points(s.history),
+                                                                problem.senses)]
+        arch = s.ask()
+        if s.queue or s.centre is not None:
+            centre = s.space.parse(s.centre)
+            assert centre in archive  # the centre is on the current front ...
+            diff = sum(a != b for a, b in zip(arch.choices, centre.choices))
+            assert diff == 1  # ... and the ask is one edit away from it
+        s.tell(Observation(arch, *ev.values(arch)))
+
+
+def test_structured_uses_the_known_latency_and_beats_random_on_a_front():
+    from hwnas.pareto import hypervolume, pareto_front
+
+    ev = ToyEvaluator(toy_space(), seed=5)
+    problem = Problem(ev.space, ("accuracy", "latency_ms"), None, ev.cost_model())
+    _, pts = ev.all_points()
+    ref = [pts[:, 0].min(), pts[:, 1].max()]
+    true = hypervolume(pts[pareto_front(pts, ["max", "min"])], ["max", "min"], ref)
+    ratio = {}
+    for name in ("random", "structured"):
+        s = make_strategy(name, problem, 2)
+        drive(s, ev, 50)
+        ratio[name] = hypervolume(problem.points(s.history), ["max", "min"], ref) / true
+    assert ratio["structured"] >= 0.98
+    assert ratio["structured"] > ratio["random"]
+
+
+def test_auto_picks_by_budget_and_says_so(capsys):
+    from hwnas.search.auto import RULES, pick
+
+    problem = Problem(toy_space())
+    for upto, name, _ in RULES:
+        budget = 60 if upto == float("inf") else int(upto)
+        s = make_strategy("auto", problem, 0, max_evals=budget)
+        assert s.picked == name == pick(budget)[0]
+        assert f"auto: picked {name}" in capsys.readouterr().err
+        assert s.state_dict()["extra"]["picked"] == name
+    with pytest.raises(SearchError, match="auto needs the evaluation budget"):
+        make_strategy("auto", problem, 0, max_evals=0)

@@ -1,0 +1,70 @@
+"""``--strategy auto``: the strategy that did best on the real NB201 pairs at this many evaluations.
+
+The rule table comes from ``benchmarks/strategies.py`` on the 12 accuracy x device pairs of the
+NB201 dev table (README, "Benchmarks"): for each evaluation budget, the strategy with the best
+worst-pair median hypervolume ratio. ``auto`` builds that strategy with its benchmarked options
+and delegates every ask and tell to it; it says which it picked on stderr, in its state and (via
+``picked``) in the run folder's config.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from hwnas.search.base import Observation, Problem, SearchError, Strategy
+from hwnas.space.arch import Arch
+
+# (largest max_evals the rule covers, strategy, options), first match wins
+RULES: tuple[tuple[float, str, dict], ...] = (
+    (float("inf"), "evolution", {"population": 50, "sample_size": 25}),
+)
+
+
+def pick(max_evals: int) -> tuple[str, dict]:
+    """The strategy name and options ``auto`` uses for ``max_evals`` evaluations."""
+    for upto, name, options in RULES:
+        if max_evals <= upto:
+            return name, dict(options)
+    raise SearchError(f"no auto rule covers {max_evals} evaluations", "pick a --strategy")
+
+
+class AutoStrategy(Strategy):
+    name = "auto"
+
+    def __init__(self, problem: Problem, seed: int = 0, max_evals: int = 100, quiet: bool = False):
+        super().__init__(problem, seed)
+        if isinstance(max_evals, bool) or not isinstance(max_evals, int) or max_evals < 1:
+            raise SearchError(f"auto needs the evaluation budget, got max_evals={max_evals}",
+                              "pass --max-evals 1 or more")
+        from hwnas.search.strategies import make_strategy
+
+        self.max_evals = max_evals
+        self.picked, options = pick(max_evals)
+        # the population must fit the budget, or the picked strategy never leaves random sampling
+        if "population" in options:
+            options["population"] = max(2, min(options["population"], max_evals // 3))
+            options["sample_size"] = max(1, min(options.get("sample_size", 1),
+                                                options["population"] // 2))
+        self.picked_options = options
+        self.inner = make_strategy(self.picked, problem, seed, **options)
+        if not quiet:
+            print(f"auto: picked {self.picked} {options} for {max_evals} evaluations "
+                  "(README, Benchmarks: strategies)", file=sys.stderr)
+
+    @property
+    def min_evals(self) -> int:
+        return self.inner.min_evals
+
+    def _propose(self) -> Arch:
+        return self.inner.ask()
+
+    def _learn(self, obs: Observation) -> None:
+        self.inner.tell(obs)
+
+    def _extra_state(self) -> dict:
+        return {"picked": self.picked, "inner": self.inner.state_dict()}
+
+    def _load_extra(self, extra: dict) -> None:
+        if extra["picked"] != self.picked:
+            raise ValueError(f"picked {extra['picked']} there, {self.picked} now")
+        self.inner.load_state_dict(extra["inner"])
