@@ -276,6 +276,8 @@ def main() -> None:
                              "or all-real (the 12 pairs)")
     parser.add_argument("--data", type=Path, default=None,
                         help=f"the NB201 dev table (default: shared/{DEV_TABLE} beside the checkout)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="also write the JSON here after every problem (a long run keeps what it did)")
     parser.add_argument("--quick", action="store_true",
                         help="a check: 2 seeds, 100 evaluations, 2 real pairs")
     args = parser.parse_args()
@@ -310,6 +312,8 @@ def main() -> None:
                 f"@{c} {entry['strategies'][name][f'hv_ratio@{c}']['median']:.4f}"
                 for c in checkpoints), file=sys.stderr, flush=True)
         report["problems"][pname] = entry
+        if args.out is not None:
+            args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
 
 

@@ -51,6 +51,7 @@ class StructuredPredictor(Strategy):
         self._rows: np.ndarray | None = None   # candidate rows of the current fit
         self._mean = self._opt = None          # predicted means / optimistic points (n, m)
         self._space_cache: tuple | None = None  # a small space's rows, encodings and prices
+        self._memo: dict[str, int] = {}
 
     @property
     def min_evals(self) -> int:
@@ -59,8 +60,13 @@ class StructuredPredictor(Strategy):
     def _codes(self, rows: np.ndarray) -> np.ndarray:
         return np.asarray(rows, dtype=np.int64).reshape(-1, self._sizes.size) @ self._radix
 
-    def _row_of(self, text: str) -> tuple[int, ...]:
-        return self.space.indices(self.space.parse(text))
+    def _code_of(self, text: str) -> int:
+        """An asked arch's code (memoized: every ask checks all earlier asks)."""
+        code = self._memo.get(text)
+        if code is None:
+            code = self._memo[text] = int(self._codes(np.array(
+                self.space.indices(self.space.parse(text))))[0])
+        return code
 
     # --- model ---------------------------------------------------------------------------------
     def _modelled(self) -> list[str]:
@@ -140,7 +146,7 @@ class StructuredPredictor(Strategy):
             self.fit_count = len(self.history)
             self._refit()
         codes = self._codes(self._rows)
-        asked = np.isin(codes, self._codes(np.array([self._row_of(s) for s in self.proposed])))
+        asked = np.isin(codes, [self._code_of(s) for s in self.proposed])
         open_ = ~asked & self._within
         if not open_.any():
             open_ = ~asked
@@ -157,7 +163,7 @@ class StructuredPredictor(Strategy):
     def _hv_gain(self, idx: np.ndarray, codes: np.ndarray) -> np.ndarray:
         senses = self.problem.senses
         known = self.problem.points(self.history)
-        pending = [self._codes(np.array(self._row_of(s)))[0] for s in self.proposed[len(self.history):]]
+        pending = [self._code_of(s) for s in self.proposed[len(self.history):]]
         if pending:  # asked, not yet told: counted at their predicted means
             where = np.flatnonzero(np.isin(codes, pending))
             known = np.vstack([known, self._mean[where]])

@@ -242,11 +242,37 @@ def test_auto_picks_by_budget_and_says_so(capsys):
     from hwnas.search.auto import RULES, pick
 
     problem = Problem(toy_space())
-    for upto, name, _ in RULES:
-        budget = 60 if upto == float("inf") else int(upto)
+    finite = [int(u) for u, _, _ in RULES if u != float("inf")]
+    for upto, name, _ in RULES:  # each rule's own largest budget; past the last finite one
+        budget = int(upto) if upto != float("inf") else max(finite, default=30) + 100
         s = make_strategy("auto", problem, 0, max_evals=budget)
         assert s.picked == name == pick(budget)[0]
         assert f"auto: picked {name}" in capsys.readouterr().err
         assert s.state_dict()["extra"]["picked"] == name
     with pytest.raises(SearchError, match="auto needs the evaluation budget"):
         make_strategy("auto", problem, 0, max_evals=0)
+
+
+@pytest.mark.integration  # a whole search over a 15,625-row table
+def test_auto_records_its_pick_in_the_run_config(tmp_path, capsys):
+    from hwnas.search.blackbox import BlackboxConfig, run_blackbox
+
+    import itertools
+
+    from hwnas.space import get_space
+
+    space, rng = get_space("nb201"), np.random.default_rng(0)
+    gain, cost = rng.uniform(0, 3, (6, 5)), rng.uniform(0.1, 1.0, (6, 5))
+    lines = ["arch,accuracy,latency_ms", *(
+        f"{space.arch_from_indices(i)},{50 + gain[range(6), i].sum():.3f},"
+        f"{1 + cost[range(6), i].sum():.4f}" for i in itertools.product(range(5), repeat=6))]
+    csv = tmp_path / "nb201.csv"
+    csv.write_text("\n".join(lines) + "\n")
+    res = run_blackbox(BlackboxConfig("auto", f"table:{csv}", "nb201", None, None, 30,
+                                      str(tmp_path / "run")), progress=False)
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["strategy"] == "auto"
+    assert config["options"]["picked"] == "evolution"
+    assert config["options"]["picked_options"] == {"population": 15, "sample_size": 7}
+    assert res.evaluations == 30
+    assert "auto: picked evolution" in capsys.readouterr().err
