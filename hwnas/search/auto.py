@@ -10,6 +10,7 @@ and delegates every ask and tell to it; it says which it picked on stderr, in it
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 
 from hwnas.search.base import Observation, Problem, SearchError, Strategy
 from hwnas.space.arch import Arch
@@ -35,13 +36,16 @@ def pick(max_evals: int) -> tuple[str, dict]:
 class AutoStrategy(Strategy):
     name = "auto"
 
-    def __init__(self, problem: Problem, seed: int = 0, max_evals: int = 100, quiet: bool = False):
+    def __init__(self, problem: Problem, seed: int = 0, max_evals: int = 100, quiet: bool = False,
+                 factory: Callable[..., Strategy] | None = None):
+        """``factory`` is ``make_strategy`` (the registry passes it in: no import cycle)."""
         super().__init__(problem, seed)
         if isinstance(max_evals, bool) or not isinstance(max_evals, int) or max_evals < 1:
             raise SearchError(f"auto needs the evaluation budget, got max_evals={max_evals}",
                               "pass --max-evals 1 or more")
-        from hwnas.search.strategies import make_strategy
-
+        if factory is None:
+            raise SearchError("auto was built without the strategy registry",
+                              "build it with hwnas.search.make_strategy('auto', ...)")
         self.max_evals = max_evals
         self.picked, options = pick(max_evals)
         # the population must fit the budget, or the picked strategy never leaves random sampling
@@ -50,7 +54,7 @@ class AutoStrategy(Strategy):
             options["sample_size"] = max(1, min(options.get("sample_size", 1),
                                                 options["population"] // 2))
         self.picked_options = options
-        self.inner = make_strategy(self.picked, problem, seed, **options)
+        self.inner = factory(self.picked, problem, seed, **options)
         if not quiet:
             print(f"auto: picked {self.picked} {options} for {max_evals} evaluations "
                   "(README, Benchmarks: strategies)", file=sys.stderr)

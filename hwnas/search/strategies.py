@@ -35,6 +35,8 @@ def make_strategy(name: str, problem: Problem, seed: int = 0, **options) -> Stra
     if name not in classes:
         raise SearchError(f"unknown strategy {name!r}",
                           f"choose one of {', '.join([*classes, 'proxyless'])}")
+    if name == "auto":  # auto builds the strategy it picks through this registry
+        options = {**options, "factory": make_strategy}
     try:
         return classes[name](problem, seed, **options)
     except TypeError as exc:

@@ -255,10 +255,9 @@ def test_auto_picks_by_budget_and_says_so(capsys):
 
 @pytest.mark.integration  # a whole search over a 15,625-row table
 def test_auto_records_its_pick_in_the_run_config(tmp_path, capsys):
-    from hwnas.search.blackbox import BlackboxConfig, run_blackbox
-
     import itertools
 
+    from hwnas.search.blackbox import BlackboxConfig, run_blackbox
     from hwnas.space import get_space
 
     space, rng = get_space("nb201"), np.random.default_rng(0)
