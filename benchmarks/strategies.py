@@ -1,7 +1,14 @@
 """How close each strategy's front gets to the true front on tabular problems; prints JSON.
 
-Two problems, both with the exact true Pareto front known:
+Problems, each with its exact true Pareto front:
 
+* real pairs ``<accuracy>/<device>`` of the NB201 dev table (``--data``, default
+  ``shared/data/nb201-dev/nb201_dev.csv`` beside the checkout; see its PROVENANCE.md): real
+  CIFAR-100 / ImageNet16-120 test accuracy against real latency on one of six devices, all
+  15,625 archs listed, so the front is exact. Strategies get the per-arch latency as the table
+  evaluator gives it (``LookupPrice``), as ``hwnas search --evaluator table:...`` does.
+  ``real-subset`` (default) is 6 pairs covering every device and both accuracies,
+  ``all-real`` the 12.
 * ``synthetic-nb201``: every one of NB201's 15,625 archs gets a synthetic (accuracy, latency)
   from seeded per-edge effects plus pairwise interactions; the front is found by enumeration.
 * ``fbnet-cifar100-pixel3``: latency is the Pixel 3 sum of HW-NAS-Bench per-op values (the
@@ -16,7 +23,11 @@ Metric: hypervolume of the front found after 100 and 300 distinct evaluations di
 true front's, reference point = the true front's worst accuracy and worst latency padded by 10 %
 of their ranges (``hwnas.pareto.default_reference``). Median and range over seeds.
 
-Usage: ``python benchmarks/strategies.py [--seeds 10] [--evals 100 300] [--strategies ...]``
+Beside every registered hwnas strategy the script runs two references written here, independent
+of hwnas's code: a plain regularized (aging) evolution and uniform random search.
+
+Usage: ``python benchmarks/strategies.py [--seeds 10] [--evals 100 300] [--strategies ...]
+[--problems real-subset synthetic-nb201 ...] [--data CSV] [--out JSON] [--quick]``
 """
 
 from __future__ import annotations
@@ -47,7 +58,7 @@ REAL_SUBSET = ("cifar100/raspi4", "cifar100/eyeriss", "cifar100/gold_6226",
                "imagenet16/titan_rtx_1", "imagenet16/pixel2", "imagenet16/samsung_a50")
 OPTIONS = {"evolution": {"population": 50, "sample_size": 25}, "nsga2": {"population": 20},
            "rl": {"reward": "soft"}, "predictor": {"initial": 10}, "random": {}}
-# auto is told the budget it runs at (the largest checkpoint), as ``hwnas search --max-evals`` does
+# auto is told the budget it runs at (each checkpoint), as ``hwnas search --max-evals`` does
 
 
 class Tabular:
@@ -301,9 +312,11 @@ def main() -> None:
         for name in args.strategies:
             ratios = {c: [] for c in checkpoints}
             for seed in range(args.seeds):
-                pts = run_any(prob, name, seed, checkpoints[-1])
+                # auto picks by its budget: one run per checkpoint, told that budget
+                runs = ({c: run_any(prob, name, seed, c) for c in checkpoints} if name == "auto"
+                        else dict.fromkeys(checkpoints, run_any(prob, name, seed, checkpoints[-1])))
                 for c in checkpoints:
-                    ratios[c].append(hypervolume(pts[:c], SENSES, ref) / hv_true)
+                    ratios[c].append(hypervolume(runs[c][:c], SENSES, ref) / hv_true)
             entry["strategies"][name] = {
                 f"hv_ratio@{c}": {"median": round(float(np.median(v)), 4),
                                   "min": round(float(np.min(v)), 4), "max": round(float(np.max(v)), 4)}

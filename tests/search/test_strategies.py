@@ -271,7 +271,7 @@ def test_auto_records_its_pick_in_the_run_config(tmp_path, capsys):
                                       str(tmp_path / "run")), progress=False)
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["strategy"] == "auto"
-    assert config["options"]["picked"] == "evolution"
-    assert config["options"]["picked_options"] == {"population": 15, "sample_size": 7}
+    assert config["options"]["picked"] == "structured"
+    assert config["options"]["picked_options"] == {"initial": 10}
     assert res.evaluations == 30
-    assert "auto: picked evolution" in capsys.readouterr().err
+    assert "auto: picked structured" in capsys.readouterr().err
