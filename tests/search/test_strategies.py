@@ -275,3 +275,9 @@ def test_auto_records_its_pick_in_the_run_config(tmp_path, capsys):
     assert config["options"]["picked_options"] == {"initial": 10}
     assert res.evaluations == 30
     assert "auto: picked structured" in capsys.readouterr().err
+
+
+def test_cli_strategy_help_comes_from_the_registry():
+    from hwnas.cli.search_cmd import STRATEGIES
+
+    assert set(strategy_names()) | {"proxyless"} == set(STRATEGIES)
