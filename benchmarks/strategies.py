@@ -1,7 +1,14 @@
 """How close each strategy's front gets to the true front on tabular problems; prints JSON.
 
-Two problems, both with the exact true Pareto front known:
+Problems, each with its exact true Pareto front:
 
+* real pairs ``<accuracy>/<device>`` of the NB201 dev table (``--data``, default
+  ``shared/data/nb201-dev/nb201_dev.csv`` beside the checkout; see its PROVENANCE.md): real
+  CIFAR-100 / ImageNet16-120 test accuracy against real latency on one of six devices, all
+  15,625 archs listed, so the front is exact. Strategies get the per-arch latency as the table
+  evaluator gives it (``LookupPrice``), as ``hwnas search --evaluator table:...`` does.
+  ``real-subset`` (default) is 6 pairs covering every device and both accuracies,
+  ``all-real`` the 12.
 * ``synthetic-nb201``: every one of NB201's 15,625 archs gets a synthetic (accuracy, latency)
   from seeded per-edge effects plus pairwise interactions; the front is found by enumeration.
 * ``fbnet-cifar100-pixel3``: latency is the Pixel 3 sum of HW-NAS-Bench per-op values (the
@@ -16,7 +23,11 @@ Metric: hypervolume of the front found after 100 and 300 distinct evaluations di
 true front's, reference point = the true front's worst accuracy and worst latency padded by 10 %
 of their ranges (``hwnas.pareto.default_reference``). Median and range over seeds.
 
-Usage: ``python benchmarks/strategies.py [--seeds 10] [--evals 100 300] [--strategies ...]``
+Beside every registered hwnas strategy the script runs two references written here, independent
+of hwnas's code: a plain regularized (aging) evolution and uniform random search.
+
+Usage: ``python benchmarks/strategies.py [--seeds 10] [--evals 100 300] [--strategies ...]
+[--problems real-subset synthetic-nb201 ...] [--data CSV] [--out JSON] [--quick]``
 """
 
 from __future__ import annotations
@@ -24,19 +35,30 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import sys
-import time
+from collections import deque
 from pathlib import Path
 
-import numpy as np
+# one BLAS thread: small matrices (a 130-feature ridge) are ~100x slower when threads fight over
+# the cores of a shared machine, and quality does not depend on it
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
 
-from hwnas.pareto import default_reference, hypervolume, pareto_front
-from hwnas.search import Observation, Problem, make_strategy
-from hwnas.space import get_space
+import numpy as np  # noqa: E402
+
+from hwnas.pareto import default_reference, hypervolume, pareto_front  # noqa: E402
+from hwnas.search import Observation, Problem, make_strategy  # noqa: E402
+from hwnas.space import get_space  # noqa: E402
 
 SENSES = ("max", "min")
+DEV_TABLE = "data/nb201-dev/nb201_dev.csv"
+# every device and both accuracies in 6 of the 12 pairs (the full 12 take twice as long)
+REAL_SUBSET = ("cifar100/raspi4", "cifar100/eyeriss", "cifar100/gold_6226",
+               "imagenet16/titan_rtx_1", "imagenet16/pixel2", "imagenet16/samsung_a50")
 OPTIONS = {"evolution": {"population": 50, "sample_size": 25}, "nsga2": {"population": 20},
            "rl": {"reward": "soft"}, "predictor": {"initial": 10}, "random": {}}
+# auto is told the budget it runs at (each checkpoint), as ``hwnas search --max-evals`` does
 
 
 class Tabular:
@@ -46,6 +68,14 @@ class Tabular:
         self.name, self.space = name, space
         self.acc_terms, self.lat_terms, self.fixed_ms = acc_terms, lat_terms, fixed_ms
         self.acc_map, self.pair = acc_map, pair
+
+    def price(self):
+        from hwnas.latency.cost import CostModel
+
+        return CostModel(self.space, tuple(self.lat_terms), self.fixed_ms)
+
+    def values_indices(self, key) -> tuple[float, float]:
+        return self.values(self.space.arch_from_indices(key))
 
     def values(self, arch) -> tuple[float, float]:
         idx = self.space.indices(arch)
@@ -86,7 +116,7 @@ def _pixel3_costs(space):
                      for p in range(space.num_positions)]
             fixed = sum(values[o.key] for o in (*space.prefix_ops(), *space.suffix_ops()))
             return costs, fixed, str(lut)
-    sys.exit("no Pixel 3 table: ship latency_tables/... or put shared/ beside the checkout")
+    fail("no Pixel 3 table: ship latency_tables/... or put shared/ beside the checkout")
 
 
 def fbnet_pixel3() -> tuple[Tabular, np.ndarray, str]:
@@ -123,62 +153,180 @@ def fbnet_pixel3() -> tuple[Tabular, np.ndarray, str]:
     return prob, true, source
 
 
-def run_one(prob: Tabular, name: str, seed: int, checkpoints: list[int]) -> dict[int, np.ndarray]:
-    from hwnas.latency.cost import CostModel
+# --- references, written here on purpose: independent of hwnas's strategies --------------------
+def reference_aging_evolution(sizes, evaluate, rng, n, population=20, sample=5):
+    """Real et al. 2019, multi-objective in the plainest way: the parent is a random member of
+    the tournament sample's non-dominated set; one random position mutates; the oldest dies."""
+    seen, pop = {}, deque()
 
-    problem = Problem(prob.space, ("accuracy", "latency_ms"), None,
-                      CostModel(prob.space, tuple(prob.lat_terms), prob.fixed_ms))
-    s = make_strategy(name, problem, seed, **OPTIONS[name])
+    def visit(key):
+        if key not in seen:
+            seen[key] = evaluate(key)
+        pop.append(key)
+        if len(pop) > population:
+            pop.popleft()
+
+    for _ in range(50 * n):
+        if len(seen) >= n:
+            break
+        if len(pop) < population:
+            visit(tuple(int(rng.integers(s)) for s in sizes))
+            continue
+        picks = [pop[int(i)] for i in rng.choice(len(pop), sample, replace=False)]
+        pts = np.array([seen[k] for k in picks])
+        best = [i for i in range(len(picks)) if not any(
+            pts[j, 0] >= pts[i, 0] and pts[j, 1] <= pts[i, 1] and tuple(pts[j]) != tuple(pts[i])
+            for j in range(len(picks)))]
+        child = list(picks[best[int(rng.integers(len(best)))]])
+        p = int(rng.integers(len(sizes)))
+        child[p] = int((child[p] + 1 + rng.integers(sizes[p] - 1)) % sizes[p])
+        visit(tuple(child))
+    return np.array(list(seen.values()))
+
+
+def reference_random(sizes, evaluate, rng, n):
+    """Uniform samples without repeats."""
+    seen = {}
+    for _ in range(50 * n):
+        if len(seen) >= n:
+            break
+        key = tuple(int(rng.integers(s)) for s in sizes)
+        if key not in seen:
+            seen[key] = evaluate(key)
+    return np.array(list(seen.values()))
+
+
+REFERENCES = {"ref-aging-evolution": reference_aging_evolution, "ref-random": reference_random}
+
+
+_PRICES: dict = {}
+
+
+def _price(prob):
+    """One price per problem (a lookup over 15,625 archs is worth building once)."""
+    if prob.name not in _PRICES:
+        _PRICES[prob.name] = prob.price()
+    return _PRICES[prob.name]
+
+
+def run_hwnas(prob, name: str, seed: int, n: int) -> np.ndarray:
+    """The first ``n`` distinct evaluations of hwnas strategy ``name`` (re-asks are re-told)."""
+    problem = Problem(prob.space, ("accuracy", "latency_ms"), None, _price(prob))
+    options = {"max_evals": n, "quiet": True} if name == "auto" else OPTIONS.get(name, {})
+    s = make_strategy(name, problem, seed, **options)
     seen: dict[str, tuple[float, float]] = {}
-    out, asks = {}, 0
-    while len(seen) < checkpoints[-1] and asks < 3 * checkpoints[-1]:
+    for _ in range(3 * n):
+        if len(seen) >= n:
+            break
         arch = s.ask()
-        asks += 1
         key = str(arch)
         if key not in seen:
             seen[key] = prob.values(arch)
-            if len(seen) in checkpoints:
-                out[len(seen)] = np.array(list(seen.values()))
         s.tell(Observation(arch, *seen[key]))
-    for c in checkpoints:
-        out.setdefault(c, np.array(list(seen.values())))
-    return out
+    return np.array(list(seen.values()))
+
+
+def run_any(prob, name: str, seed: int, n: int) -> np.ndarray:
+    if name in REFERENCES:
+        sizes = [len(c) for c in prob.space.choices()]
+        return REFERENCES[name](sizes, prob.values_indices, np.random.default_rng(seed), n)
+    return run_hwnas(prob, name, seed, n)
+
+
+def load_problems(names: list[str], data: Path | None) -> dict:
+    from hwnas.errors import HwnasError
+    from hwnas.testing.tabular import read_pairs
+
+    problems = {}
+    real = [n for n in names if "/" in n]
+    if real:
+        path = data or default_data()
+        try:
+            pairs = read_pairs(path)
+        except HwnasError as exc:
+            fail(str(exc))
+        unknown = [n for n in real if n not in pairs]
+        if unknown:
+            fail(f"unknown pair(s) {', '.join(unknown)}; choose from {', '.join(pairs)}")
+        problems.update({n: (pairs[n], pairs[n].true_front(), str(path)) for n in real})
+    if "synthetic-nb201" in names:
+        problems["synthetic-nb201"] = (*synthetic_nb201(), "synthetic")
+    if "fbnet-cifar100-pixel3" in names:
+        problems["fbnet-cifar100-pixel3"] = fbnet_pixel3()
+    return problems
+
+
+def fail(message: str) -> None:
+    """One line on stderr and exit code 2, as the CLI does for a bad input."""
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(2)
+
+
+def default_data() -> Path:
+    here = Path(__file__).resolve().parent.parent
+    for root in (here / "shared", here.parent / "shared", here.parent.parent / "shared"):
+        if (root / DEV_TABLE).is_file():
+            return root / DEV_TABLE
+    return here.parent / "shared" / DEV_TABLE
 
 
 def main() -> None:
+    from hwnas.search import strategy_names
+    from hwnas.testing.tabular import ACCURACIES, DEVICES
+
+    pairs = [f"{a}/{d}" for a in ACCURACIES for d in DEVICES]
+    aliases = {"all-real": pairs, "real-subset": list(REAL_SUBSET)}
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=10)
     parser.add_argument("--evals", type=int, nargs="+", default=[100, 300])
-    parser.add_argument("--strategies", nargs="+", default=list(OPTIONS))
-    parser.add_argument("--problems", nargs="+", default=["synthetic-nb201", "fbnet-cifar100-pixel3"])
+    parser.add_argument("--strategies", nargs="+", default=[*strategy_names(), *REFERENCES])
+    parser.add_argument("--problems", nargs="+",
+                        default=["real-subset", "synthetic-nb201", "fbnet-cifar100-pixel3"],
+                        help="pairs ACC/DEVICE, synthetic-nb201, fbnet-cifar100-pixel3, "
+                             "real-subset (default: 6 pairs, every device and both accuracies) "
+                             "or all-real (the 12 pairs)")
+    parser.add_argument("--data", type=Path, default=None,
+                        help=f"the NB201 dev table (default: shared/{DEV_TABLE} beside the checkout)")
+    parser.add_argument("--out", type=Path, default=None,
+                        help="also write the JSON here after every problem (a long run keeps what it did)")
+    parser.add_argument("--quick", action="store_true",
+                        help="a check: 2 seeds, 100 evaluations, 2 real pairs")
     args = parser.parse_args()
-    problems = {}
-    if "synthetic-nb201" in args.problems:
-        problems["synthetic-nb201"] = (*synthetic_nb201(), "synthetic")
-    if "fbnet-cifar100-pixel3" in args.problems:
-        problems["fbnet-cifar100-pixel3"] = fbnet_pixel3()
+    if args.quick:
+        args.seeds, args.evals = 2, [100]
+        args.problems = ["cifar100/raspi4", "imagenet16/pixel2"]
+    args.problems = [p for name in args.problems for p in aliases.get(name, [name])]
+    if args.data is not None and not args.data.is_file():
+        fail(f"no NB201 dev table at {args.data}; pass --data PATH/nb201_dev.csv")
+    problems = load_problems(args.problems, args.data)
     report = {"metric": "hypervolume(found front) / hypervolume(true front), accuracy max / "
                         "latency_ms min, reference = true front's worst values - 10% of range",
-              "seeds": args.seeds, "problems": {}}
+              "seeds": args.seeds, "evals": sorted(args.evals), "problems": {}}
+    checkpoints = sorted(args.evals)
     for pname, (prob, true, source) in problems.items():
         ref = default_reference(true, SENSES)
         hv_true = hypervolume(true, SENSES, ref)
         entry = {"space": prob.space.name, "space_size": prob.space.size(),
-                 "latency_source": source, "true_front_size": int(len(true)),
+                 "source": source, "true_front_size": int(len(true)),
                  "reference": [float(r) for r in ref], "strategies": {}}
         for name in args.strategies:
-            start = time.perf_counter()
-            ratios = {c: [] for c in args.evals}
+            ratios = {c: [] for c in checkpoints}
             for seed in range(args.seeds):
-                for c, pts in run_one(prob, name, seed, sorted(args.evals)).items():
-                    ratios[c].append(hypervolume(pts, SENSES, ref) / hv_true)
+                # auto picks by its budget: one run per checkpoint, told that budget
+                runs = ({c: run_any(prob, name, seed, c) for c in checkpoints} if name == "auto"
+                        else dict.fromkeys(checkpoints, run_any(prob, name, seed, checkpoints[-1])))
+                for c in checkpoints:
+                    ratios[c].append(hypervolume(runs[c][:c], SENSES, ref) / hv_true)
             entry["strategies"][name] = {
                 f"hv_ratio@{c}": {"median": round(float(np.median(v)), 4),
                                   "min": round(float(np.min(v)), 4), "max": round(float(np.max(v)), 4)}
                 for c, v in ratios.items()}
-            entry["strategies"][name]["wall_s"] = round(time.perf_counter() - start, 1)
-            print(f"{pname} {name}: {entry['strategies'][name]}", file=sys.stderr)
+            print(f"{pname} {name}: " + " ".join(
+                f"@{c} {entry['strategies'][name][f'hv_ratio@{c}']['median']:.4f}"
+                for c in checkpoints), file=sys.stderr, flush=True)
         report["problems"][pname] = entry
+        if args.out is not None:
+            args.out.write_text(json.dumps(report, indent=2) + "\n")
     print(json.dumps(report, indent=2))
 
 

@@ -1,5 +1,5 @@
-"""``hwnas search``: any registered search (evolution, nsga2, rl, random, predictor, proxyless),
-writing a run folder that ``--resume`` continues."""
+"""``hwnas search``: any registered search (``hwnas.search.search_names``: the black-box
+strategies, ``auto`` and ``proxyless``), writing a run folder that ``--resume`` continues."""
 
 from __future__ import annotations
 
@@ -21,8 +21,9 @@ from hwnas.cli.common import (
     threads_option,
 )
 from hwnas.runs import RunResult
+from hwnas.search.registry import search_names
 
-STRATEGIES = ("evolution", "nsga2", "rl", "random", "predictor", "proxyless")
+STRATEGIES = tuple(search_names())  # the registry's, so a new strategy shows up in --help
 
 
 def _fmt(value, spec: str) -> str:

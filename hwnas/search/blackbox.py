@@ -95,7 +95,8 @@ def _strategy_options(config: BlackboxConfig) -> dict:
     return {"evolution": {"population": config.population, "sample_size": config.sample_size},
             "nsga2": {"population": config.population}, "rl": {"reward": config.reward},
             "predictor": {"initial": min(config.population, 10), "surrogate": config.surrogate},
-            "random": {}}.get(config.strategy, {})  # an unknown name fails in make_strategy
+            "random": {}, "auto": {"max_evals": config.max_evals},
+            }.get(config.strategy, {})  # an unknown name fails in make_strategy
 
 
 def run_blackbox(config: BlackboxConfig, progress: bool = True) -> RunResult:
@@ -121,6 +122,8 @@ def run_blackbox(config: BlackboxConfig, progress: bool = True) -> RunResult:
     problem.check_reachable()
     options = _strategy_options(config)
     strat = make_strategy(strategy, problem, config.seed, **options)
+    if strategy == "auto":  # the run config records what auto picked
+        options = {**options, "picked": strat.picked, "picked_options": strat.picked_options}
     max_evals = _clamped_evals(config.max_evals, space, evaluator)
     if max_evals < strat.min_evals:
         if max_evals < config.max_evals:

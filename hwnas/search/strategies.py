@@ -6,14 +6,17 @@ from hwnas.search.base import Problem, SearchError, Strategy
 
 
 def _classes() -> dict[str, type[Strategy]]:
+    from hwnas.search.auto import AutoStrategy
     from hwnas.search.evolution import RegularizedEvolution
+    from hwnas.search.local_search import LocalSearch
     from hwnas.search.nsga2 import NSGA2
     from hwnas.search.predictor import PredictorSearch
     from hwnas.search.random_search import RandomSearch
     from hwnas.search.rl import ReinforceSearch
+    from hwnas.search.structured import StructuredPredictor
 
     return {c.name: c for c in (RandomSearch, RegularizedEvolution, NSGA2, ReinforceSearch,
-                                PredictorSearch)}
+                                PredictorSearch, LocalSearch, StructuredPredictor, AutoStrategy)}
 
 
 def strategy_names() -> list[str]:
@@ -32,6 +35,8 @@ def make_strategy(name: str, problem: Problem, seed: int = 0, **options) -> Stra
     if name not in classes:
         raise SearchError(f"unknown strategy {name!r}",
                           f"choose one of {', '.join([*classes, 'proxyless'])}")
+    if name == "auto":  # auto builds the strategy it picks through this registry
+        options = {**options, "factory": make_strategy}
     try:
         return classes[name](problem, seed, **options)
     except TypeError as exc:

@@ -46,8 +46,24 @@ class TestPredictorInnerSearch(StrategyConformance):
     options = {"initial": 10, "surrogate": "forest", "population": 24, "generations": 8}
 
 
+class TestLocal(StrategyConformance):
+    strategy = "local"
+    options = {"initial": 10}
+
+
+class TestStructured(StrategyConformance):
+    strategy = "structured"
+    options = {"initial": 10}
+
+
+class TestAuto(StrategyConformance):
+    strategy = "auto"
+    options = {"max_evals": 60, "quiet": True}
+
+
 def test_registry_lists_all_and_rejects_unknown():
-    assert set(strategy_names()) == {"random", "evolution", "nsga2", "rl", "predictor"}
+    assert set(strategy_names()) == {"random", "evolution", "nsga2", "rl", "predictor", "local",
+                                     "structured", "auto"}
     with pytest.raises(SearchError, match="unknown strategy 'bogus'"):
         make_strategy("bogus", Problem(toy_space()))
 
@@ -184,3 +200,84 @@ def test_out_of_range_level_options_are_refused():
         make_strategy("evolution", Problem(toy_space()), level_share=1.5)
     with pytest.raises(SearchError, match="at least 1 latency target"):
         make_strategy("rl", Problem(toy_space()), targets=0)
+
+
+def test_local_search_asks_neighbours_of_the_pareto_archive():
+    from hwnas.pareto import pareto_front
+
+    ev = ToyEvaluator(toy_space())
+    problem = Problem(ev.space, ("accuracy", "latency_ms"), None, ev.cost_model())
+    s = make_strategy("local", problem, 0, initial=8)
+    drive(s, ev, 8)
+    for _ in range(20):
+        archive = [s.history[int(i)].arch for i in pareto_front(problem.points(s.history),
+                                                                problem.senses)]
+        arch = s.ask()
+        if s.queue or s.centre is not None:
+            centre = s.space.parse(s.centre)
+            assert centre in archive  # the centre is on the current front ...
+            diff = sum(a != b for a, b in zip(arch.choices, centre.choices))
+            assert diff == 1  # ... and the ask is one edit away from it
+        s.tell(Observation(arch, *ev.values(arch)))
+
+
+def test_structured_uses_the_known_latency_and_beats_random_on_a_front():
+    from hwnas.pareto import hypervolume, pareto_front
+
+    ev = ToyEvaluator(toy_space(), seed=5)
+    problem = Problem(ev.space, ("accuracy", "latency_ms"), None, ev.cost_model())
+    _, pts = ev.all_points()
+    ref = [pts[:, 0].min(), pts[:, 1].max()]
+    true = hypervolume(pts[pareto_front(pts, ["max", "min"])], ["max", "min"], ref)
+    ratio = {}
+    for name in ("random", "structured"):
+        s = make_strategy(name, problem, 2)
+        drive(s, ev, 50)
+        ratio[name] = hypervolume(problem.points(s.history), ["max", "min"], ref) / true
+    assert ratio["structured"] >= 0.98
+    assert ratio["structured"] > ratio["random"]
+
+
+def test_auto_picks_by_budget_and_says_so(capsys):
+    from hwnas.search.auto import RULES, pick
+
+    problem = Problem(toy_space())
+    finite = [int(u) for u, _, _ in RULES if u != float("inf")]
+    for upto, name, _ in RULES:  # each rule's own largest budget; past the last finite one
+        budget = int(upto) if upto != float("inf") else max(finite, default=30) + 100
+        s = make_strategy("auto", problem, 0, max_evals=budget)
+        assert s.picked == name == pick(budget)[0]
+        assert f"auto: picked {name}" in capsys.readouterr().err
+        assert s.state_dict()["extra"]["picked"] == name
+    with pytest.raises(SearchError, match="auto needs the evaluation budget"):
+        make_strategy("auto", problem, 0, max_evals=0)
+
+
+@pytest.mark.integration  # a whole search over a 15,625-row table
+def test_auto_records_its_pick_in_the_run_config(tmp_path, capsys):
+    import itertools
+
+    from hwnas.search.blackbox import BlackboxConfig, run_blackbox
+    from hwnas.space import get_space
+
+    space, rng = get_space("nb201"), np.random.default_rng(0)
+    gain, cost = rng.uniform(0, 3, (6, 5)), rng.uniform(0.1, 1.0, (6, 5))
+    lines = ["arch,accuracy,latency_ms", *(
+        f"{space.arch_from_indices(i)},{50 + gain[range(6), i].sum():.3f},"
+        f"{1 + cost[range(6), i].sum():.4f}" for i in itertools.product(range(5), repeat=6))]
+    csv = tmp_path / "nb201.csv"
+    csv.write_text("\n".join(lines) + "\n")
+    res = run_blackbox(BlackboxConfig("auto", f"table:{csv}", "nb201", None, None, 30,
+                                      str(tmp_path / "run")), progress=False)
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["strategy"] == "auto"
+    assert config["options"]["picked"] == "structured"
+    assert config["options"]["picked_options"] == {"initial": 10}
+    assert res.evaluations == 30
+    assert "auto: picked structured" in capsys.readouterr().err
+
+
+def test_cli_strategy_help_comes_from_the_registry():
+    from hwnas.cli.search_cmd import STRATEGIES
+
+    assert set(strategy_names()) | {"proxyless"} == set(STRATEGIES)

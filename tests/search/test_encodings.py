@@ -1,0 +1,60 @@
+"""Path encoding of cell spaces and one-edit neighbourhoods (what the structured predictor and
+local search see)."""
+
+import numpy as np
+import pytest
+
+from hwnas.search.encodings import cell_paths, neighbours, path_encoding, structure_encoding
+from hwnas.space import get_space
+from hwnas.space.nb201 import NB201_EDGES, NB201_OPS
+from hwnas.testing import tiny_space
+
+NONE, SKIP, C1, C3, POOL = range(5)
+NB201 = get_space("nb201")
+
+
+def paths_of(row):
+    return path_encoding(np.array([row]), NB201_EDGES, len(NB201_OPS), NONE)[0]
+
+
+def test_nb201_has_four_input_output_paths():
+    # edges in string order: 1<-0, 2<-0, 2<-1, 3<-0, 3<-1, 3<-2
+    assert cell_paths(NB201_EDGES) == [(3,), (0, 4), (1, 5), (0, 2, 5)]
+
+
+def test_all_none_cell_has_no_path():
+    assert paths_of([NONE] * 6).sum() == 0
+
+
+def test_a_none_edge_silences_the_paths_through_it():
+    full = paths_of([C3] * 6)
+    assert full.sum() == 4  # every path alive, one feature each
+    cut = paths_of([NONE, C3, C3, C3, C3, C3])  # 1<-0 cut: paths 0-1-3 and 0-1-2-3 die
+    assert cut.sum() == 2
+    # one-hot features differ only in position 0; the path features see two paths vanish
+    assert (full - cut).sum() == 2
+
+
+def test_path_features_name_the_ops_in_order():
+    a = paths_of([C1, NONE, C3, NONE, NONE, NONE])  # no path reaches node 3
+    assert a.sum() == 0
+    b = paths_of([C1, NONE, C3, NONE, NONE, SKIP])  # the 3-edge path c1 -> c3 -> skip
+    c = paths_of([C3, NONE, C1, NONE, NONE, SKIP])  # the same path, ops swapped
+    assert b.sum() == c.sum() == 1
+    assert not np.array_equal(b, c)
+
+
+def test_structure_encoding_shapes():
+    rows = np.zeros((3, 6), dtype=int)
+    assert structure_encoding(NB201, rows).shape == (3, 30 + 4 + 16 + 16 + 64)
+    tiny = tiny_space()
+    sizes = [len(c) for c in tiny.choices()]
+    pairs = sum(a * b for a, b in zip(sizes, sizes[1:]))
+    assert structure_encoding(tiny, np.zeros((2, len(sizes)), dtype=int)).shape == (2, sum(sizes) + pairs)
+
+
+@pytest.mark.parametrize("row", [(0,) * 6, (4, 3, 2, 1, 0, 1)])
+def test_neighbours_are_every_one_edit(row):
+    near = neighbours(NB201, row)
+    assert len(near) == len(set(near)) == 6 * 4
+    assert all(sum(a != b for a, b in zip(n, row)) == 1 for n in near)
