@@ -218,7 +218,8 @@ def demo(out: Path = out_option("Folder for the demo's artifacts: new, empty, or
         ("test accuracy (trained from scratch)", fmt(summary["test_acc"], ".3f")),
         ("ONNX parity max abs diff", fmt(summary["parity_max_abs_diff"], ".1e")),
         ("evolution front size", str(summary["front_size"])),
-        ("hypervolume", fmt(summary["hypervolume"], ".4g")),
+        ("evolution hypervolume (one-shot validation accuracy x latency)",
+         fmt(summary["hypervolume"], ".4g")),
         ("wall time", f"{summary['wall_s']:.0f} s"),
     ]
     for name, value in rows:

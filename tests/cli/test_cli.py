@@ -48,6 +48,9 @@ def test_demo_quick_runs_the_whole_pipeline(tmp_path):
     assert summary["measured_ms"] > 0 and summary["parity_max_abs_diff"] < 1e-3
     assert summary["test_acc"] > 0.2  # chance is 0.1
     assert summary["front_size"] >= 1 and summary["hypervolume"] > 0
+    # the figure is the evolution front's, on one-shot validation accuracy: never pooled with the
+    # gradient search's scratch accuracy
+    assert summary["hypervolume_accuracy_kind"] == "oneshot-val"
     for artifact in ("onnxruntime-mbconv-small.json", "proxyless/result.json", "export/net.onnx",
                      "evolution/result.json", "report/index.html", "demo.json"):
         assert (out / artifact).is_file(), artifact
