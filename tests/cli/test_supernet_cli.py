@@ -9,6 +9,7 @@ import pytest
 from typer.testing import CliRunner
 
 from hwnas.cli import app
+from hwnas.testing.cli_checks import assert_one_line_error as _one_line_error
 
 SPEC = ('name = "micro"\nresolution = 16\nnum_classes = 10\nstem_channels = 8\nstem_stride = 1\n'
         'first_block_channels = 0\nhead_channels = 16\nstages = [[8, 2, 2]]\nkernels = [3, 5]\n'
@@ -17,14 +18,6 @@ SPEC = ('name = "micro"\nresolution = 16\nnum_classes = 10\nstem_channels = 8\ns
 
 def _hashes(folder) -> dict:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
-
-
-def _one_line_error(result, *needles: str) -> None:
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output and result.output.count("error:") == 1
-    text = " ".join(result.output.split())
-    for needle in needles:
-        assert needle in text, text
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from hwnas.latency import LatencyTable, OpStats, TableMeta
 from hwnas.latency.machine import this_machine
 from hwnas.nn import build_model
 from hwnas.space import get_space
+from hwnas.testing.cli_checks import assert_one_line_error as _one_line_error
 
 runner = CliRunner()
 # digits at their native 8x8, wide enough that weights dominate the file (the int8 size claim
@@ -27,14 +28,6 @@ WIDE_SPEC = {"name": "wide8", "resolution": 8, "num_classes": 10, "stem_channels
              "first_block_channels": 0, "stages": [[48, 1, 1], [96, 1, 2]], "head_channels": 384,
              "kernels": [3], "expands": [4]}
 ARCH = "k3e4-k3e4"
-
-
-def _one_line_error(result, *needles: str) -> None:
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output and result.output.count("error:") == 1
-    text = " ".join(result.output.split())
-    for needle in needles:
-        assert needle in text, text
 
 
 def _hashes(folder: Path) -> dict[str, str]:

@@ -15,6 +15,7 @@ from hwnas.cli import app
 from hwnas.latency import LatencyTable
 from hwnas.nn.ops import build_op
 from hwnas.space import get_space
+from hwnas.testing.cli_checks import assert_one_line_error as _one_line_error
 from runtimes.onnx import torch_to_onnx_any
 from runtimes.onnx_int8 import quantize_int8, seeded_batches
 
@@ -24,14 +25,6 @@ MINI_SPEC = {"name": "mini", "resolution": 8, "num_classes": 4, "stem_channels":
              "first_block_channels": 0, "stages": [[8, 1, 1]], "head_channels": 16, "kernels": [3],
              "expands": [2]}
 FAST = ["--runs", "3", "--rounds", "1", "--warmup", "1", "--no-pin"]
-
-
-def _one_line_error(result, *needles: str) -> None:
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output and result.output.count("error:") == 1
-    text = " ".join(result.output.split())
-    for needle in needles:
-        assert needle in text, text
 
 
 @pytest.fixture()
