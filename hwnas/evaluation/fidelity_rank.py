@@ -51,14 +51,52 @@ class RankConfig:
         return self.top_k or max(1, self.samples // 4)
 
 
+_CHOICE_MACS: dict[str, list[np.ndarray]] = {}  # by space fingerprint: building every op is slow
+
+
+def _choice_macs(space: SearchSpace) -> list[np.ndarray]:
+    """MACs of every choice at every position (the ops a choice adds to the network)."""
+    import torch
+
+    from hwnas.nn import build_op, count_macs
+
+    key = space.fingerprint()
+    if key not in _CHOICE_MACS:
+        with torch.random.fork_rng(devices=[]):  # building ops must not move the caller's RNG
+            _CHOICE_MACS[key] = [
+                np.array([sum(count_macs(build_op(op, space.activation), op.in_shape) for op in ops)
+                          for ops in space.candidate_ops(p)], dtype=float)
+                for p in range(space.num_positions)]
+    return _CHOICE_MACS[key]
+
+
 def spread_archs(space: SearchSpace, count: int, rng: np.random.Generator,
                  pool_factor: int = 8) -> list[Arch]:
-    """``count`` distinct archs spread over the MAC range of a seeded random pool."""
-    pool = list(dict.fromkeys(space.sample(rng) for _ in range(count * pool_factor)))
+    """``count`` distinct archs spread over the MAC range of a seeded random pool.
+
+    Uniform sampling piles archs up in the middle of the MAC range (a sum of independent choices),
+    where a true ranking is hardest to see; so each pool arch draws its choices tilted towards
+    small or large ops by its own random tilt, which spreads the pool from near the smallest path
+    to near the largest. The picks sit at evenly spaced quantiles of the pool sorted by MACs.
+    """
+    macs = _choice_macs(space)
+    # a choice's place among its position's choices, in [-1, 1] (-1: fewest MACs)
+    ranks = [(np.argsort(np.argsort(m, kind="stable")) / max(len(m) - 1, 1)) * 2 - 1 for m in macs]
+    pool = []
+    for _ in range(count * pool_factor):
+        tilt = rng.uniform(-4.0, 4.0)
+        picks = []
+        for r in ranks:
+            weights = np.exp(tilt * r)
+            picks.append(int(rng.choice(len(r), p=weights / weights.sum())))
+        pool.append(space.arch_from_indices(picks))
+    pool = list(dict.fromkeys(pool))
     if len(pool) < count:
         raise HwnasError(f"space {space.name} holds fewer than {count} distinct archs",
                          "pass a smaller --samples")
-    pool.sort(key=lambda a: (arch_costs(space, a)[1], str(a)))
+    # positions are independent, so an arch's MACs are a constant plus its choices' MACs: the
+    # order comes without building a network per pool arch
+    pool.sort(key=lambda a: (sum(m[i] for m, i in zip(macs, space.indices(a))), str(a)))
     picks = np.linspace(0, len(pool) - 1, count).round().astype(int)
     return [pool[i] for i in picks]
 
@@ -95,6 +133,45 @@ def scratch_val_accuracy(space: SearchSpace, arch: Arch, data, epochs: int, seed
     model = seeded(seed, lambda: build_model(space, arch))
     result = train_model(model, data, TrainConfig(epochs, batch_size, lr, seed=seed), progress=False)
     return result.val_acc
+
+
+def calibration_batches(data, count: int, batch_size: int, seed: int | None) -> list:
+    """``count`` training batches for BatchNorm recalibration.
+
+    ``seed=None`` takes the first batches in file order, as the one-shot evaluator does; on an
+    ImageFolder tree that order is sorted by class, so those batches can hold a single class.
+    A seed draws them from a seeded shuffle instead, so they cover the classes.
+    """
+    import torch
+
+    if seed is None:
+        from hwnas.nn import input_batches
+
+        return input_batches(data, count, batch_size)
+    gen = torch.Generator().manual_seed(seed)
+    out = []
+    for x, _ in data.loader("train", batch_size, gen, shuffle=True):
+        out.append(x)
+        if len(out) == count:
+            break
+    return out
+
+
+def inherited_val_accuracy(net, space: SearchSpace, arch: Arch, data, batches: list) -> float:
+    """Validation accuracy of ``arch`` with the supernet's weights, BatchNorm recalibrated on
+    ``batches`` (the one-shot evaluator's scoring, with the calibration batches passed in)."""
+    import torch
+
+    from hwnas.nn import recalibrate_bn
+
+    gates = list(space.indices(arch))
+    with torch.no_grad():
+        recalibrate_bn(net, batches, forward=lambda x: net(x, gates))
+        correct = n = 0
+        for x, y in data.loader("val", 256):
+            correct += (net(x, gates).argmax(1) == y).sum().item()
+            n += len(y)
+    return correct / max(n, 1)
 
 
 def measure_fidelity(supernet: Supernet, cfg: RankConfig, say=lambda _msg: None) -> dict:

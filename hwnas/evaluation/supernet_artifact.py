@@ -116,11 +116,12 @@ def _build(space: SearchSpace, seed: int) -> nn.Module:
 
 
 def train_supernet(space: SearchSpace, cfg: SupernetTrainConfig, out: Path, resume: bool = False,
-                   say=lambda _msg: None) -> dict:
+                   say=lambda _msg: None, data=None) -> dict:
     """Train the supernet of ``space`` into ``out``; the metadata written to ``supernet.json``.
 
     Epoch ``e`` draws its paths from ``default_rng([seed, e])`` and its batch order from a torch
     generator seeded the same way, so a resumed run repeats exactly what the killed one would do.
+    ``data``: a loaded bundle to train on instead of ``cfg.data`` (a benchmark's subsample).
     """
     from hwnas.data import load_for_space
     from hwnas.train import resolve_device
@@ -129,7 +130,7 @@ def train_supernet(space: SearchSpace, cfg: SupernetTrainConfig, out: Path, resu
     cfg.check()
     device = resolve_device(cfg.device)
     check_precision(cfg.precision, device)
-    data = load_for_space(cfg.data, space)
+    data = load_for_space(cfg.data, space) if data is None else data
     net = _build(space, cfg.seed).to(device)
     steps = len(data.loader("train", cfg.batch_size))
     opt = torch.optim.SGD(net.parameters(), lr=cfg.lr, momentum=cfg.momentum,
