@@ -124,10 +124,11 @@ def _supernet(space, spec: str, data, sampling: str, sizes: Sizes, work: Path, p
     return load_supernet(folder), cfg
 
 
-def _standalone(space, archs, data, seeds, sizes: Sizes, work: Path,
-                partial: bool) -> dict[tuple[int, int], float]:
+def _standalone(space, archs, data, seeds, sizes: Sizes, work: Path, partial: bool,
+                shard: tuple[int, int] = (0, 1)) -> dict[tuple[int, int], float]:
     """Validation accuracy of every arch trained from scratch with every seed (cached per run);
-    ``partial``: only the runs already cached, nothing trains."""
+    ``partial``: only the runs already cached, nothing trains; ``shard`` (i, n): train only every
+    n-th run from the i-th, so n processes share the runs."""
     from hwnas.evaluation.fidelity_rank import scratch_val_accuracy
 
     def train(arch, seed: int, what: dict) -> dict:
@@ -137,15 +138,15 @@ def _standalone(space, archs, data, seeds, sizes: Sizes, work: Path,
         return {**what, "val_acc": acc, "wall_s": time.perf_counter() - t0}
 
     alone = {}
-    for i in _spread_order(len(archs)):
-        for seed in seeds:
-            what = {"arch": str(archs[i]), "seed": seed, "epochs": sizes.epochs, "batch": sizes.batch_size,
-                    "lr": sizes.lr}
-            path = work / f"standalone-{_key(what)}.json"
-            if partial and not path.is_file():
-                continue
-            record = _cached(path, lambda a=archs[i], s=seed, w=what: train(a, s, w))
-            alone[i, seed] = record["val_acc"]
+    runs = [(i, seed) for i in _spread_order(len(archs)) for seed in seeds]
+    for j, (i, seed) in enumerate(runs):
+        what = {"arch": str(archs[i]), "seed": seed, "epochs": sizes.epochs, "batch": sizes.batch_size,
+                "lr": sizes.lr}
+        path = work / f"standalone-{_key(what)}.json"
+        if not path.is_file() and (partial or j % shard[1] != shard[0]):
+            continue
+        record = _cached(path, lambda a=archs[i], s=seed, w=what: train(a, s, w))
+        alone[i, seed] = record["val_acc"]
     return alone
 
 
@@ -169,7 +170,8 @@ def _inherited(supernet, space, archs, data, calibration: tuple, sizes: Sizes, w
     return scores
 
 
-def rank_one(spec: str, space_name: str, sizes: Sizes, work: Path, partial: bool = False) -> dict:
+def rank_one(spec: str, space_name: str, sizes: Sizes, work: Path, partial: bool = False,
+             stage: str = "all", shard: tuple[int, int] = (0, 1)) -> dict:
     from torch.utils.data import Subset
 
     from hwnas.data import load_for_space
@@ -190,8 +192,13 @@ def rank_one(spec: str, space_name: str, sizes: Sizes, work: Path, partial: bool
     archs = spread_archs(space, sizes.samples, np.random.default_rng(sizes.seed))
     seeds = (sizes.seed + 1, sizes.seed + 2)
 
+    if stage == "standalone":  # one of several processes sharing the stand-alone runs
+        done = _standalone(space, archs, data, seeds, sizes, work, partial, shard)
+        return {"data": spec, "stage": stage, "shard": list(shard), "runs_done": len(done)}
     supernets = {sampling: _supernet(space, spec, data, sampling, sizes, work, partial)
                  for sampling in ("uniform", "sandwich")}
+    if stage == "supernets":
+        return {"data": spec, "stage": stage, "supernets": [str(sn.path) for sn, _ in supernets.values()]}
     alone = _standalone(space, archs, data, seeds, sizes, work, partial)
     done = [i for i in range(len(archs)) if all((i, s) in alone for s in seeds)]
     if len(done) < 3:
@@ -245,6 +252,13 @@ def _data_specs(given: list[str] | None) -> list[str]:
     return specs
 
 
+def _shard(text: str) -> tuple[int, int]:
+    i, _, n = text.partition("/")
+    if not (i.isdigit() and n.isdigit() and 1 <= int(i) <= int(n)):
+        raise HwnasError(f"--shard {text!r} is not I/N with 1 <= I <= N", "pass e.g. --shard 1/2")
+    return int(i) - 1, int(n)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--data", action="append", help="digits | cifar | imagefolder:PATH (repeatable)")
@@ -260,6 +274,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=1, help="torch threads (1 suits a shared machine)")
     p.add_argument("--work", type=Path, default=Path("supernet-ranking-work"))
     p.add_argument("--quick", action="store_true", help="digits, 3 archs, 1 epoch, 256 images")
+    p.add_argument("--stage", choices=("all", "supernets", "standalone"), default="all",
+                   help="run one stage only (processes sharing --work); all: every stage, then the figures")
+    p.add_argument("--shard", default="1/1", help="with --stage standalone: I/N, this process's share")
     p.add_argument("--partial", action="store_true",
                    help="train nothing: rank the archs whose stand-alone runs are already in --work")
     args = p.parse_args(argv)
@@ -274,7 +291,8 @@ def main(argv: list[str] | None = None) -> int:
                              "--train-images >= 0", "pass larger values")
         specs = ["digits"] if args.quick else _data_specs(args.data)
         out = {"command": " ".join(["python", "benchmarks/supernet_ranking.py", *(argv or sys.argv[1:])]),
-               "results": [rank_one(spec, args.space, sizes, args.work, args.partial) for spec in specs]}
+               "results": [rank_one(spec, args.space, sizes, args.work, args.partial, args.stage,
+                                    _shard(args.shard)) for spec in specs]}
     except HwnasError as exc:
         print(f"error: {exc}", file=sys.stderr)  # the cause; the fix
         return 2

@@ -44,6 +44,7 @@ def _tau_ok(value) -> bool:
     return value is not None and -1.0 <= value <= 1.0
 
 
+@pytest.mark.integration  # ~25 s quiet: two supernets and six stand-alone runs on 256 images
 def test_quick_run_ranks_both_supernets_against_two_different_seeds(tmp_path, run):
     code, out, err = run("--quick", "--work", str(tmp_path))
     assert code == 0, err
@@ -102,6 +103,9 @@ def test_a_missing_dataset_is_one_line_and_exit_2_with_nothing_written(tmp_path,
     assert not work.exists()
     code, _, err = run("--data", "digits", "--samples", "2", "--work", str(work))
     assert code == 2 and "--samples must be >= 3" in err and not work.exists()
+    code, _, err = run("--quick", "--stage", "standalone", "--shard", "3/2", "--work", str(work))
+    assert code == 2 and "--shard '3/2' is not I/N" in err and len(err.strip().splitlines()) == 1
+    assert not work.exists()
 
 
 def test_spread_archs_cover_most_of_the_mac_range_and_are_seeded():
