@@ -125,10 +125,11 @@ def _supernet(space, spec: str, data, sampling: str, sizes: Sizes, work: Path, p
 
 
 def _standalone(space, archs, data, seeds, sizes: Sizes, work: Path, partial: bool,
-                shard: tuple[int, int] = (0, 1)) -> dict[tuple[int, int], float]:
+                shard: tuple[int, int] = (0, 1), reverse: bool = False) -> dict[tuple[int, int], float]:
     """Validation accuracy of every arch trained from scratch with every seed (cached per run);
     ``partial``: only the runs already cached, nothing trains; ``shard`` (i, n): train only every
-    n-th run from the i-th, so n processes share the runs."""
+    n-th run from the i-th, so n processes share the runs; ``reverse``: take the runs from the end
+    (a helper started late meets the others in the middle)."""
     from hwnas.evaluation.fidelity_rank import scratch_val_accuracy
 
     def train(arch, seed: int, what: dict) -> dict:
@@ -139,7 +140,7 @@ def _standalone(space, archs, data, seeds, sizes: Sizes, work: Path, partial: bo
 
     alone = {}
     runs = [(i, seed) for i in _spread_order(len(archs)) for seed in seeds]
-    for j, (i, seed) in enumerate(runs):
+    for j, (i, seed) in (reversed(list(enumerate(runs))) if reverse else enumerate(runs)):
         what = {"arch": str(archs[i]), "seed": seed, "epochs": sizes.epochs, "batch": sizes.batch_size,
                 "lr": sizes.lr}
         path = work / f"standalone-{_key(what)}.json"
@@ -171,7 +172,7 @@ def _inherited(supernet, space, archs, data, calibration: tuple, sizes: Sizes, w
 
 
 def rank_one(spec: str, space_name: str, sizes: Sizes, work: Path, partial: bool = False,
-             stage: str = "all", shard: tuple[int, int] = (0, 1)) -> dict:
+             stage: str = "all", shard: tuple[int, int] = (0, 1), reverse: bool = False) -> dict:
     from torch.utils.data import Subset
 
     from hwnas.data import load_for_space
@@ -193,7 +194,7 @@ def rank_one(spec: str, space_name: str, sizes: Sizes, work: Path, partial: bool
     seeds = (sizes.seed + 1, sizes.seed + 2)
 
     if stage == "standalone":  # one of several processes sharing the stand-alone runs
-        done = _standalone(space, archs, data, seeds, sizes, work, partial, shard)
+        done = _standalone(space, archs, data, seeds, sizes, work, partial, shard, reverse)
         return {"data": spec, "stage": stage, "shard": list(shard), "runs_done": len(done)}
     supernets = {sampling: _supernet(space, spec, data, sampling, sizes, work, partial)
                  for sampling in ("uniform", "sandwich")}
@@ -277,6 +278,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--stage", choices=("all", "supernets", "standalone"), default="all",
                    help="run one stage only (processes sharing --work); all: every stage, then the figures")
     p.add_argument("--shard", default="1/1", help="with --stage standalone: I/N, this process's share")
+    p.add_argument("--reverse", action="store_true", help="with --stage standalone: take runs from the end")
     p.add_argument("--partial", action="store_true",
                    help="train nothing: rank the archs whose stand-alone runs are already in --work")
     args = p.parse_args(argv)
@@ -292,7 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         specs = ["digits"] if args.quick else _data_specs(args.data)
         out = {"command": " ".join(["python", "benchmarks/supernet_ranking.py", *(argv or sys.argv[1:])]),
                "results": [rank_one(spec, args.space, sizes, args.work, args.partial, args.stage,
-                                    _shard(args.shard)) for spec in specs]}
+                                    _shard(args.shard), args.reverse) for spec in specs]}
     except HwnasError as exc:
         print(f"error: {exc}", file=sys.stderr)  # the cause; the fix
         return 2
