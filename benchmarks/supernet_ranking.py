@@ -114,9 +114,8 @@ def _supernet(space, spec: str, data, sampling: str, sizes: Sizes, work: Path, p
                               batch_size=sizes.batch_size, lr=sizes.lr, seed=sizes.seed)
     folder = work / f"supernet-{sampling}-{_key([cfg.trained_for(), sizes.train_images])}"
     done = (folder / WEIGHTS).is_file() and read_json(folder / META, "supernet metadata").get("complete")
-    if not done and partial:
-        raise HwnasError(f"the {sampling} supernet in {folder} is not trained yet",
-                         "run without --partial to train it")
+    if not done and partial:  # ranked without it; the JSON lists it under supernets_missing
+        return None
     if not done:
         resume = (folder / CHECKPOINT).is_file()
         _log(f"{'resume' if resume else 'train'} {sampling} supernet, {cfg.epochs} epochs -> {folder}")
@@ -189,15 +188,20 @@ def rank_one(spec: str, space_name: str, sizes: Sizes, work: Path, partial: bool
         data = replace(data, train=Subset(data.train, np.sort(keep).tolist()))
     data = replace(data, test=Subset(data.test, []))  # the ranking never sees the test split
     work = work / _key([spec, space.name, sizes.train_images])
-    work.mkdir(parents=True, exist_ok=True)
+    if not partial:  # --partial trains nothing, so it makes no folder either
+        work.mkdir(parents=True, exist_ok=True)
     archs = spread_archs(space, sizes.samples, np.random.default_rng(sizes.seed))
     seeds = (sizes.seed + 1, sizes.seed + 2)
 
     if stage == "standalone":  # one of several processes sharing the stand-alone runs
         done = _standalone(space, archs, data, seeds, sizes, work, partial, shard, reverse)
         return {"data": spec, "stage": stage, "shard": list(shard), "runs_done": len(done)}
-    supernets = {sampling: _supernet(space, spec, data, sampling, sizes, work, partial)
-                 for sampling in ("uniform", "sandwich")}
+    trained = {sampling: _supernet(space, spec, data, sampling, sizes, work, partial)
+               for sampling in ("uniform", "sandwich")}
+    supernets = {k: v for k, v in trained.items() if v is not None}
+    if not supernets:
+        raise HwnasError(f"no supernet in {work} is trained for these settings",
+                         "run without --partial to train them")
     if stage == "supernets":
         return {"data": spec, "stage": stage, "supernets": [str(sn.path) for sn, _ in supernets.values()]}
     alone = _standalone(space, archs, data, seeds, sizes, work, partial)
@@ -233,6 +237,7 @@ def rank_one(spec: str, space_name: str, sizes: Sizes, work: Path, partial: bool
                             "meets_goal": ratio is not None and ratio >= GOAL_RATIO})
     return {"data": spec, "space": space.name, "sizes": asdict(sizes), "k": k, "split": "val",
             "archs_ranked": len(archs), "partial": partial,
+            "supernets_missing": [k for k, v in trained.items() if v is None],
             "train_images": len(data.train), "val_images": len(data.val), "standalone_seeds": list(seeds),
             "standalone_mean_range": [min(mean), max(mean)],
             "macs_range": [rows[0]["macs"], rows[-1]["macs"]],
@@ -280,7 +285,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--shard", default="1/1", help="with --stage standalone: I/N, this process's share")
     p.add_argument("--reverse", action="store_true", help="with --stage standalone: take runs from the end")
     p.add_argument("--partial", action="store_true",
-                   help="train nothing: rank the archs whose stand-alone runs are already in --work")
+                   help="train nothing: rank the archs and supernets already done in --work")
     args = p.parse_args(argv)
     import torch
 

@@ -78,11 +78,18 @@ def test_quick_run_ranks_both_supernets_against_two_different_seeds(tmp_path, ru
             assert ratio == pytest.approx(s["vs_standalone"]["kendall_tau"] / ceiling["kendall_tau"])
             assert s["meets_goal"] == (ratio >= 0.8)
     assert len(result["load_average"]["start"]) == 3
-    assert result["archs_ranked"] == 3 and result["partial"] is False
+    assert result["archs_ranked"] == 3 and result["partial"] is False and result["supernets_missing"] == []
     # --partial reads every stage from --work: nothing trains again, the figures are the same
     code, again, err = run("--quick", "--work", str(tmp_path), "--partial")
     assert code == 0 and "train" not in err and "stand-alone" not in err, err
     assert json.loads(again)["results"][0]["supernets"] == result["supernets"]
+    # --partial with settings nothing was trained for: one line, nothing written
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    code, out, err = run("--data", "digits", "--samples", "3", "--epochs", "1", "--supernet-epochs", "1",
+                         "--random-paths", "0", "--train-images", "256", "--seed", "7",
+                         "--work", str(tmp_path), "--partial")
+    assert code == 2 and out == "" and "no supernet" in err and len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
     # a run killed before one stand-alone run finished: --partial refuses to rank 2 archs, and a
     # plain rerun trains that one run only and ends with the same figures
     (lost,) = [p for p in tmp_path.rglob("standalone-*.json") if json.loads(p.read_text())["seed"] == first
