@@ -44,7 +44,7 @@ def _tau_ok(value) -> bool:
     return value is not None and -1.0 <= value <= 1.0
 
 
-@pytest.mark.integration  # ~25 s quiet: two supernets and six stand-alone runs on 256 images
+@pytest.mark.integration  # ~30 s at load 2: the quick run, two --partial reads, one retrained run
 def test_quick_run_ranks_both_supernets_against_two_different_seeds(tmp_path, run):
     code, out, err = run("--quick", "--work", str(tmp_path))
     assert code == 0, err
@@ -115,6 +115,7 @@ def test_a_missing_dataset_is_one_line_and_exit_2_with_nothing_written(tmp_path,
     assert not work.exists()
 
 
+@pytest.mark.integration  # ~2 s: builds every op of mbconv-small once to count its MACs
 def test_spread_archs_cover_most_of_the_mac_range_and_are_seeded():
     space = get_space("mbconv-small")
     archs = spread_archs(space, 8, np.random.default_rng(0))
