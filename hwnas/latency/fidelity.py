@@ -3,8 +3,9 @@
 ``validate_table`` samples archs, builds each network, measures every one end to end twice with
 the table's own runtime and protocol (two independent interleaved passes, so pass B vs pass A is
 the device's repeatability: the noise ceiling no table can beat), and compares the table's
-prediction with pass A. ``--calibrate`` fits :func:`hwnas.latency.calibration.fit_linear` on a
-random half and reports the figures on the other half; the calibrated table is written as a copy
+prediction with pass A. ``--calibrate`` fits the correction chosen by cross-validation
+(:mod:`hwnas.latency.calfit`: linear or per op kind) on a random half and reports the figures on
+the other half; the calibrated table is written as a copy
 (:func:`calibrated_copy_path`), never over the table it came from.
 """
 
@@ -18,37 +19,12 @@ from pathlib import Path
 import numpy as np
 
 from hwnas.errors import HwnasError, TableError
-from hwnas.latency.calibration import Calibration, fit_linear, fit_ratio
+from hwnas.latency.agreement import Agreement, agreement
+from hwnas.latency.calfit import design, select_calibration
+from hwnas.latency.calibration import Calibration
 from hwnas.latency.measure import measure_interleaved, process_settings_restored
 from hwnas.latency.table import LatencyTable
 from hwnas.space.base import SearchSpace
-
-
-@dataclass(frozen=True)
-class Agreement:
-    n: int
-    within_10pct: float
-    within_5pct: float
-    mape: float
-    rmse_ms: float
-    kendall_tau: float
-    spearman_rho: float
-    bias_pct: float
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def agreement(predicted: np.ndarray, measured: np.ndarray) -> Agreement:
-    from scipy.stats import kendalltau, spearmanr
-
-    p, m = np.asarray(predicted, float), np.asarray(measured, float)
-    rel = (p - m) / m
-    tau = float(kendalltau(p, m).statistic) if len(p) > 1 else float("nan")
-    rho = float(spearmanr(p, m).statistic) if len(p) > 1 else float("nan")
-    return Agreement(int(len(p)), float(np.mean(np.abs(rel) <= 0.10)), float(np.mean(np.abs(rel) <= 0.05)),
-                     float(np.mean(np.abs(rel)) * 100), float(np.sqrt(np.mean((p - m) ** 2))), tau, rho,
-                     float(np.median(rel) * 100))
 
 
 @dataclass(frozen=True)
@@ -142,16 +118,21 @@ def measure_archs(space: SearchSpace, archs: list, profiler, rng: np.random.Gene
     return out, per_arch
 
 
-def fit_calibration(table: LatencyTable, space: SearchSpace, raw_sums_ms: np.ndarray, n_ops: np.ndarray,
-                    measured_ms: np.ndarray) -> Calibration:
-    """:func:`fit_linear`, unless its fit prices the fastest arch of ``space`` below zero (few,
-    noisy archs; a table carrying it would be refused): then :func:`fit_ratio`, which cannot."""
-    cal = fit_linear(raw_sums_ms, n_ops, measured_ms)
-    try:
-        replace(table, calibration=cal).cost_model(space)
-    except TableError:
-        return fit_ratio(raw_sums_ms, measured_ms)
-    return cal
+def fit_calibration(table: LatencyTable, space: SearchSpace, archs: list, measured_ms: np.ndarray,
+                    repeat_ms: np.ndarray | None, rng: np.random.Generator, source: str) -> Calibration:
+    """The correction chosen by cross-validation over ``archs`` (:func:`select_calibration`:
+    linear or per_kind), never one that prices the fastest arch of ``space`` below zero (few,
+    noisy archs; a table carrying it would be refused)."""
+
+    def accept(cal: Calibration) -> bool:
+        try:
+            replace(table, calibration=cal).cost_model(space)
+        except TableError:
+            return False
+        return True
+
+    d = design({k: v.p50 for k, v in table.entries.items()}, space, archs)
+    return select_calibration(d, measured_ms, repeat_ms, rng, accept, source)
 
 
 def validate_table(table: LatencyTable, space: SearchSpace, profiler, samples: int,
@@ -180,8 +161,8 @@ def _validate_table(table: LatencyTable, space: SearchSpace, profiler, samples: 
     if calibrate:
         idx = rng.permutation(len(archs))
         fit_idx, test_idx = idx[: len(idx) // 2], idx[len(idx) // 2:]
-        n_ops = np.array([len(space.ops(a)) for a in archs])
-        cal = fit_calibration(table, space, raw[fit_idx], n_ops[fit_idx], meas[fit_idx])
+        cal = fit_calibration(table, space, [archs[i] for i in fit_idx], meas[fit_idx], rep[fit_idx], rng,
+                              "hwnas lut validate --calibrate")
         calibrated_table = replace(table, calibration=cal)
         cal_pred = np.array([calibrated_table.predict(space, a) for a in archs])
         calibrated = {"calibration": cal.to_dict(),

@@ -161,23 +161,24 @@ def test_linear_calibration_recovers_a_known_relation() -> None:
     assert Calibration.from_dict(json.loads(json.dumps(cal.to_dict()))) == cal
 
 
-def test_a_fit_that_prices_below_zero_falls_back_to_scaling(synth: LatencyTable) -> None:
+def test_a_fit_that_prices_below_zero_is_never_chosen(synth: LatencyTable) -> None:
     from hwnas.latency.fidelity import fit_calibration
 
     space = tiny_space()
     rng = np.random.default_rng(0)
-    archs = [space.sample(rng) for _ in range(6)]
+    archs = [space.sample(rng) for _ in range(8)]
     raw = np.array([synth.raw_sum(space, a) for a in archs])
     n_ops = np.array([len(space.ops(a)) for a in archs])
-    good = fit_calibration(synth, space, raw, n_ops, 1.1 * raw + 0.01)
-    assert good.fitter != "median-ratio" and good.coef_sum == pytest.approx(1.1, rel=0.05)
+    good = fit_calibration(synth, space, archs, 1.1 * raw + 0.01, None, rng, "test")
+    assert good.fitter != "median-ratio" and good.record.n_archs == 8
+    assert replace(synth, calibration=good).predict(space, archs[0]) == pytest.approx(1.1 * raw[0] + 0.01,
+                                                                                      rel=0.02)
     fastest = synth.cost_model(space).price_range()[0]
     # measured far below the sums by a constant: a line through them prices the fastest arch < 0
     low = raw - (fastest + 0.5 * (raw.min() - fastest)) - 0.0 * n_ops
     with pytest.raises(TableError, match="prices the fastest arch"):
         replace(synth, calibration=fit_linear(raw, n_ops, low)).cost_model(space)
-    cal = fit_calibration(synth, space, raw, n_ops, low)
-    assert cal.fitter == "median-ratio" and cal.intercept_ms == 0.0 and cal.coef_sum > 0
+    cal = fit_calibration(synth, space, archs, low, None, rng, "test")
     assert replace(synth, calibration=cal).cost_model(space).price_range()[0] > 0
 
 
