@@ -27,8 +27,10 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from hwnas.errors import TableError
 from hwnas.latency.agreement import agreement
 from hwnas.latency.calibration import Calibration, CalibrationRecord, fit_linear, fit_ratio, op_group
+from hwnas.latency.table import LatencyTable
 from hwnas.space.arch import Arch
 from hwnas.space.base import SearchSpace
 
@@ -160,3 +162,20 @@ def _record(n: int, held_out: np.ndarray, y: np.ndarray, rep: np.ndarray | None,
 
 def _finite_or_nan(value: float) -> float:
     return value if math.isfinite(value) else float("nan")
+
+
+def fit_calibration(table: LatencyTable, space: SearchSpace, archs: list, measured_ms: np.ndarray,
+                    repeat_ms: np.ndarray | None, rng: np.random.Generator, source: str) -> Calibration:
+    """The correction chosen by cross-validation over ``archs`` (:func:`select_calibration`:
+    linear or per_kind), never one that prices the fastest arch of ``space`` below zero (few,
+    noisy archs; a table carrying it would be refused)."""
+
+    def accept(cal: Calibration) -> bool:
+        try:
+            replace(table, calibration=cal).cost_model(space)
+        except TableError:
+            return False
+        return True
+
+    d = design({k: v.p50 for k, v in table.entries.items()}, space, archs)
+    return select_calibration(d, measured_ms, repeat_ms, rng, accept, source)

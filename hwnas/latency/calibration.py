@@ -131,8 +131,9 @@ class Calibration:
     def per_kind(cls, multipliers: dict[str, float], coef_ops: float, intercept_ms: float,
                  fitted_on: int | None = None, fitter: str | None = None,
                  record: CalibrationRecord | None = None) -> Calibration:
-        return cls("per_kind", 1.0, float(coef_ops), float(intercept_ms), fitted_on, ("group_sums_ms", "n_ops"),
-                   fitter, tuple(sorted((str(k), float(v)) for k, v in multipliers.items())), record)
+        return cls("per_kind", 1.0, float(coef_ops), float(intercept_ms), fitted_on,
+                   ("group_sums_ms", "n_ops"), fitter,
+                   tuple(sorted((str(k), float(v)) for k, v in multipliers.items())), record)
 
     def multiplier(self, op: OpSpec) -> float:
         """The factor on ``op``'s p50 (1 unless a per_kind calibration scales its group)."""
@@ -255,6 +256,27 @@ class Calibration:
                                  "number", _RECALIBRATE)
         return cls.per_kind(multipliers, values["coef_ops"], values["intercept_ms"], fitted_on, fitter,
                             record)
+
+
+def describe(cal: Calibration | None) -> str:
+    """One line on whether and how a table is calibrated (``hwnas profile``, ``hwnas lut show``)."""
+    if cal is None or not cal.fitted:
+        return ("uncalibrated: predictions are the raw sum of isolated op timings"
+                + (f" plus the per-call overhead {cal.intercept_ms:.4g} ms" if cal is not None else "")
+                + "; fit a correction on whole archs with `hwnas profile` (it resumes the table) or "
+                  "`hwnas lut validate TABLE --calibrate`")
+    r = cal.record
+    if r is None:
+        return (f"calibrated: {cal.method} on {cal.fitted_on or '?'} archs (no held-out record: fitted "
+                "before hwnas recorded one)")
+
+    def pct(value: float) -> str:
+        return "n/a" if math.isnan(value) else f"{value:.0%}"
+
+    return (f"calibrated: {cal.method} ({cal.fitter}) on {r.n_archs} archs by {r.source or '?'}; held out "
+            f"within 10 %: {pct(r.held_out_within_10pct)} (the device's own repeat: "
+            f"{pct(r.repeat_within_10pct)}), Kendall tau {r.held_out_kendall_tau:.2f} (repeat "
+            f"{r.repeat_kendall_tau:.2f})")
 
 
 def _is_number(value: object) -> bool:

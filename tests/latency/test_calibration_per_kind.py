@@ -105,8 +105,8 @@ def test_corrected_choice_costs_add_up_to_the_corrected_price(synth: LatencyTabl
 
 
 def test_per_kind_round_trips_through_a_saved_table(synth: LatencyTable, tmp_path: Path) -> None:
-    record = CalibrationRecord(20, 0.95, 0.9, 1.0, float("nan"), (("linear", 4.2), ("per_kind(alpha=0.3)", 2.1)),
-                               "hwnas profile")
+    record = CalibrationRecord(20, 0.95, 0.9, 1.0, float("nan"),
+                               (("linear", 4.2), ("per_kind(alpha=0.3)", 2.1)), "hwnas profile")
     cal = Calibration.per_kind({"MBConv_k3": 1.2, "MBConv_k5": 1.7}, 0.003, 0.04, 20, "lsq_linear", record)
     replace(synth, calibration=cal).save(tmp_path / "t.json")
     raw = json.loads((tmp_path / "t.json").read_text())
