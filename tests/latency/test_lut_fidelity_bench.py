@@ -1,4 +1,4 @@
-"""``benchmarks/lut_fidelity.py --quick``: the fidelity benchmark's wiring, on a tiny spec and a short protocol."""
+"""``benchmarks/lut_fidelity.py --quick``: the benchmark's wiring, on a tiny spec and a short protocol."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""``profile_space(..., calibration_archs=N)``: ends by fitting the correction, resumes a killed calibration."""
+"""``profile_space(..., calibration_archs=N)``: ends by fitting the correction; a killed one resumes."""
 
 from __future__ import annotations
 
