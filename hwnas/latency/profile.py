@@ -82,12 +82,15 @@ def check_compatible(existing: LatencyTable, wanted: TableMeta, path: Path) -> N
                          f"host {have_host}; this is host {want_host})",
                          "choose another --out (or pass --force to replace it) to make a table "
                          "for this machine")
-    for key in ("runs", "rounds", "warmup", "clock", "subtract_overhead", "in_context"):
+    for key in ("runs", "rounds", "warmup", "clock", "subtract_overhead", "in_context", "carrier"):
         have, want = existing.meta.protocol.get(key), wanted.protocol.get(key)
+        if key == "carrier" and have is None and existing.meta.protocol.get("in_context"):
+            have = "dense"  # in-context tables made before carriers were recorded
         if have is not None and have != want:
+            how = ("its entries cannot be mixed with this hwnas's carrier layers" if key == "carrier"
+                   else f"rerun with the same protocol (--{key} {have})")
             raise TableError(f"{path} was measured with protocol {key}={have!r}, not {want!r} as asked",
-                             f"rerun with the same protocol (--{key} {have}), choose another --out, "
-                             "or pass --force to start it over")
+                             f"{how}, choose another --out, or pass --force to start it over")
 
 
 def check_resume(space: SearchSpace, profiler, out: Path | str, device_name: str) -> int:

@@ -347,3 +347,30 @@ def test_in_context_sandwiches_run_for_every_op_kind(space_name: str) -> None:
             a, b = with_op(x), bare(x)
         assert a.shape == b.shape, op.key  # the pair ends where the op's carrier ends
         assert key[0] == tuple(op.in_shape)
+
+
+def test_carriers_cost_little_next_to_the_op_at_any_width() -> None:
+    """A carrier's cost grows with C, not C^2: at 7x7x1280 a dense 1x1 carrier cost 4x the head
+    conv it bracketed, and the head conv's in-context entry drowned in the carriers' noise."""
+    from hwnas.latency.context import sandwich
+    from hwnas.nn.builder import count_macs
+    from hwnas.nn.ops import build_op
+    from hwnas.space.arch import OpSpec
+
+    head = OpSpec("ConvNorm", (320, 7, 7), (("Cout", 1280), ("kernel", 1), ("stride", 1), ("group", 1)))
+    op = build_op(head, "relu6")
+    with_op, bare, _ = sandwich(op, head.in_shape)
+    carriers = count_macs(bare, head.in_shape)
+    op_macs = count_macs(op, head.in_shape)
+    assert count_macs(with_op, head.in_shape) - carriers == pytest.approx(op_macs, rel=0.01)
+    assert carriers < 0.01 * op_macs
+
+
+def test_a_table_profiled_with_the_old_dense_carriers_is_not_resumed(synth: LatencyTable, tmp_path) -> None:
+    from hwnas.latency.profile import check_compatible
+
+    old = replace(synth, meta=replace(synth.meta, protocol={"in_context": True, "runs": 50}))
+    wanted = replace(synth.meta, protocol={"in_context": True, "runs": 50, "carrier": "depthwise"})
+    with pytest.raises(TableError, match="protocol carrier='dense', not 'depthwise'") as info:
+        check_compatible(old, wanted, tmp_path / "t.json")
+    assert "--force" in info.value.fix
