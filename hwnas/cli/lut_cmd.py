@@ -139,8 +139,9 @@ def measured_under(table, spec: str) -> str:
         return f"published figures for {m.device_detail or m.device_name} (not measured by hwnas)"
     load = m.protocol.get("load_avg_1min")
     host = m.host
-    where = (f"{m.device_detail or '?'} ({host.get('cores', '?')} cores, host {host.get('host_id', '?')}), "
-             f"device {m.device_name}; load average "
+    machine = (f"{host.get('cores', '?')} cores, host {host.get('host_id', '?')}" if host.get("host_id")
+               else "the host was not recorded")
+    where = (f"{m.device_detail or '?'} ({machine}), device {m.device_name}; load average "
              + (f"{load:.2f} (1 min) when profiling ended" if isinstance(load, (int, float))
                 else "not recorded (profiled before hwnas recorded it)"))
     if is_shipped(resolve_table(spec)) and m.host.get("kind", "cpu") == "cpu":
