@@ -462,3 +462,24 @@ def test_show_of_a_shipped_cpu_table_says_where_and_to_profile_your_own() -> Non
     assert "First step on your device: `hwnas profile --space mbconv-small --runtime onnxruntime" \
         in info["measured_under"]
     assert info["calibration_summary"].startswith("calibrated: linear on 20 archs (no held-out record")
+
+
+def test_export_with_an_uncalibrated_measured_table_warns_once(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    import numpy as np
+
+    from hwnas.space import get_space
+    from hwnas.testing import synthetic_table
+
+    space = get_space("mbconv-small")
+    table = synthetic_table(space, runtime="onnxruntime")
+    measured = replace(table, meta=replace(table.meta, source="measured by hwnas profile"))
+    lut = tmp_path / "t.json"
+    measured.save(lut)
+    arch = str(space.sample(np.random.default_rng(3)))
+    r = runner.invoke(app, ["export", arch, "--space", "mbconv-small", "--format", "onnx", "--out",
+                            str(tmp_path / "m.onnx"), "--lut", str(lut), "--no-check", "--json"])
+    assert r.exit_code == 0, r.output
+    warnings = [ln for ln in r.stderr.splitlines() if ln.startswith("warning:")]
+    assert len(warnings) == 1 and f"table {lut} is uncalibrated" in warnings[0], r.stderr
