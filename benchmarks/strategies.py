@@ -226,9 +226,9 @@ def run_hwnas(prob, name: str, seed: int, n: int, options: dict | None = None) -
 
         name, options = pick(n)
     options = OPTIONS.get(name, {}) if options is None else options
-    key = (prob.name, name, json.dumps(options, sort_keys=True), seed)
-    if key in _RUNS and len(_RUNS[key]) >= n:
-        return _RUNS[key][:n]
+    run_key = (prob.name, name, json.dumps(options, sort_keys=True), seed)
+    if run_key in _RUNS and len(_RUNS[run_key]) >= n:
+        return _RUNS[run_key][:n]
     problem = Problem(prob.space, ("accuracy", "latency_ms"), None, _price(prob))
     s = make_strategy(name, problem, seed, **options)
     seen: dict[str, tuple[float, float]] = {}
@@ -240,8 +240,8 @@ def run_hwnas(prob, name: str, seed: int, n: int, options: dict | None = None) -
         if key not in seen:
             seen[key] = prob.values(arch)
         s.tell(Observation(arch, *seen[key]))
-    _RUNS[key] = np.array(list(seen.values()))
-    return _RUNS[key]
+    _RUNS[run_key] = np.array(list(seen.values()))
+    return _RUNS[run_key]
 
 
 def run_any(prob, name: str, seed: int, n: int) -> np.ndarray:
