@@ -82,3 +82,20 @@ def seeded_batches(shape: Sequence[int], count: int, seed: int) -> list[np.ndarr
     the scale the ops see after BatchNorm (used where no real activations are at hand)."""
     rng = np.random.default_rng(seed)
     return [rng.standard_normal(tuple(shape)).astype(np.float32) for _ in range(count)]
+
+
+def int8_classifier(model, example, batches: Sequence[np.ndarray], threads: int = 1):
+    """A callable ``x -> logits`` running the int8 QDQ version of eval-mode torch ``model`` in
+    onnxruntime (any batch size), calibrated on ``batches``: what ``--accuracy-of int8`` scores
+    candidates with when the search is priced by an onnxruntime table (the same quantization as
+    ``hwnas profile --dtype int8`` and ``hwnas export --quantize int8``)."""
+    from runtimes.onnx import session, torch_to_onnx
+
+    raw = torch_to_onnx(model, example, dynamic_batch=True)
+    sess = session(quantize_int8(raw, batches), threads=threads)
+    name = sess.get_inputs()[0].name
+
+    def run(x: np.ndarray) -> np.ndarray:
+        return sess.run(None, {name: np.ascontiguousarray(x, dtype=np.float32)})[0]
+
+    return run
