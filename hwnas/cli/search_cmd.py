@@ -149,10 +149,9 @@ def search(
 ) -> None:
     """Search a space for accurate architectures under a latency budget; write a run folder."""
     from hwnas.errors import HwnasError
+    from hwnas.evaluation.quantized import check_accuracy_of
     from hwnas.search import SearchRequest, run
     from hwnas.train.runtime import apply_threads
-
-    from hwnas.evaluation.quantized import check_accuracy_of
 
     accuracy_of = check_accuracy_of(accuracy_of)
     if supernet is not None:

@@ -149,7 +149,8 @@ class OneShotEvaluator(LutPricedEvaluator):
         acc = self.accuracy(arch)
         params, macs = arch_costs(self.space, arch)
         return Candidate(arch, acc, self._lut.predict(self.space, arch), params, macs,
-                         wall_s=time.perf_counter() - start, accuracy_kind=accuracy_kind("oneshot-val", self.config.accuracy_of),
+                         wall_s=time.perf_counter() - start,
+                         accuracy_kind=accuracy_kind("oneshot-val", self.config.accuracy_of),
                          evaluator=self.name)
 
     def describe(self) -> dict:

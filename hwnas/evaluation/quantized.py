@@ -101,7 +101,8 @@ def int8_accuracy(model: nn.Module, data, runtime: str, split: str = "val") -> f
     """
     batches = calibration_batches(data)
     if not batches:
-        raise HwnasError("int8 scoring needs training images to calibrate on", "use data with a training split")
+        raise HwnasError("int8 scoring needs training images to calibrate on",
+                         "use data with a training split")
     example = torch.from_numpy(batches[0][:1])
     with torch.random.fork_rng(devices=[]):  # quantizing must not move the caller's RNG
         classify = _classifier(runtime)(model.eval(), example, batches)

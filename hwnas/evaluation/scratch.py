@@ -69,7 +69,8 @@ class ScratchEvaluator(LutPricedEvaluator):
             _, acc = evaluate(model, self._data.loader("val", 256))
         params, macs = arch_costs(self.space, arch)
         return Candidate(arch, acc, self._lut.predict(self.space, arch), params, macs,
-                         wall_s=time.perf_counter() - start, accuracy_kind=accuracy_kind("scratch-val", cfg.accuracy_of),
+                         wall_s=time.perf_counter() - start,
+                         accuracy_kind=accuracy_kind("scratch-val", cfg.accuracy_of),
                          evaluator=self.name)
 
     def describe(self) -> dict:

@@ -84,7 +84,8 @@ def make_evaluator(spec: str, space, lut: str | None, data: str, epochs: int | N
     if accuracy_of != "fp32":  # refused here, before the run folder is written
         if not spec.startswith("supernet:") and spec not in ("oneshot", "scratch"):
             raise HwnasError(f"--accuracy-of {accuracy_of} needs trained weights to quantize; the "
-                             f"{spec} evaluator has none", "pass --evaluator oneshot or scratch, or drop --accuracy-of")
+                             f"{spec} evaluator has none",
+                             "pass --evaluator oneshot or scratch, or drop --accuracy-of")
         require_int8_pricing(load_lut(lut, space), accuracy_of, f"--lut {lut}")
     if spec.startswith("supernet:"):  # `hwnas search --supernet DIR`: a trained artifact, no training
         from hwnas.evaluation.supernet_artifact import SupernetEvaluator
