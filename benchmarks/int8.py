@@ -83,7 +83,8 @@ def speedup(space, runtime: str, archs: list, protocol: MeasureProtocol, rng: np
     ms = [s.p50 for s in result.stats]
     fp32_ms, int8_ms = ms[0::2], ms[1::2]
     return {"archs": len(archs), "clock": protocol.resolved_clock, "fp32_ms": spread(fp32_ms),
-            "int8_ms": spread(int8_ms), "speedup_fp32_over_int8": spread([f / q for f, q in zip(fp32_ms, int8_ms)]),
+            "int8_ms": spread(int8_ms),
+            "speedup_fp32_over_int8": spread([f / q for f, q in zip(fp32_ms, int8_ms)]),
             "int8_faster_share": float(np.mean([q < f for f, q in zip(fp32_ms, int8_ms)]))}
 
 
@@ -94,7 +95,8 @@ def int8_table(space, runtime: str, protocol: MeasureProtocol, tables: Path) -> 
     from hwnas.latency.profile import profile_space
 
     path = tables / f"{runtime}-int8-{space.name}.json"
-    return profile_space(space, get_profiler(runtime, protocol, dtype="int8"), path, device_name="bench-host"), str(path)
+    prof = get_profiler(runtime, protocol, dtype="int8")
+    return profile_space(space, prof, path, device_name="bench-host"), str(path)
 
 
 def fidelity(space, runtime: str, samples: int, protocol: MeasureProtocol, tables: Path,
@@ -104,7 +106,8 @@ def fidelity(space, runtime: str, samples: int, protocol: MeasureProtocol, table
     v, _ = validate_table(table, space, prof, samples, rng)
     keys = ("within_10pct", "within_5pct", "mape", "kendall_tau", "bias_pct")
     return {"table": name, "table_dtype": table.meta.dtype, "samples": samples,
-            **{k: getattr(v.fidelity, k) for k in keys}, **{f"repeat_{k}": getattr(v.repeat, k) for k in keys}}
+            **{k: getattr(v.fidelity, k) for k in keys},
+            **{f"repeat_{k}": getattr(v.repeat, k) for k in keys}}
 
 
 def accuracy(space, runtime: str, data_spec: str, archs: list, epochs: int, subset: float, seed: int) -> dict:
@@ -116,7 +119,8 @@ def accuracy(space, runtime: str, data_spec: str, archs: list, epochs: int, subs
     rows = []
     for i, arch in enumerate(archs):
         model = seeded(seed + i, lambda a=arch: build_model(space, a))
-        train_model(model, data, TrainConfig(epochs=epochs, seed=seed + i), progress=False, say=lambda _m: None)
+        train_model(model, data, TrainConfig(epochs=epochs, seed=seed + i), progress=False,
+                    say=lambda _m: None)
         _, acc_fp32 = evaluate(model, data.loader("test", 256))
         acc_int8 = int8_accuracy(model, data, runtime, split="test")
         rows.append({"arch": str(arch), "fp32": acc_fp32, "int8": acc_int8,
@@ -138,7 +142,8 @@ def run_runtime(runtime: str, args, protocol: MeasureProtocol) -> dict:
     acc_archs = sample_archs(space, args.acc_archs, np.random.default_rng(args.seed + 1))
     datasets = ["digits"] if args.quick else ["digits", args.data]
     subset = 0.1 if args.quick else 1.0
-    out["accuracy"] = [accuracy(space, runtime, d, acc_archs, args.epochs, subset, args.seed) for d in datasets]
+    out["accuracy"] = [accuracy(space, runtime, d, acc_archs, args.epochs, subset, args.seed)
+                       for d in datasets]
     out.update(load_after=load(), wall_s=round(time.perf_counter() - started, 1),
                torch_threads=torch.get_num_threads())
     return out
@@ -164,7 +169,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(1)  # one core: the tables and the timing protocol are single-threaded
     for runtime in args.runtimes.split(","):
         if runtime not in RUNTIMES:
-            print(json.dumps({"runtime": runtime, "skipped": f"no int8 path; use one of {', '.join(RUNTIMES)}"}))
+            print(json.dumps({"runtime": runtime,
+                              "skipped": f"no int8 path; use one of {', '.join(RUNTIMES)}"}))
             continue
         print(json.dumps(run_runtime(runtime, args, protocol)), flush=True)
     return 0

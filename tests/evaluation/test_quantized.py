@@ -34,7 +34,8 @@ def space_file(tmp_path_factory) -> Path:
 
 
 def table(space, dtype: str = "int8", runtime: str = "onnxruntime") -> LatencyTable:
-    meta = TableMeta(device_name="test", runtime=runtime, space=space.name, space_fingerprint=space.fingerprint(),
+    meta = TableMeta(device_name="test", runtime=runtime, space=space.name,
+                     space_fingerprint=space.fingerprint(),
                      resolution=space.resolution, dtype=dtype)
     return LatencyTable(meta, {op.key: OpStats.single(0.01) for op in space.all_ops()})
 
