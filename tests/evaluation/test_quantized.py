@@ -123,3 +123,18 @@ def test_evaluators_refuse_int8_accuracy_priced_by_a_float32_table(space_file, t
                OneShotEvaluator(space, str(path), OneShotConfig(accuracy_of="int8"))):
         with pytest.raises(HwnasError, match="timed in float32"):
             ev.prepare()
+
+
+@pytest.mark.slow  # PT2E calibration image by image and an XNNPACK lowering: ~2 min at load 15
+def test_executorch_int8_accuracy_is_close_to_fp32():
+    pytest.importorskip("executorch")
+    data = load_data("digits", 8, seed=0)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, 16, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(16 * 64, 10))
+    opt = torch.optim.Adam(model.parameters(), 1e-2)
+    for x, y in data.loader("train", 64, torch.Generator().manual_seed(0)):
+        opt.zero_grad()
+        nn.functional.cross_entropy(model(x), y).backward()
+        opt.step()
+    _, fp32 = evaluate(model, data.loader("val", 256))
+    assert abs(fp32 - int8_accuracy(model, data, "executorch")) < 0.05
