@@ -132,18 +132,27 @@ def accuracy(space, runtime: str, data_spec: str, archs: list, epochs: int, subs
             "mean_drop_pts": float(np.mean(drops)), "max_drop_pts": float(np.max(drops))}
 
 
+def note(out: dict, part: str) -> None:
+    """Each finished part on stderr with the load now: a long run killed midway keeps its figures."""
+    print(json.dumps({"part": part, "figures": out[part], "load": load()}), file=sys.stderr, flush=True)
+
+
 def run_runtime(runtime: str, args, protocol: MeasureProtocol) -> dict:
     space = get_space(args.space)
     rng = np.random.default_rng(args.seed)
     started, load_before = time.perf_counter(), load()
     out = {"runtime": runtime, "space": space.name, "quick": args.quick, "load_before": load_before}
     out["speedup"] = speedup(space, runtime, sample_archs(space, args.archs, rng), protocol, rng)
+    note(out, "speedup")
     out["fidelity"] = fidelity(space, runtime, args.samples, protocol, args.tables, rng)
+    note(out, "fidelity")
     acc_archs = sample_archs(space, args.acc_archs, np.random.default_rng(args.seed + 1))
     datasets = ["digits"] if args.quick else ["digits", args.data]
     subset = 0.1 if args.quick else 1.0
-    out["accuracy"] = [accuracy(space, runtime, d, acc_archs, args.epochs, subset, args.seed)
-                       for d in datasets]
+    out["accuracy"] = []
+    for d in datasets:
+        out["accuracy"].append(accuracy(space, runtime, d, acc_archs, args.epochs, subset, args.seed))
+        note(out, "accuracy")
     out.update(load_after=load(), wall_s=round(time.perf_counter() - started, 1),
                torch_threads=torch.get_num_threads())
     return out
