@@ -17,6 +17,10 @@ Prints one JSON object per runtime (and one line per skipped runtime, with why):
   and on ``--data``, then test-split accuracy of the float32 net (PyTorch) and of its int8 version
   (calibrated on the training split, run in the runtime: :func:`hwnas.evaluation.quantized.int8_accuracy`).
 
+ExecuTorch is not in the default ``--runtimes``: no int8 table of it ships (the fidelity part would
+profile one: the float32 profile alone took ~10 min) and its int8 scoring calibrates and lowers
+image by image (~2 min per net at load 15), more than a loaded 2-core machine gave this run.
+
 ``--quick`` (the test suite's smoke run): 3 archs, 2 rounds, 4 validation archs, 1 arch trained
 1 epoch on a tenth of digits, no imagefolder. Record ``uptime``'s load beside every figure.
 """
