@@ -85,6 +85,16 @@ def test_int8_accuracy_of_a_trained_classifier_is_close_to_fp32():
     _, fp32 = evaluate(model, data.loader("val", 256))
     int8 = int8_accuracy(model, data, "onnxruntime")
     assert fp32 > 0.8 and abs(fp32 - int8) < 0.05, (fp32, int8)
+    # the scored net is really quantized: its logits move off the float ones, its ranking does not
+    from hwnas.evaluation.quantized import calibration_batches
+    from runtimes.onnx_int8 import int8_classifier
+
+    x = next(iter(data.loader("val", 64, shuffle=False)))[0]
+    batches = calibration_batches(data)
+    q = int8_classifier(model.eval(), x[:1], batches)(x.numpy())
+    with torch.no_grad():
+        f = model(x).numpy()
+    assert 1e-3 < abs(q - f).max() < 0.2 * abs(f).max() and (q.argmax(1) == f.argmax(1)).mean() > 0.9
     with pytest.raises(HwnasError, match="no int8 path for runtime 'torch-cpu'"):
         int8_accuracy(model, data, "torch-cpu")
 
