@@ -11,8 +11,9 @@ prices the search, so accuracy and latency are both those of one int8 artifact:
   run in the ExecuTorch runtime (slower to lower: seconds per candidate).
 
 Other runtimes have no int8 path here and are refused, as is an int8 search priced by a float32
-table: it would trade int8 accuracy against float32 latency, which is neither what ships nor
-what the user asked for (a float32 table priced an int8 net 1.5-3x off on this CPU).
+table (refused rather than warned about: it would trade int8 accuracy against float32 latency,
+a pair no artifact has; how far apart the two latencies are depends on the CPU and the runtime -
+from equal to several times apart - so no warning could say how wrong the budget is).
 
 The quantizing plug-ins are named by ``"module:function"`` strings and imported only when used,
 like :mod:`hwnas.plugins` does (evaluators sit below that registry's layer and cannot import it).
