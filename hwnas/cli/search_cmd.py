@@ -140,13 +140,20 @@ def search(
                                           help="proxyless: skip training the derived arch."),
     supernet: Path = typer.Option(None, help="oneshot: score with this `hwnas supernet train` "
                                              "folder instead of training a supernet."),
+    accuracy_of: str = typer.Option("fp32", "--accuracy-of",
+                                    help="fp32 | int8: score each candidate as trained, or after "
+                                         "post-training int8 quantization (calibrated on the training "
+                                         "split) in the --lut table's runtime; int8 needs an int8 "
+                                         "table and --evaluator oneshot or scratch."),
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Search a space for accurate architectures under a latency budget; write a run folder."""
     from hwnas.errors import HwnasError
+    from hwnas.evaluation.quantized import check_accuracy_of
     from hwnas.search import SearchRequest, run
     from hwnas.train.runtime import apply_threads
 
+    accuracy_of = check_accuracy_of(accuracy_of)
     if supernet is not None:
         evaluator = _supernet_spec(supernet, evaluator, strategy, space)
     if force and resume:
@@ -161,7 +168,7 @@ def search(
         sample_size=sample_size, reward=reward, surrogate=surrogate, arch_column=arch_column,
         accuracy_column=accuracy_column, latency_column=latency_column,
         energy_column=energy_column, loss=loss, relaxation=relaxation, data=data, epochs=epochs,
-        train_derived=not no_train_derived, force=force, threads=threads_used)
+        train_derived=not no_train_derived, force=force, threads=threads_used, accuracy_of=accuracy_of)
     res = run(request, progress=not json_out)
     if lut:  # once, after the run (a refused request stays one line): its prices may be off here
         from hwnas.cli.lut_cmd import warn_if_foreign
