@@ -24,6 +24,7 @@ from torch import nn
 
 from hwnas import __version__
 from hwnas.errors import HwnasError
+from hwnas.evaluation.base import arch_costs
 from hwnas.evaluation.oneshot import OneShotEvaluator
 from hwnas.io import load_weights, read_json, save_weights, write_json
 from hwnas.space.base import SearchSpace
@@ -255,19 +256,37 @@ def check_artifact_for(folder: Path, space: SearchSpace) -> None:
     _require_fingerprint(folder, meta, space)
 
 
+def score_key(folder: Path, config, accuracy_of: str = "supernet-fp32"):
+    """The :class:`~hwnas.evaluation.score_cache.ScoreKey` of scores made with ``config`` (a
+    :class:`~hwnas.evaluation.oneshot.OneShotConfig`) on the artifact in ``folder``."""
+    from hwnas.evaluation.score_cache import ScoreKey, weights_sha256
+
+    meta = read_json(Path(folder) / META, "supernet metadata")
+    return ScoreKey(weights_sha256(Path(folder) / WEIGHTS), meta["space_fingerprint"],
+                    meta["config"]["data"], "val", config.calib_batches, config.batch_size,
+                    config.seed, accuracy_of)
+
+
 class SupernetEvaluator(OneShotEvaluator):
     """The one-shot evaluator on a trained artifact: scores with its weights, never trains.
 
     Scoring is the one-shot evaluator's own (BN recalibration, validation split) on the data the
     supernet was trained on; the artifact is loaded in ``prepare`` (on each Ray worker too).
+    Scores are read from and appended to the artifact's ``scores.jsonl``
+    (:mod:`hwnas.evaluation.score_cache`), so an arch is scored once for all devices.
     """
 
     def __init__(self, space: SearchSpace, lut: str | None, folder: str):
         super().__init__(space, lut)
         self.folder = folder
+        self._key = None
+        self._scores: dict[str, float] = {}
+        self.reused = self.scored = 0  # this process's counts (a Ray worker keeps its own)
 
     def prepare(self, run_dir: Path | None = None, progress: bool = False) -> None:
         from dataclasses import replace
+
+        from hwnas.evaluation.score_cache import read_scores
 
         self._require_lut()
         if self.supernet is not None:
@@ -275,8 +294,39 @@ class SupernetEvaluator(OneShotEvaluator):
         artifact = load_supernet(Path(self.folder))
         require_space(artifact, self.space)
         self.config = replace(self.config, data=artifact.meta["config"]["data"])
+        self._key = score_key(Path(self.folder), self.config)
+        self._scores = read_scores(Path(self.folder), self._key)
         self.supernet = artifact.net
+
+    def evaluate(self, arch):
+        from hwnas.evaluation.score_cache import append_score
+        from hwnas.runs import Candidate
+
+        self.prepare()
+        name = str(arch)
+        cached = self._scores.get(name)
+        if cached is None:
+            cand = super().evaluate(arch)
+            append_score(Path(self.folder), self._key, name, cand.accuracy, cand.accuracy_kind)
+            self._scores[name] = cand.accuracy
+            self.scored += 1
+            return cand
+        self.reused += 1
+        params, macs = arch_costs(self.space, arch)
+        return Candidate(arch, cached, self._lut.predict(self.space, arch), params, macs, wall_s=0.0,
+                         accuracy_kind="oneshot-val", evaluator=self.name)
 
     def describe(self) -> dict:
         return {"evaluator": "oneshot", "lut": self.lut_path, "supernet": self.folder,
                 "calib_batches": self.config.calib_batches}
+
+
+def cached_archs(folder: Path) -> set[str]:
+    """The archs ``folder/scores.jsonl`` holds for a search with the default scoring settings
+    (what ``hwnas search --supernet`` uses), read without warnings: a before/after count."""
+    from hwnas.evaluation.oneshot import OneShotConfig
+    from hwnas.evaluation.score_cache import read_scores
+
+    meta = read_json(Path(folder) / META, "supernet metadata")
+    config = OneShotConfig(data=meta["config"]["data"])
+    return set(read_scores(Path(folder), score_key(folder, config), warn=lambda _m: None))
