@@ -122,14 +122,32 @@ def train_supernet(space: SearchSpace, cfg: SupernetTrainConfig, out: Path, resu
 
     Epoch ``e`` draws its paths from ``default_rng([seed, e])`` and its batch order from a torch
     generator seeded the same way, so a resumed run repeats exactly what the killed one would do.
+
+    Run as one rank of several (``launch_local`` / torchrun sets ``WORLD_SIZE``), every rank draws
+    the same paths and the same global batch and trains on its own slice of it; the gradients of
+    the step are averaged over ranks (an all-reduce, not DDP: a sandwich step runs several
+    backward passes over changing sub-graphs, which DDP's reducer does not allow) and BatchNorm
+    statistics are taken from rank 0 after every epoch, so every rank holds the same weights.
+    Only rank 0 writes.
     """
     from hwnas.data import load_for_space
-    from hwnas.train import resolve_device
+    from hwnas.evaluation.supernet_ranks import (
+        average_gradients,
+        mean_over_ranks,
+        share_buffers,
+        state_digest,
+    )
+    from hwnas.train import ranks_from_env, resolve_device
+    from hwnas.train.distributed import barrier, init_process_group
     from hwnas.train.runtime import autocast, check_precision, grad_scaler
 
     cfg.check()
+    ranks = ranks_from_env()
     device = resolve_device(cfg.device)
+    if device.type == "cuda" and ranks.distributed:
+        device = torch.device("cuda", ranks.local_rank)
     check_precision(cfg.precision, device)
+    init_process_group(ranks, device)
     data = load_for_space(cfg.data, space)
     net = _build(space, cfg.seed).to(device)
     steps = len(data.loader("train", cfg.batch_size))
@@ -139,10 +157,12 @@ def train_supernet(space: SearchSpace, cfg: SupernetTrainConfig, out: Path, resu
     scaler = grad_scaler(device, cfg.precision)
     meta = {"format": FORMAT, "space": space.name, "space_fingerprint": space.fingerprint(),
             "hwnas_version": __version__, "config": asdict(cfg), "trained_for": cfg.trained_for(),
-            "epochs_done": 0, "train_loss": None, "train_wall_s": 0.0, "fidelity": None}
+            "epochs_done": 0, "train_loss": None, "train_wall_s": 0.0, "fidelity": None,
+            "world_size": ranks.world_size}
     start_epoch = 0
     if resume:
         meta, start_epoch = _restore(out, space, cfg, net, opt, sched, scaler)
+        meta = {**meta, "world_size": ranks.world_size}
         say(f"resuming {out} after epoch {start_epoch} of {cfg.epochs}")
     sizes = [len(c) for c in space.choices()]
     extremes = extreme_gates(space) if cfg.sampling == "sandwich" else None
@@ -153,10 +173,13 @@ def train_supernet(space: SearchSpace, cfg: SupernetTrainConfig, out: Path, resu
         net.train()
         loss_sum = 0.0
         for x, y in data.loader("train", cfg.batch_size, gen):
-            x, y = x.to(device), y.to(device)
+            paths = _step_paths(cfg, sizes, rng, extremes)  # drawn on every rank, even if skipped
+            if len(y) < ranks.world_size:
+                continue  # a last batch too small to give every rank an image
+            x, y = x[ranks.rank::ranks.world_size].to(device), y[ranks.rank::ranks.world_size].to(device)
             opt.zero_grad(set_to_none=True)
             teacher = None
-            for i, gates in enumerate(_step_paths(cfg, sizes, rng, extremes)):
+            for i, gates in enumerate(paths):
                 with autocast(device, cfg.precision):
                     logits = net(x, gates)
                     if cfg.distill and teacher is not None:
@@ -167,22 +190,39 @@ def train_supernet(space: SearchSpace, cfg: SupernetTrainConfig, out: Path, resu
                     teacher = logits.detach().float()  # the largest path teaches the rest
                 scaler.scale(loss).backward()  # gradients of all paths of a step add up
                 loss_sum += float(loss.detach()) if i == 0 else 0.0
+            average_gradients(net, ranks)
             scaler.step(opt)
             scaler.update()
             sched.step()
+        share_buffers(net, ranks)
+        loss_sum = mean_over_ranks(loss_sum, device, ranks)
         meta = {**meta, "epochs_done": epoch + 1, "train_loss": loss_sum / max(steps, 1),
                 "train_wall_s": meta["train_wall_s"] + time.perf_counter() - started}
-        # one atomic file per epoch; the JSON beside it is informative, the checkpoint decides
-        save_weights(out / CHECKPOINT, {"epoch": epoch + 1, "model": net.state_dict(),
-                                        "opt": opt.state_dict(), "sched": sched.state_dict(),
-                                        "scaler": scaler.state_dict()})
+        if ranks.is_main:  # one atomic file per epoch; the JSON beside it is informative
+            save_weights(out / CHECKPOINT, {"epoch": epoch + 1, "model": net.state_dict(),
+                                            "opt": opt.state_dict(), "sched": sched.state_dict(),
+                                            "scaler": scaler.state_dict()})
+            write_json(out / META, meta)
+            say(f"epoch {epoch + 1}/{cfg.epochs}: train loss {meta['train_loss']:.3f} "
+                f"(first path of each step)")
+    state = {k: v.cpu() for k, v in net.state_dict().items()}
+    meta = {**meta, "complete": True, "state_digest": state_digest(state)}
+    if ranks.is_main:
+        save_weights(out / WEIGHTS, state)
         write_json(out / META, meta)
-        say(f"epoch {epoch + 1}/{cfg.epochs}: train loss {meta['train_loss']:.3f} "
-            f"(first path of each step)")
-    save_weights(out / WEIGHTS, {k: v.cpu() for k, v in net.state_dict().items()})
-    meta = {**meta, "complete": True}
-    write_json(out / META, meta)
+    barrier(ranks)  # no rank reports done before the artifact is there
     return meta
+
+
+def train_supernet_rank(cfg: SupernetTrainConfig, out: str, resume: bool, verbose: bool) -> dict:
+    """One rank of ``hwnas supernet train --nproc N`` (importable: ``launch_local`` spawns it)."""
+    from hwnas.space import get_space
+    from hwnas.train import cores_available, ranks_from_env
+
+    ranks = ranks_from_env()
+    torch.set_num_threads(max(1, cores_available() // ranks.local_world_size))
+    say = print if verbose and ranks.is_main else (lambda _msg: None)
+    return train_supernet(get_space(cfg.space), cfg, Path(out), resume=resume, say=say)
 
 
 def _restore(out: Path, space: SearchSpace, cfg: SupernetTrainConfig, net, opt, sched, scaler):
