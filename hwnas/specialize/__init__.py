@@ -153,7 +153,7 @@ def _search(plan: SpecializePlan, target: Target, resume: bool, force: bool):
     cfg = BlackboxConfig(plan.strategy, f"supernet:{plan.supernet}", plan.space, target.lut,
                          target.budget_ms, plan.evaluations, str(run_dir),
                          resume=resume and (run_dir / "config.json").is_file(), seed=plan.seed,
-                         population=plan.population, force=force)
+                         population=plan.population, sample_size=min(5, plan.population), force=force)
     return run_blackbox(cfg, progress=False)
 
 
