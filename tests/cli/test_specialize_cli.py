@@ -99,3 +99,31 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(world, tmp_path, case, 
     before_sn = _hashes(sn)
     assert_one_line_error(_specialize(sn, *args, "--out", str(out)), *needles)
     assert _hashes(tmp_path) == before_out and _hashes(sn) == before_sn
+
+
+FBNET_TABLES = (("pixel3/latency-fbnet-cifar100", "15"), ("raspi4/latency-fbnet-cifar100", "30"),
+                ("cpu-1t/onnxruntime-fbnet-cifar100", "2"))
+
+
+@pytest.mark.slow
+def test_three_shipped_fbnet_tables_give_three_exported_models_and_one_report(tmp_path):
+    """The README recipe, small: a phone, a Raspberry Pi and this CPU's onnxruntime table."""
+    sn = tmp_path / "sn"
+    r = CliRunner().invoke(app, ["supernet", "train", "--space", "fbnet-cifar100", "--data", "digits",
+                                 "--epochs", "1", "--batch-size", "128", "--out", str(sn)])
+    assert r.exit_code == 0, r.output
+    args = [a for lut, budget in FBNET_TABLES for a in ("--lut", lut, "--budget-ms", budget)]
+    out = tmp_path / "spec"
+    r = CliRunner().invoke(app, ["specialize", "--supernet", str(sn), *args, "--evaluations", "6",
+                                 "--population", "3", "--out", str(out), "--json"])
+    assert r.exit_code == 0, r.output
+    summary = json.loads(r.output[r.output.index("{\n"):])
+    rows = {d["device"]: d for d in summary["report"]["devices"]}
+    assert set(rows) == {"pixel3", "raspi4", "cpu-1t"}
+    for device, (_lut, budget) in zip(("pixel3", "raspi4", "cpu-1t"), FBNET_TABLES):
+        assert (out / device / "model.onnx").is_file() and rows[device]["predicted_ms"] <= float(budget)
+    assert (out / "pixel3" / "model.pte").is_file()
+    assert rows["cpu-1t"]["measured_ms"] > 0
+    assert "not measurable here" in rows["raspi4"]["latency_check"]
+    report = json.loads((out / "report" / "report.json").read_text())
+    assert len(report["runs"]) == 3 and (out / "report" / "pareto.png").is_file()
