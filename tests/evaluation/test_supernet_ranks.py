@@ -71,3 +71,35 @@ def test_an_interrupted_two_rank_training_resumes_to_the_same_weights(tmp_path):
     assert not (cut / "supernet.pt").exists() and (cut / "checkpoint.pt").is_file()
     launch_local(2, rank_entry, (cfg, str(cut), str(report), -1))
     assert _ranks(report) == [expected, expected]
+
+
+def test_nproc_that_cannot_split_the_batch_is_one_line_and_writes_nothing(tmp_path):
+    from typer.testing import CliRunner
+
+    from hwnas.cli import app
+    from hwnas.testing.cli_checks import assert_one_line_error
+
+    spec = tmp_path / "micro.toml"
+    spec.write_text(SPEC)
+    r = CliRunner().invoke(app, ["supernet", "train", "--space", str(spec), "--batch-size", "65",
+                                 "--nproc", "2", "--out", str(tmp_path / "sn")])
+    assert_one_line_error(r, "cannot be split over 2 ranks", "divisible by 2")
+    assert not (tmp_path / "sn").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(cores_available() < 2, reason="needs 2 cores for 2 ranks")
+def test_cli_nproc_2_writes_one_artifact(tmp_path):
+    from typer.testing import CliRunner
+
+    from hwnas.cli import app
+
+    spec = tmp_path / "micro.toml"
+    spec.write_text(SPEC)
+    out = tmp_path / "sn"
+    r = CliRunner().invoke(app, ["supernet", "train", "--space", str(spec), "--epochs", "1",
+                                 "--batch-size", "128", "--nproc", "2", "--out", str(out), "--json"])
+    assert r.exit_code == 0, r.output
+    meta = json.loads(r.output[r.output.index("{"):])
+    assert meta["world_size"] == 2 and meta["complete"]
+    assert meta["state_digest"] == state_digest(torch.load(out / "supernet.pt", weights_only=True))
