@@ -131,7 +131,8 @@ def test_readme_recipes_are_the_ones_tested_here():
                  ("--quantize", "int8"): ("tests/export/test_export_int8.py", "--quantize"),
                  ("supernet", "train"): ("tests/cli/test_supernet_cli.py", "--sampling"),
                  ("supernet", "rank"): ("tests/cli/test_supernet_cli.py", "rank"),
-                 ("--supernet",): ("tests/cli/test_supernet_cli.py", "--supernet")}
+                 ("--supernet",): ("tests/cli/test_supernet_cli.py", "--supernet"),
+                 ("specialize",): ("tests/cli/test_specialize_cli.py", "pixel3/latency-fbnet-cifar100")}
     for words, (module, needle) in elsewhere.items():
         assert needle in (ROOT / module).read_text(), (words, module)
     for argv in readme_commands():

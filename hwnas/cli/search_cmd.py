@@ -139,7 +139,8 @@ def search(
     no_train_derived: bool = typer.Option(False, "--no-train-derived",
                                           help="proxyless: skip training the derived arch."),
     supernet: Path = typer.Option(None, help="oneshot: score with this `hwnas supernet train` "
-                                             "folder instead of training a supernet."),
+                                             "folder instead of training a supernet (scores are "
+                                             "kept in its scores.jsonl for every later search)."),
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Search a space for accurate architectures under a latency budget; write a run folder."""
