@@ -139,7 +139,8 @@ def search(
     no_train_derived: bool = typer.Option(False, "--no-train-derived",
                                           help="proxyless: skip training the derived arch."),
     supernet: Path = typer.Option(None, help="oneshot: score with this `hwnas supernet train` "
-                                             "folder instead of training a supernet."),
+                                             "folder instead of training a supernet (scores are "
+                                             "kept in its scores.jsonl for every later search)."),
     accuracy_of: str = typer.Option("fp32", "--accuracy-of",
                                     help="fp32 | int8: score each candidate as trained, or after "
                                          "post-training int8 quantization (calibrated on the training "
@@ -161,6 +162,7 @@ def search(
                          "pass one of them")
     check_search_out(out, force, resume)
     threads_used = apply_threads(threads)
+    cached_before = _cached(supernet)
     request = SearchRequest(
         strategy, space, str(out), evaluator=evaluator, lut=lut, budget_ms=budget_ms,
         max_evals=max_evals, executor=executor, ray_address=ray_address, workers=workers,
@@ -174,10 +176,30 @@ def search(
         from hwnas.cli.lut_cmd import warn_if_foreign
 
         warn_if_foreign(lut)
+    reuse = None if supernet is None else _reuse(res, cached_before, supernet)
     if json_out:
-        print_json({**res.to_dict(), "out": str(out), "threads": threads_used})
+        print_json({**res.to_dict(), "out": str(out), "threads": threads_used,
+                    **({} if reuse is None else {"supernet_scores": reuse})})
     else:
         _print_result(res)
+        if reuse is not None:
+            console.print(f"supernet scores: {reuse['reused']} reused from {reuse['cache']}, "
+                          f"{reuse['scored']} scored and added", highlight=False)
+
+
+def _cached(supernet: Path | None) -> set[str]:
+    from hwnas.evaluation.supernet_artifact import cached_archs
+
+    return set() if supernet is None else cached_archs(supernet)
+
+
+def _reuse(res: RunResult, before: set[str], supernet: Path) -> dict:
+    """How many of the run's candidates took their score from the supernet's cache."""
+    from hwnas.evaluation.score_cache import SCORES
+
+    archs = {str(c.arch) for c in res.candidates}
+    reused = len(archs & before)
+    return {"reused": reused, "scored": len(archs) - reused, "cache": str(supernet / SCORES)}
 
 
 def check_search_out(out: Path, force: bool, resume: bool) -> None:
