@@ -51,6 +51,9 @@ class SearchRequest:
     train_derived: bool = True
     force: bool = False             # start over a run already in ``out``
     threads: int = 0                # torch threads the caller set (recorded in the run config)
+    device: str = "cpu"             # where networks train and are scored (cpu | cuda | cuda:N | auto)
+    precision: str = "fp32"         # proxyless: fp32 | bf16 | fp16
+    nproc: int = 1                  # proxyless: local ranks (torch.distributed)
 
 
 def _blackbox(request: SearchRequest, progress: bool) -> RunResult:
@@ -64,7 +67,8 @@ def _gradient(request: SearchRequest, progress: bool) -> RunResult:
     from hwnas.search.gradient import GradientSearchConfig, run_gradient_search
 
     config = GradientSearchConfig.from_request(request)
-    return run_gradient_search(replace(config, force=request.force, threads=request.threads), progress)
+    return run_gradient_search(replace(config, force=request.force, threads=request.threads), progress,
+                               nproc=request.nproc)
 
 
 def _searches() -> dict[str, Callable[[SearchRequest, bool], RunResult]]:
