@@ -37,6 +37,13 @@ class OneShotConfig:
     weight_decay: float = 4e-5
     calib_batches: int = 4
     seed: int = 0
+    device: str = "cpu"  # cpu | cuda | cuda:N | auto: where the supernet trains and scores
+
+
+def _recorded(config: OneShotConfig) -> dict:
+    """The config as the run folder and the cache record it: the device is where it ran, not
+    what it computes, so a resumed run may move and a cache trained elsewhere still serves."""
+    return {k: v for k, v in asdict(config).items() if k != "device"}
 
 
 CACHE = "supernet.pt"  # {"meta": what it was trained for, "state_dict": weights}, one atomic write
@@ -88,8 +95,8 @@ class OneShotEvaluator(LutPricedEvaluator):
         from hwnas.train import seeded
 
         meta = {"space": self.space.name, "fingerprint": self.space.fingerprint(),
-                "config": asdict(self.config)}
-        net = seeded(self.config.seed, lambda: build_supernet(self.space))
+                "config": _recorded(self.config)}
+        net = seeded(self.config.seed, lambda: build_supernet(self.space)).to(self._device())
         cached = run_dir / CACHE if run_dir else None
         weights = _read_cache(cached, meta) if cached else None
         if weights is not None:
@@ -100,6 +107,11 @@ class OneShotEvaluator(LutPricedEvaluator):
                 save_weights(cached, {"meta": meta, "state_dict": net.state_dict()})
         net.eval()
         self.supernet = net
+
+    def _device(self) -> torch.device:
+        from hwnas.train import resolve_device
+
+        return resolve_device(self.config.device)
 
     def _train(self, net: nn.Module, progress: bool) -> None:
         from rich.progress import Progress
@@ -112,11 +124,13 @@ class OneShotEvaluator(LutPricedEvaluator):
                               weight_decay=cfg.weight_decay, nesterov=True)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, cfg.epochs * len(loader)))
         sizes = [len(c) for c in self.space.choices()]
+        device = self._device()
         with Progress(transient=True, disable=not progress) as bar:
             task = bar.add_task("train supernet (uniform single path)", total=cfg.epochs)
             for _ in range(cfg.epochs):
                 net.train()
                 for x, y in loader:
+                    x, y = x.to(device), y.to(device)
                     gates = [int(rng.integers(n)) for n in sizes]
                     loss = nn.functional.cross_entropy(net(x, gates), y)
                     opt.zero_grad(set_to_none=True)
@@ -133,7 +147,9 @@ class OneShotEvaluator(LutPricedEvaluator):
         net, gates = self.supernet, list(self.space.indices(arch))
         recalibrate_bn(net, self._batches, forward=lambda x: net(x, gates))
         correct = n = 0
+        device = self._device()
         for x, y in data.loader("val", 256):
+            x, y = x.to(device), y.to(device)
             correct += (net(x, gates).argmax(1) == y).sum().item()
             n += len(y)
         return correct / max(n, 1)
@@ -148,4 +164,4 @@ class OneShotEvaluator(LutPricedEvaluator):
                          evaluator=self.name)
 
     def describe(self) -> dict:
-        return {"evaluator": "oneshot", "lut": self.lut_path, **asdict(self.config)}
+        return {"evaluator": "oneshot", "lut": self.lut_path, **_recorded(self.config)}

@@ -28,6 +28,7 @@ class ScratchConfig:
     batch_size: int = 64
     lr: float = 0.05
     seed: int = 0
+    device: str = "cpu"  # cpu | cuda | cuda:N | auto: where candidates train and are scored
 
 
 class ScratchEvaluator(LutPricedEvaluator):
@@ -52,19 +53,21 @@ class ScratchEvaluator(LutPricedEvaluator):
 
     def evaluate(self, arch: Arch) -> Candidate:
         from hwnas.nn import build_model
-        from hwnas.train import TrainConfig, evaluate, seeded, train_model
+        from hwnas.train import TrainConfig, evaluate, resolve_device, seeded, train_model
 
         self.prepare()
         start = time.perf_counter()
         cfg = self.config
         model = seeded(cfg.seed, lambda: build_model(self.space, arch))
-        train_model(model, self._data, TrainConfig(cfg.epochs, cfg.batch_size, cfg.lr, seed=cfg.seed),
-                    progress=False)
-        _, acc = evaluate(model, self._data.loader("val", 256))
+        train_model(model, self._data, TrainConfig(cfg.epochs, cfg.batch_size, cfg.lr, seed=cfg.seed,
+                                                   device=cfg.device), progress=False)
+        _, acc = evaluate(model.to(resolve_device(cfg.device)), self._data.loader("val", 256))
         params, macs = arch_costs(self.space, arch)
         return Candidate(arch, acc, self._lut.predict(self.space, arch), params, macs,
                          wall_s=time.perf_counter() - start, accuracy_kind="scratch-val",
                          evaluator=self.name)
 
     def describe(self) -> dict:
-        return {"evaluator": "scratch", "lut": self.lut_path, **asdict(self.config)}
+        # the device is where it ran, not what it computes: a resumed run may move (train's rule)
+        return {"evaluator": "scratch", "lut": self.lut_path,
+                **{k: v for k, v in asdict(self.config).items() if k != "device"}}

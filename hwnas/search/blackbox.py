@@ -44,6 +44,7 @@ class BlackboxConfig:
     surrogate: str = "ridge"
     force: bool = False             # start over a run already in ``out``
     threads: int = 0                # recorded, not set: the caller sets torch's thread count
+    device: str = "cpu"             # where the oneshot / scratch evaluators train and score
 
     @classmethod
     def from_request(cls, req) -> BlackboxConfig:
@@ -61,12 +62,12 @@ class BlackboxConfig:
                    str(req.out), req.executor, req.ray_address, req.workers, req.resume, req.seed,
                    tuple(o.name for o in objectives), req.population, req.sample_size, req.reward,
                    req.data, req.epochs, req.arch_column, req.accuracy_column,
-                   req.latency_column, req.energy_column, req.surrogate)
+                   req.latency_column, req.energy_column, req.surrogate, device=req.device)
 
 
 def make_evaluator(spec: str, space, lut: str | None, data: str, epochs: int | None, seed: int,
                    arch_column: str, accuracy_column: str, latency_column: str | None,
-                   energy_column: str | None):
+                   energy_column: str | None, device: str = "cpu"):
     from hwnas.evaluation import (
         OneShotConfig,
         OneShotEvaluator,
@@ -75,7 +76,7 @@ def make_evaluator(spec: str, space, lut: str | None, data: str, epochs: int | N
         TableEvaluator,
     )
 
-    given = {} if epochs is None else {"epochs": epochs}
+    given = {"device": device} if epochs is None else {"epochs": epochs, "device": device}
     if spec.startswith("supernet:"):  # `hwnas search --supernet DIR`: a trained artifact, no training
         from hwnas.evaluation.supernet_artifact import SupernetEvaluator
 
@@ -115,7 +116,7 @@ def run_blackbox(config: BlackboxConfig, progress: bool = True) -> RunResult:
     space = get_space(config.space)
     evaluator = make_evaluator(config.evaluator, space, lut, config.data, config.epochs, config.seed,
                                config.arch_column, config.accuracy_column, config.latency_column,
-                               config.energy_column)
+                               config.energy_column, config.device)
     if evaluator.name == "table":
         evaluator.prepare()  # bad CSV -> error before anything is written
     problem = Problem(space, tuple(objectives), budget_ms, evaluator.cost_model())
