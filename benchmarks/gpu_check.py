@@ -141,8 +141,14 @@ def _figures(stages: list[dict]) -> dict:
     if isinstance(validate, dict):
         figures["lut_validate"] = validate.get("fidelity") or {
             k: v for k, v in validate.items() if not isinstance(v, (list, dict))}
-    figures["gradient_search"] = _pick(by.get("gradient_search"), "arch", "predicted", "budget", "in_band",
-                                       "epochs_run", "search_wall_s")
+    search = by.get("gradient_search")
+    if isinstance(search, dict):  # the search's JSON: a run result, its figures under "details"
+        flat = {**search, **(search.get("details") or {}), "arch": (search.get("best") or {}).get("arch"),
+                "budget": search.get("budget_ms")}
+        figures["gradient_search"] = _pick(flat, "arch", "predicted", "budget", "in_band", "epochs_run",
+                                           "search_wall_s")
+    else:
+        figures["gradient_search"] = {}
     figures["onnx_export"] = {k: v for k, v in (by.get("onnx_export") or {}).items()
                               if not isinstance(v, (list, dict))}
     return figures

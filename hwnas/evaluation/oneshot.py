@@ -40,12 +40,6 @@ class OneShotConfig:
     device: str = "cpu"  # cpu | cuda | cuda:N | auto: where the supernet trains and scores
 
 
-def _recorded(config: OneShotConfig) -> dict:
-    """The config as the run folder and the cache record it: the device is where it ran, not
-    what it computes, so a resumed run may move and a cache trained elsewhere still serves."""
-    return {k: v for k, v in asdict(config).items() if k != "device"}
-
-
 CACHE = "supernet.pt"  # {"meta": what it was trained for, "state_dict": weights}, one atomic write
 
 
@@ -95,7 +89,7 @@ class OneShotEvaluator(LutPricedEvaluator):
         from hwnas.train import seeded
 
         meta = {"space": self.space.name, "fingerprint": self.space.fingerprint(),
-                "config": _recorded(self.config)}
+                "config": asdict(self.config)}
         net = seeded(self.config.seed, lambda: build_supernet(self.space)).to(self._device())
         cached = run_dir / CACHE if run_dir else None
         weights = _read_cache(cached, meta) if cached else None
@@ -164,4 +158,4 @@ class OneShotEvaluator(LutPricedEvaluator):
                          evaluator=self.name)
 
     def describe(self) -> dict:
-        return {"evaluator": "oneshot", "lut": self.lut_path, **_recorded(self.config)}
+        return {"evaluator": "oneshot", "lut": self.lut_path, **asdict(self.config)}

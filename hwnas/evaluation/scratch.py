@@ -68,6 +68,4 @@ class ScratchEvaluator(LutPricedEvaluator):
                          evaluator=self.name)
 
     def describe(self) -> dict:
-        # the device is where it ran, not what it computes: a resumed run may move (train's rule)
-        return {"evaluator": "scratch", "lut": self.lut_path,
-                **{k: v for k, v in asdict(self.config).items() if k != "device"}}
+        return {"evaluator": "scratch", "lut": self.lut_path, **asdict(self.config)}

@@ -103,15 +103,6 @@ def test_the_onnx_check_says_in_one_line_when_it_cannot_use_cuda():
         assert len(said) == 1 and "no CUDA provider" in said[0] and "\n" not in said[0]
 
 
-def test_the_evaluators_record_no_device_so_a_run_resumes_elsewhere():
-    from hwnas.evaluation import OneShotConfig, OneShotEvaluator, ScratchConfig, ScratchEvaluator
-
-    space = tiny_space()
-    for evaluator in (OneShotEvaluator(space, None, OneShotConfig(device="cpu")),
-                      ScratchEvaluator(space, None, ScratchConfig(device="auto"))):
-        assert evaluator.config.device in ("cpu", "auto") and "device" not in evaluator.describe()
-
-
 def test_search_passes_the_device_to_the_evaluators():
     from hwnas.search.blackbox import BlackboxConfig, make_evaluator
     from hwnas.search.registry import SearchRequest
