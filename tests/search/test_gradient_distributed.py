@@ -79,18 +79,19 @@ def test_two_gloo_ranks_hold_identical_arch_params_and_derive_the_one_process_ar
 @pytest.mark.skipif(cores_available() < 2, reason="needs 2 cores for 2 ranks")
 def test_a_resume_continues_on_the_same_or_another_world_size(world, tmp_path, capfd):
     root, budget = world["root"], world["budget_ms"]
-    whole = _config(root, budget, "whole")
-    launch_local(2, search_rank, (whole, str(tmp_path / "whole") + "-"))
+    seen = {name: tmp_path / name for name in ("whole", "part", "other")}
+    for folder in seen.values():
+        folder.mkdir()
+    launch_local(2, search_rank, (_config(root, budget, "whole"), str(seen["whole"])))
     # interrupted after epoch 1 on 2 ranks, resumed on 2: the uninterrupted run, bit for bit
-    part = _config(root, budget, "part", stop_after_epoch=1)
-    launch_local(2, search_rank, (part, str(tmp_path)))
-    launch_local(2, search_rank, (_config(root, budget, "part", resume=True), str(tmp_path)))
-    resumed = json.loads((tmp_path / "rank0.json").read_text())
-    assert resumed["alphas"] == json.loads((tmp_path / "rank1.json").read_text())["alphas"]
-    assert resumed["alphas"] == json.loads(Path(str(tmp_path / "whole") + "-rank0.json").read_text())["alphas"]
+    launch_local(2, search_rank, (_config(root, budget, "part", stop_after_epoch=1), str(seen["part"])))
+    launch_local(2, search_rank, (_config(root, budget, "part", resume=True), str(seen["part"])))
+    resumed = [json.loads((seen["part"] / f"rank{r}.json").read_text()) for r in (0, 1)]
+    whole = json.loads((seen["whole"] / "rank0.json").read_text())
+    assert resumed[0]["complete"] and resumed[0]["alphas"] == resumed[1]["alphas"] == whole["alphas"]
     # the same checkpoint continues in one process, saying what differs
     other = _config(root, budget, "other", stop_after_epoch=1)
-    launch_local(2, search_rank, (other, str(tmp_path)))
+    launch_local(2, search_rank, (other, str(seen["other"])))
     capfd.readouterr()
     result = _one_process(_config(root, budget, "other", resume=True))
     assert result.complete and result.best is not None
