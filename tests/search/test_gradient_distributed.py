@@ -96,3 +96,33 @@ def test_a_resume_continues_on_the_same_or_another_world_size(world, tmp_path, c
     result = _one_process(_config(root, budget, "other", resume=True))
     assert result.complete and result.best is not None
     assert "resuming a 2-rank gradient search on 1 rank(s)" in capfd.readouterr().err
+
+
+def test_the_ranks_slices_of_each_global_batch_are_the_one_process_batches():
+    from torch.utils.data import TensorDataset
+
+    from hwnas.search.gradient.ranks import global_batches
+    from hwnas.train import Ranks
+
+    data = TensorDataset(torch.arange(70).float(), torch.arange(70))
+    one = [(x, n) for x, _, n in global_batches(data, 16, torch.Generator().manual_seed(3), Ranks())]
+    for world in (2, 4):
+        parts = [list(global_batches(data, 16, torch.Generator().manual_seed(3), Ranks(r, world)))
+                 for r in range(world)]
+        assert all(len(p) == len(one) for p in parts)  # the last batch (6) has a sample per rank
+        for step, (x, n) in enumerate(one):
+            assert torch.equal(torch.cat([p[step][0] for p in parts]), x)
+            assert all(p[step][2] == n for p in parts)
+    # a last batch smaller than the world gives some rank nothing: every rank skips it
+    eight = [list(global_batches(data, 16, torch.Generator().manual_seed(3), Ranks(r, 8))) for r in range(8)]
+    assert {len(p) for p in eight} == {len(one) - 1}
+
+
+def test_a_global_batch_the_ranks_cannot_share_is_refused_before_anything(tmp_path):
+    from hwnas.errors import HwnasError
+    from hwnas.search.gradient.run import check_placement
+
+    config = _config(tmp_path, 1.0, "run", batch_size=63, device="cpu")
+    with pytest.raises(HwnasError, match="the global batch 63 cannot be split over 2 ranks"):
+        check_placement(config, 2)
+    assert not (tmp_path / "run").exists()

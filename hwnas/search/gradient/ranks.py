@@ -41,6 +41,8 @@ class _RankSlices(Sampler):
     def __iter__(self):
         for batch in self.batches:
             n = len(batch)
+            if n < self.world:  # a rank would get nothing (only a last batch can be this small)
+                continue
             yield batch[self.rank * n // self.world:(self.rank + 1) * n // self.world]
 
     def __len__(self) -> int:
@@ -67,9 +69,7 @@ def global_batches(dataset, batch_size: int, generator: torch.Generator,
                          ranks.world_size)
     steps = math.ceil(n / batch_size)
     for i, (x, y) in enumerate(DataLoader(dataset, batch_sampler=slices, generator=generator)):
-        global_len = batch_size if i < steps - 1 else n - (steps - 1) * batch_size
-        if global_len >= ranks.world_size:
-            yield x, y, global_len
+        yield x, y, batch_size if i < steps - 1 else n - (steps - 1) * batch_size
 
 
 def cycle(dataset, batch_size: int, generator: torch.Generator, ranks: Ranks):

@@ -85,7 +85,7 @@ def check_placement(config: GradientSearchConfig, nproc: int = 1):
     world = max(nproc, ranks.world_size)
     if config.batch_size % world:
         raise HwnasError(f"the global batch {config.batch_size} cannot be split over {world} ranks",
-                         f"pass a --batch-size divisible by {world}")
+                         f"pass an --nproc that divides {config.batch_size}")
     return device
 
 
