@@ -71,7 +71,8 @@ def test_two_gloo_ranks_hold_identical_arch_params_and_derive_the_one_process_ar
     moved = one_alphas.abs().max().item()
     assert 0 < diff < 0.25 * moved, (diff, moved)
     # only rank 0 wrote, and it wrote what one process writes
-    assert sorted(p.name for p in Path(two.out).iterdir()) == sorted(p.name for p in Path(single.run_dir).iterdir())
+    written = sorted(p.name for p in Path(two.out).iterdir())
+    assert written == sorted(p.name for p in Path(single.run_dir).iterdir())
     assert torch.load(Path(two.out, "checkpoint.pt"), weights_only=True)["world_size"] == 2
 
 
