@@ -129,6 +129,8 @@ def test_readme_recipes_are_the_ones_tested_here():
                  ("lut", "validate", "tables/ort-int8.json"): ("tests/profilers/test_profilers_int8.py",
                                                                "validate"),
                  ("--quantize", "int8"): ("tests/export/test_export_int8.py", "--quantize"),
+                 ("--accuracy-of", "int8"): ("tests/cli/test_search_int8_e2e.py", "--accuracy-of"),
+                 ("train", "--out", "w-int8"): ("tests/cli/test_search_int8_e2e.py", '"train"'),
                  ("supernet", "train"): ("tests/cli/test_supernet_cli.py", "--sampling"),
                  ("supernet", "rank"): ("tests/cli/test_supernet_cli.py", "rank"),
                  ("--supernet",): ("tests/cli/test_supernet_cli.py", "--supernet"),

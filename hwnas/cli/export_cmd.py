@@ -89,6 +89,9 @@ def export(source: str = typer.Argument(..., help="A run folder (exports its bes
     table = load_table(lut) if lut else None
     if table is not None:
         table.require_dtype(dtype or "float32", lut)
+        from hwnas.cli.lut_cmd import warn_if_uncalibrated
+
+        warn_if_uncalibrated(lut, table)  # its comparison with the measured latency reads raw sums
     options = ExportOptions(opset=opset, dynamo=dynamo, simplify=simplify, fp16=fp16,
                             workspace_mb=workspace_mb, max_batch=max_batch, threads=threads,
                             quantize=dtype, device=device)

@@ -148,13 +148,20 @@ def search(
     nproc: int = typer.Option(1, help="proxyless: local ranks on torch.distributed (gloo on CPU, "
                                       "NCCL on CUDA), --batch-size split over them; under torchrun "
                                       "leave it at 1."),
+    accuracy_of: str = typer.Option("fp32", "--accuracy-of",
+                                    help="fp32 | int8: score each candidate as trained, or after "
+                                         "post-training int8 quantization (calibrated on the training "
+                                         "split) in the --lut table's runtime; int8 needs an int8 "
+                                         "table and --evaluator oneshot or scratch."),
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Search a space for accurate architectures under a latency budget; write a run folder."""
     from hwnas.errors import HwnasError
+    from hwnas.evaluation.quantized import check_accuracy_of
     from hwnas.search import SearchRequest, run
     from hwnas.train.runtime import apply_threads
 
+    accuracy_of = check_accuracy_of(accuracy_of)
     if supernet is not None:
         evaluator = _supernet_spec(supernet, evaluator, strategy, space)
     if force and resume:
@@ -171,7 +178,7 @@ def search(
         accuracy_column=accuracy_column, latency_column=latency_column,
         energy_column=energy_column, loss=loss, relaxation=relaxation, data=data, epochs=epochs,
         train_derived=not no_train_derived, force=force, threads=threads_used, device=device,
-        precision=precision, nproc=nproc)
+        precision=precision, nproc=nproc, accuracy_of=accuracy_of)
     try:
         res = run(request, progress=not json_out)
     finally:

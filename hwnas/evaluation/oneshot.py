@@ -20,6 +20,7 @@ from torch import nn
 
 from hwnas.errors import HwnasError
 from hwnas.evaluation.base import LutPricedEvaluator, arch_costs
+from hwnas.evaluation.quantized import accuracy_kind, int8_accuracy, require_int8_pricing
 from hwnas.io import load_weights, save_weights
 from hwnas.runs import Candidate
 from hwnas.space.arch import Arch
@@ -38,6 +39,7 @@ class OneShotConfig:
     calib_batches: int = 4
     seed: int = 0
     device: str = "cpu"  # cpu | cuda | cuda:N | auto: where the supernet trains and scores
+    accuracy_of: str = "fp32"  # "int8": score the post-training-quantized subnet (hwnas.evaluation.quantized)
 
 
 CACHE = "supernet.pt"  # {"meta": what it was trained for, "state_dict": weights}, one atomic write
@@ -83,6 +85,7 @@ class OneShotEvaluator(LutPricedEvaluator):
 
     def prepare(self, run_dir: Path | None = None, progress: bool = False) -> None:
         self._require_lut()
+        require_int8_pricing(self._lut, self.config.accuracy_of)
         if self.supernet is not None:
             return
         from hwnas.nn.supernet import build_supernet
@@ -140,6 +143,8 @@ class OneShotEvaluator(LutPricedEvaluator):
         data = self._load_data()
         net, gates = self.supernet, list(self.space.indices(arch))
         recalibrate_bn(net, self._batches, forward=lambda x: net(x, gates))
+        if self.config.accuracy_of == "int8":  # the standalone subnet with the inherited weights
+            return int8_accuracy(net.extract_indices(gates).cpu(), data, self._lut.meta.runtime)
         correct = n = 0
         device = self._device()
         for x, y in data.loader("val", 256):
@@ -154,7 +159,8 @@ class OneShotEvaluator(LutPricedEvaluator):
         acc = self.accuracy(arch)
         params, macs = arch_costs(self.space, arch)
         return Candidate(arch, acc, self._lut.predict(self.space, arch), params, macs,
-                         wall_s=time.perf_counter() - start, accuracy_kind="oneshot-val",
+                         wall_s=time.perf_counter() - start,
+                         accuracy_kind=accuracy_kind("oneshot-val", self.config.accuracy_of),
                          evaluator=self.name)
 
     def describe(self) -> dict:

@@ -14,6 +14,7 @@ import numpy as np
 from torch.utils.data import Subset
 
 from hwnas.evaluation.base import LutPricedEvaluator, arch_costs
+from hwnas.evaluation.quantized import accuracy_kind, int8_accuracy, require_int8_pricing
 from hwnas.runs import Candidate
 from hwnas.space.arch import Arch
 from hwnas.space.base import SearchSpace
@@ -29,6 +30,7 @@ class ScratchConfig:
     lr: float = 0.05
     seed: int = 0
     device: str = "cpu"  # cpu | cuda | cuda:N | auto: where candidates train and are scored
+    accuracy_of: str = "fp32"  # "int8": score the post-training-quantized net (hwnas.evaluation.quantized)
 
 
 class ScratchEvaluator(LutPricedEvaluator):
@@ -44,6 +46,7 @@ class ScratchEvaluator(LutPricedEvaluator):
 
     def prepare(self, run_dir: Path | None = None, progress: bool = False) -> None:
         self._require_lut()
+        require_int8_pricing(self._lut, self.config.accuracy_of)
         if self._data is None:
             from hwnas.data import load_for_space
 
@@ -61,10 +64,14 @@ class ScratchEvaluator(LutPricedEvaluator):
         model = seeded(cfg.seed, lambda: build_model(self.space, arch))
         train_model(model, self._data, TrainConfig(cfg.epochs, cfg.batch_size, cfg.lr, seed=cfg.seed,
                                                    device=cfg.device), progress=False)
-        _, acc = evaluate(model.to(resolve_device(cfg.device)), self._data.loader("val", 256))
+        if cfg.accuracy_of == "int8":  # the model comes back on the CPU, where int8 is exported
+            acc = int8_accuracy(model, self._data, self._lut.meta.runtime)
+        else:
+            _, acc = evaluate(model.to(resolve_device(cfg.device)), self._data.loader("val", 256))
         params, macs = arch_costs(self.space, arch)
         return Candidate(arch, acc, self._lut.predict(self.space, arch), params, macs,
-                         wall_s=time.perf_counter() - start, accuracy_kind="scratch-val",
+                         wall_s=time.perf_counter() - start,
+                         accuracy_kind=accuracy_kind("scratch-val", cfg.accuracy_of),
                          evaluator=self.name)
 
     def describe(self) -> dict:

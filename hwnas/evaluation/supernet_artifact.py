@@ -24,7 +24,8 @@ from torch import nn
 
 from hwnas import __version__
 from hwnas.errors import HwnasError
-from hwnas.evaluation.oneshot import OneShotEvaluator
+from hwnas.evaluation.oneshot import OneShotConfig, OneShotEvaluator
+from hwnas.evaluation.quantized import require_int8_pricing
 from hwnas.io import load_weights, read_json, save_weights, write_json
 from hwnas.space.base import SearchSpace
 
@@ -262,14 +263,15 @@ class SupernetEvaluator(OneShotEvaluator):
     supernet was trained on; the artifact is loaded in ``prepare`` (on each Ray worker too).
     """
 
-    def __init__(self, space: SearchSpace, lut: str | None, folder: str):
-        super().__init__(space, lut)
+    def __init__(self, space: SearchSpace, lut: str | None, folder: str, accuracy_of: str = "fp32"):
+        super().__init__(space, lut, OneShotConfig(accuracy_of=accuracy_of))  # int8: evaluation.quantized
         self.folder = folder
 
     def prepare(self, run_dir: Path | None = None, progress: bool = False) -> None:
         from dataclasses import replace
 
         self._require_lut()
+        require_int8_pricing(self._lut, self.config.accuracy_of)
         if self.supernet is not None:
             return
         artifact = load_supernet(Path(self.folder))
@@ -279,4 +281,4 @@ class SupernetEvaluator(OneShotEvaluator):
 
     def describe(self) -> dict:
         return {"evaluator": "oneshot", "lut": self.lut_path, "supernet": self.folder,
-                "calib_batches": self.config.calib_batches}
+                "calib_batches": self.config.calib_batches, "accuracy_of": self.config.accuracy_of}

@@ -110,7 +110,7 @@ def test_search_passes_the_device_to_the_evaluators():
     req = SearchRequest("random", "mbconv-small", "out", evaluator="scratch", device="cpu")
     config = BlackboxConfig.from_request(req)
     evaluator = make_evaluator("scratch", tiny_space(), None, "synthetic", None, 0, "arch",
-                               "accuracy", "latency_ms", None, config.device)
+                               "accuracy", "latency_ms", None, device=config.device)
     assert config.device == "cpu" and evaluator.config.device == "cpu"
 
 
