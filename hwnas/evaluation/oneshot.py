@@ -38,6 +38,7 @@ class OneShotConfig:
     weight_decay: float = 4e-5
     calib_batches: int = 4
     seed: int = 0
+    device: str = "cpu"  # cpu | cuda | cuda:N | auto: where the supernet trains and scores
     accuracy_of: str = "fp32"  # "int8": score the post-training-quantized subnet (hwnas.evaluation.quantized)
 
 
@@ -92,7 +93,7 @@ class OneShotEvaluator(LutPricedEvaluator):
 
         meta = {"space": self.space.name, "fingerprint": self.space.fingerprint(),
                 "config": asdict(self.config)}
-        net = seeded(self.config.seed, lambda: build_supernet(self.space))
+        net = seeded(self.config.seed, lambda: build_supernet(self.space)).to(self._device())
         cached = run_dir / CACHE if run_dir else None
         weights = _read_cache(cached, meta) if cached else None
         if weights is not None:
@@ -103,6 +104,11 @@ class OneShotEvaluator(LutPricedEvaluator):
                 save_weights(cached, {"meta": meta, "state_dict": net.state_dict()})
         net.eval()
         self.supernet = net
+
+    def _device(self) -> torch.device:
+        from hwnas.train import resolve_device
+
+        return resolve_device(self.config.device)
 
     def _train(self, net: nn.Module, progress: bool) -> None:
         from rich.progress import Progress
@@ -115,11 +121,13 @@ class OneShotEvaluator(LutPricedEvaluator):
                               weight_decay=cfg.weight_decay, nesterov=True)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, cfg.epochs * len(loader)))
         sizes = [len(c) for c in self.space.choices()]
+        device = self._device()
         with Progress(transient=True, disable=not progress) as bar:
             task = bar.add_task("train supernet (uniform single path)", total=cfg.epochs)
             for _ in range(cfg.epochs):
                 net.train()
                 for x, y in loader:
+                    x, y = x.to(device), y.to(device)
                     gates = [int(rng.integers(n)) for n in sizes]
                     loss = nn.functional.cross_entropy(net(x, gates), y)
                     opt.zero_grad(set_to_none=True)
@@ -136,9 +144,11 @@ class OneShotEvaluator(LutPricedEvaluator):
         net, gates = self.supernet, list(self.space.indices(arch))
         recalibrate_bn(net, self._batches, forward=lambda x: net(x, gates))
         if self.config.accuracy_of == "int8":  # the standalone subnet with the inherited weights
-            return int8_accuracy(net.extract_indices(gates), data, self._lut.meta.runtime)
+            return int8_accuracy(net.extract_indices(gates).cpu(), data, self._lut.meta.runtime)
         correct = n = 0
+        device = self._device()
         for x, y in data.loader("val", 256):
+            x, y = x.to(device), y.to(device)
             correct += (net(x, gates).argmax(1) == y).sum().item()
             n += len(y)
         return correct / max(n, 1)

@@ -360,18 +360,20 @@ class SupernetEvaluator(OneShotEvaluator):
                          evaluator=self.name)
 
     def _scored_as(self) -> str:
-        # int8 scores depend on the runtime that quantized them (ORT QDQ vs XNNPACK), so the
-        # cache keeps them apart; fp32 keeps the key older caches were written under.
-        if self.config.accuracy_of == "fp32":
-            return "supernet-fp32"
-        return f"supernet-{self.config.accuracy_of}-{self._lut.meta.runtime}"
+        return scored_as(self.config.accuracy_of, self._lut.meta.runtime)
 
     def describe(self) -> dict:
         return {"evaluator": "oneshot", "lut": self.lut_path, "supernet": self.folder,
                 "calib_batches": self.config.calib_batches, "accuracy_of": self.config.accuracy_of}
 
 
-def cached_archs(folder: Path) -> set[str]:
+def scored_as(accuracy_of: str, runtime: str) -> str:
+    """The score cache's ``accuracy_of`` field: int8 scores depend on the runtime that quantized
+    them (ORT QDQ vs XNNPACK), so they are kept apart; fp32 keeps the key older caches use."""
+    return "supernet-fp32" if accuracy_of == "fp32" else f"supernet-{accuracy_of}-{runtime}"
+
+
+def cached_archs(folder: Path, accuracy_of: str = "fp32", runtime: str = "") -> set[str]:
     """The archs ``folder/scores.jsonl`` holds for a search with the default scoring settings
     (what ``hwnas search --supernet`` uses), read without warnings: a before/after count."""
     from hwnas.evaluation.oneshot import OneShotConfig
@@ -379,4 +381,5 @@ def cached_archs(folder: Path) -> set[str]:
 
     meta = read_json(Path(folder) / META, "supernet metadata")
     config = OneShotConfig(data=meta["config"]["data"])
-    return set(read_scores(Path(folder), score_key(folder, config), warn=lambda _m: None))
+    key = score_key(folder, config, scored_as(accuracy_of, runtime))
+    return set(read_scores(Path(folder), key, warn=lambda _m: None))

@@ -44,6 +44,7 @@ class BlackboxConfig:
     surrogate: str = "ridge"
     force: bool = False             # start over a run already in ``out``
     threads: int = 0                # recorded, not set: the caller sets torch's thread count
+    device: str = "cpu"             # where the oneshot / scratch evaluators train and score
     accuracy_of: str = "fp32"       # int8: evaluators score the quantized net (hwnas.evaluation.quantized)
 
     @classmethod
@@ -63,12 +64,12 @@ class BlackboxConfig:
                    tuple(o.name for o in objectives), req.population, req.sample_size, req.reward,
                    req.data, req.epochs, req.arch_column, req.accuracy_column,
                    req.latency_column, req.energy_column, req.surrogate,
-                   accuracy_of=req.accuracy_of)
+                   accuracy_of=req.accuracy_of, device=req.device)
 
 
 def make_evaluator(spec: str, space, lut: str | None, data: str, epochs: int | None, seed: int,
                    arch_column: str, accuracy_column: str, latency_column: str | None,
-                   energy_column: str | None, accuracy_of: str = "fp32"):
+                   energy_column: str | None, accuracy_of: str = "fp32", device: str = "cpu"):
     from hwnas.evaluation import (
         OneShotConfig,
         OneShotEvaluator,
@@ -79,7 +80,7 @@ def make_evaluator(spec: str, space, lut: str | None, data: str, epochs: int | N
     from hwnas.evaluation.base import load_lut
     from hwnas.evaluation.quantized import check_accuracy_of, require_int8_pricing
 
-    given = {} if epochs is None else {"epochs": epochs}
+    given = {"device": device} if epochs is None else {"epochs": epochs, "device": device}
     given["accuracy_of"] = accuracy_of = check_accuracy_of(accuracy_of)
     if accuracy_of != "fp32":  # refused here, before the run folder is written
         if not spec.startswith("supernet:") and spec not in ("oneshot", "scratch"):
@@ -126,7 +127,7 @@ def run_blackbox(config: BlackboxConfig, progress: bool = True) -> RunResult:
     space = get_space(config.space)
     evaluator = make_evaluator(config.evaluator, space, lut, config.data, config.epochs, config.seed,
                                config.arch_column, config.accuracy_column, config.latency_column,
-                               config.energy_column, config.accuracy_of)
+                               config.energy_column, config.accuracy_of, config.device)
     if evaluator.name == "table":
         evaluator.prepare()  # bad CSV -> error before anything is written
     problem = Problem(space, tuple(objectives), budget_ms, evaluator.cost_model())
