@@ -6,9 +6,12 @@ import importlib.util
 import json
 from pathlib import Path
 
+import pytest
+
 BENCH = Path(__file__).resolve().parents[2] / "benchmarks" / "specialize.py"
 
 
+@pytest.mark.integration  # trains a supernet and 3+3 nets: default suite, not the unit tier
 def test_quick_run_prints_the_cost_and_finetune_figures(capsys):
     spec = importlib.util.spec_from_file_location("specialize_bench", BENCH)
     module = importlib.util.module_from_spec(spec)

@@ -44,6 +44,7 @@ def _ranks(report: Path) -> list[str]:
     return [json.loads((report / f"rank{r}.json").read_text())["digest"] for r in (0, 1)]
 
 
+@pytest.mark.integration  # two processes: default suite, not the unit tier
 @pytest.mark.skipif(cores_available() < 2, reason="needs 2 cores for 2 ranks")
 def test_two_gloo_ranks_end_with_identical_weights_and_only_rank_0_writes(tmp_path):
     cfg, out, report = _cfg(tmp_path, 1), tmp_path / "sn", tmp_path / "report"
