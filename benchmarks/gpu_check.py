@@ -103,14 +103,19 @@ def main(argv: list[str] | None = None) -> dict:
     predict = run_stage("lut_predict", ["lut", "predict", str(table), arch, "--space", space, "--json"], 60)
     stages.append(predict)
     budget = _number(predict.get("result"), "predicted", "latency_ms", "predicted_ms")
+    # bf16 on a GPU (its tensor cores), fp32 on the CPU (what the default suite pins down)
+    search_precision = "fp32" if cpu else "bf16"
     stages.append(run_stage("gradient_search", [
         "search", "--strategy", "proxyless", "--space", space, "--lut", str(table), "--data", search_data,
         "--budget-ms", f"{budget or 1.0:.6g}", "--epochs", "2", "--no-train-derived",
-        "--out", str(work / "search"), "--json"], timeout * 1.5))
+        "--device", args.device, "--precision", search_precision, *threads,
+        "--out", str(work / "search"), "--force", "--json"], timeout * 1.5))
+    # on a GPU: the PyTorch reference there, and ONNX Runtime's CUDA provider when installed
     stages.append(run_stage("onnx_export", [
         "export", arch, "--space", space, "--format", "onnx", "--data", "synthetic",
-        "--out", str(work / "net.onnx"), "--force", "--json"], timeout))
+        "--device", args.device, "--out", str(work / "net.onnx"), "--force", "--json"], timeout))
     summary = {"device": args.device, "quick": args.quick, "work": str(work),
+               "search_precision": search_precision,
                "wall_s": round(time.perf_counter() - started, 1),
                "passed": sum(s["ok"] for s in stages), "failed": [s["stage"] for s in stages if not s["ok"]],
                "figures": _figures(stages), "stages": stages}
@@ -136,8 +141,14 @@ def _figures(stages: list[dict]) -> dict:
     if isinstance(validate, dict):
         figures["lut_validate"] = validate.get("fidelity") or {
             k: v for k, v in validate.items() if not isinstance(v, (list, dict))}
-    figures["gradient_search"] = _pick(by.get("gradient_search"), "arch", "predicted", "budget", "in_band",
-                                       "epochs_run", "search_wall_s")
+    search = by.get("gradient_search")
+    if isinstance(search, dict):  # the search's JSON: a run result, its figures under "details"
+        flat = {**search, **(search.get("details") or {}), "arch": (search.get("best") or {}).get("arch"),
+                "budget": search.get("budget_ms")}
+        figures["gradient_search"] = _pick(flat, "arch", "predicted", "budget", "in_band", "epochs_run",
+                                           "search_wall_s")
+    else:
+        figures["gradient_search"] = {}
     figures["onnx_export"] = {k: v for k, v in (by.get("onnx_export") or {}).items()
                               if not isinstance(v, (list, dict))}
     return figures

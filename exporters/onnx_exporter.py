@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from hwnas.export.base import Exporter, ExportError, ExportInfo, ExportMetadata, ExportOptions, Runner
+from hwnas.export.check import ort_providers
 from runtimes.onnx import model_opset, optimize_basic, session, torch_to_onnx, with_metadata
 from runtimes.onnx_int8 import quantize_int8
 
@@ -78,7 +79,7 @@ class OnnxExporter(Exporter):
         import onnxruntime as ort
 
         try:
-            sess = session(path, threads=options.threads)
+            sess = session(path, threads=options.threads, providers=ort_providers(options.device))
         except Exception as exc:  # onnxruntime raises its own exception types
             raise ExportError(f"onnxruntime cannot load {path}: {str(exc).splitlines()[0]}") from None
         name = sess.get_inputs()[0].name

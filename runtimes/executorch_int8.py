@@ -55,3 +55,22 @@ def quantize_pt2e_int8(model: nn.Module, example: torch.Tensor, batches: Iterabl
         raise HwnasError(f"ExecuTorch could not quantize the model to int8: "
                          f"{str(exc).splitlines()[0] if str(exc) else type(exc).__name__}",
                          "report the arch or op that failed") from None
+
+
+def int8_classifier(model: nn.Module, example: torch.Tensor, batches, threads: int = 1):
+    """A callable ``x -> logits`` (numpy, any batch size) running the PT2E int8 version of
+    ``model`` lowered to XNNPACK in the ExecuTorch runtime, calibrated on ``batches`` (numpy):
+    the program has a static batch of 1, so it is calibrated and run image by image."""
+    import numpy as np
+
+    from runtimes.executorch import load_forward, lower_to_xnnpack
+
+    images = [torch.from_numpy(b[i:i + 1]) for b in batches for i in range(len(b))]
+    quantized = quantize_pt2e_int8(model, example[:1], images)
+    forward = load_forward(lower_to_xnnpack(quantized, example[:1]).buffer, threads)
+
+    def run(x: np.ndarray) -> np.ndarray:
+        x = np.ascontiguousarray(x, dtype=np.float32)
+        return np.concatenate([forward([torch.from_numpy(x[i:i + 1])])[0].numpy() for i in range(len(x))])
+
+    return run

@@ -122,16 +122,20 @@ def test_readme_recipes_are_the_ones_tested_here():
               ("export", "executorch"), ("train", "cifar10:~/data"), ("train", "imagefolder:~/imagenet"),
               ("train", "--resume"), ("search", "--strategy", "proxyless", "mbconv-small"),
               ("search", "--resume"), ("search", "--strategy", "evolution", "mbconv-small"),
-              ("search", "--strategy", "nsga2")]
+              ("search", "--strategy", "nsga2"), ("search", "--device", "cuda")]
     # recipes whose reduced-size runs live beside the feature's own tests (the module must hold
     # the recipe's distinguishing option, so a rename there shows here)
     elsewhere = {("--dtype", "int8"): ("tests/profilers/test_profilers_int8.py", "int8"),
                  ("lut", "validate", "tables/ort-int8.json"): ("tests/profilers/test_profilers_int8.py",
                                                                "validate"),
                  ("--quantize", "int8"): ("tests/export/test_export_int8.py", "--quantize"),
+                 ("--accuracy-of", "int8"): ("tests/cli/test_search_int8_e2e.py", "--accuracy-of"),
+                 ("train", "--out", "w-int8"): ("tests/cli/test_search_int8_e2e.py", '"train"'),
                  ("supernet", "train"): ("tests/cli/test_supernet_cli.py", "--sampling"),
                  ("supernet", "rank"): ("tests/cli/test_supernet_cli.py", "rank"),
-                 ("--supernet",): ("tests/cli/test_supernet_cli.py", "--supernet")}
+                 ("--supernet",): ("tests/cli/test_supernet_cli.py", "--supernet"),
+                 ("specialize",): ("tests/cli/test_specialize_cli.py", "pixel3/latency-fbnet-cifar100"),
+                 ("search", "--nproc"): ("tests/train/test_device_options.py", "--nproc")}
     for words, (module, needle) in elsewhere.items():
         assert needle in (ROOT / module).read_text(), (words, module)
     for argv in readme_commands():
@@ -224,8 +228,9 @@ def test_phone_recipe_needs_a_phone():
 
 
 def test_gpu_recipes_need_a_gpu():
-    pytest.skip("export --format tensorrt and train --device cuda / --nproc 8 on ImageNet need a "
-                "CUDA GPU, TensorRT and the data; benchmarks/gpu_check.py runs them on a GPU")
+    pytest.skip("export --format tensorrt, train --device cuda / --nproc 8 on ImageNet and search "
+                "--device cuda need a CUDA GPU, TensorRT and the data; benchmarks/gpu_check.py runs "
+                "them on a GPU")
 
 
 @pytest.fixture(scope="module")

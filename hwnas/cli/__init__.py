@@ -14,6 +14,7 @@ from hwnas.cli import (  # noqa: F401, E402  (registers commands)
     report_cmd,
     search_cmd,
     spaces_cmd,
+    specialize_cmd,
     supernet_cmd,
     train_cmd,
 )

@@ -54,6 +54,10 @@ def export(source: str = typer.Argument(..., help="A run folder (exports its bes
            data: str = typer.Option("digits", help="Data for BN statistics (untrained weights) "
                                     "and the parity inputs."),
            no_check: bool = typer.Option(False, "--no-check", help="Skip the on-device check."),
+           device: str = typer.Option("cpu", help="Where the check runs: cpu | cuda | cuda:N | auto "
+                                      "(the PyTorch reference there; ONNX Runtime's CUDA provider "
+                                      "on a GPU when installed). cpu by default: the latency it "
+                                      "measures is compared with CPU tables."),
            # int8 hunk: post-training quantization of the artifact
            quantize: str = typer.Option(None, "--quantize", help="int8: post-training static "
                                         "quantization (onnx, executorch), calibrated on --calib-data's "
@@ -77,14 +81,20 @@ def export(source: str = typer.Argument(..., help="A run folder (exports its bes
     if dtype:  # before availability: installing the runtime would not make it quantize
         exporter.require_quantize(dtype)
     exporter.require()  # unknown or unavailable format: fail before any other work
+    from hwnas.train import resolve_device
+
+    resolve_device(device)  # a missing GPU: one line, before anything is written
     check_out_path(out, force)
     src = _resolve(source, space, weights)
     table = load_table(lut) if lut else None
     if table is not None:
         table.require_dtype(dtype or "float32", lut)
+        from hwnas.cli.lut_cmd import warn_if_uncalibrated
+
+        warn_if_uncalibrated(lut, table)  # its comparison with the measured latency reads raw sums
     options = ExportOptions(opset=opset, dynamo=dynamo, simplify=simplify, fp16=fp16,
                             workspace_mb=workspace_mb, max_batch=max_batch, threads=threads,
-                            quantize=dtype)
+                            quantize=dtype, device=device)
     record = export_arch(ExportRequest(src, fmt, out, options, table, lut, check=not no_check,
                                        force=force, calibration_data=data, calib_data=calib_data))
     if json_out:

@@ -35,10 +35,25 @@ def runtime_version_here(runtime: str) -> str | None:
     return cls().runtime_version()
 
 
-def warn_if_foreign(spec: str, table=None) -> None:
-    """Say once, in one line on stderr, when table ``spec`` was measured on another machine.
+def uncalibrated_note(spec: str, table) -> str | None:
+    """What to say when ``table`` prices with raw op sums (no correction fitted on whole archs),
+    or ``None``. Only tables measured by ``hwnas profile`` are meant: published figures cannot
+    be re-measured here, and a synthetic table's prices are exact by construction."""
+    measured = table.meta.source.startswith("measured") and not table.meta.protocol.get("published")
+    if not measured or (table.calibration is not None and table.calibration.fitted):
+        return None
+    return (f"table {spec} is uncalibrated: it prices archs by summing isolated op timings, which can "
+            "read tens of % off on whole networks; fit its correction with `hwnas profile --space "
+            f"{table.meta.space} --runtime {table.meta.runtime} --out TABLE` (it resumes the table and "
+            f"ends by calibrating) or `hwnas lut validate {spec} --calibrate`")
 
-    Pricing commands (search, report) call this once per ``--lut``; ``table`` saves a reload.
+
+def warn_if_foreign(spec: str, table=None) -> None:
+    """Say once, in one line on stderr, when table ``spec`` was measured on another machine
+    and/or is uncalibrated (:func:`uncalibrated_note`).
+
+    Pricing commands (search, report, lut predict) call this once per ``--lut``; ``table`` saves
+    a reload.
     """
     from hwnas.latency.shipped import load_table
 
@@ -46,9 +61,16 @@ def warn_if_foreign(spec: str, table=None) -> None:
     provenance = table.provenance(str(spec))
     if provenance.status not in ("published", "remote"):  # those compare no runtime here
         provenance = table.provenance(str(spec), runtime_version_here(table.meta.runtime))
-    warning = provenance.warning()
-    if warning:
-        err_console.print(f"warning: {warning}", highlight=False, soft_wrap=True, markup=False)
+    notes = [n for n in (provenance.warning(), uncalibrated_note(str(spec), table)) if n]
+    if notes:  # one line, however many reasons: a warning repeated per cause would be noise
+        err_console.print("warning: " + "; also, ".join(notes), highlight=False, soft_wrap=True, markup=False)
+
+
+def warn_if_uncalibrated(spec: str, table) -> None:
+    """One stderr line when ``table`` is uncalibrated (the export check's comparison)."""
+    note = uncalibrated_note(str(spec), table)
+    if note:
+        err_console.print(f"warning: {note}", highlight=False, soft_wrap=True, markup=False)
 
 
 def _load(spec: str, space: str | None):
@@ -79,12 +101,15 @@ def list_tables(json_out: bool = JSON_OPTION) -> None:
 @guarded
 def show(table_file: str = TABLE_ARG, json_out: bool = JSON_OPTION) -> None:
     """Show a table's metadata and the range of its entries."""
+    from hwnas.latency.calibration import describe
     from hwnas.latency.shipped import load_table
 
     table = load_table(table_file)
     values = np.array([e.p50 for e in table.entries.values()]) if table.entries else np.zeros(1)
     calibration = None if table.calibration is None else table.calibration.to_dict()
     info = {"meta": asdict(table.meta), "entries": len(table.entries), "calibration": calibration,
+            "calibration_summary": describe(table.calibration),
+            "measured_under": measured_under(table, table_file),
             "min": float(values.min()), "median": float(np.median(values)), "max": float(values.max())}
     if json_out:
         print_json(info)
@@ -96,10 +121,33 @@ def show(table_file: str = TABLE_ARG, json_out: bool = JSON_OPTION) -> None:
               "created", "hwnas_version", "source"):
         grid.add_row(k, str(getattr(m, k)))
     grid.add_row("host", ", ".join(f"{k}={v}" for k, v in m.host.items()) or "not recorded")
-    grid.add_row("protocol", ", ".join(f"{k}={v}" for k, v in m.protocol.items()))
+    grid.add_row("protocol", ", ".join(f"{k}={v}" for k, v in m.protocol.items()
+                                       if k != "calibration_measured"))
     grid.add_row("entries", f"{info['entries']} (p50 {info['min']:.4g} .. {info['max']:.4g} {m.unit})")
-    grid.add_row("calibration", str(calibration))
+    grid.add_row("calibration", describe(table.calibration))
+    grid.add_row("measured under", measured_under(table, table_file))
     console.print(grid)
+
+
+def measured_under(table, spec: str) -> str:
+    """Which machine and load a table was measured under, and, for a shipped CPU table, that a
+    user's first step is profiling their own device (its prices describe another machine)."""
+    from hwnas.latency.shipped import is_shipped, resolve_table
+
+    m = table.meta
+    if m.protocol.get("published"):
+        return f"published figures for {m.device_detail or m.device_name} (not measured by hwnas)"
+    load = m.protocol.get("load_avg_1min")
+    host = m.host
+    machine = (f"{host.get('cores', '?')} cores, host {host.get('host_id', '?')}" if host.get("host_id")
+               else "the host was not recorded")
+    where = (f"{m.device_detail or '?'} ({machine}), device {m.device_name}; load average "
+             + (f"{load:.2f} (1 min) when profiling ended" if isinstance(load, (int, float))
+                else "not recorded (profiled before hwnas recorded it)"))
+    if is_shipped(resolve_table(spec)) and m.host.get("kind", "cpu") == "cpu":
+        where += ("; a shipped example: its prices describe that machine, not yours. First step on "
+                  f"your device: `hwnas profile --space {m.space} --runtime {m.runtime} --out my-table.json`")
+    return where
 
 
 @lut_app.command("predict")
@@ -143,16 +191,21 @@ def validate(table_file: str = TABLE_ARG,
                                         help="Replace an existing --out or --plot file."),
              plot: Path | None = typer.Option(None, help="Write a PNG of predicted (and repeated) vs "
                                                          "measured latency here."),
+             archs_file: Path | None = typer.Option(
+                 None, "--archs", help="Validate on these archs instead of random ones: a JSON list of arch "
+                                       "strings, `hwnas arch sample --json` output, or one arch per line "
+                                       "(e.g. published networks rebuilt by a spec file)."),
              json_out: bool = JSON_OPTION) -> None:
-    """Measure random archs end to end (twice) and report the table's fidelity and the device's
-    own repeatability. With --calibrate, write a calibrated copy of the table (a shipped table is
-    never changed). Warns when the table was measured on another machine."""
+    """Measure random archs (or your --archs) end to end (twice) and report the table's fidelity
+    and the device's own repeatability. With --calibrate, write a calibrated copy of the table (a
+    shipped table is never changed). Warns when the table was measured on another machine."""
     from dataclasses import fields, replace
 
     from hwnas.errors import TableError
     from hwnas.latency.fidelity import calibrated_copy_path, check_plot_path, plot_validation, validate_table
     from hwnas.latency.measure import MeasureProtocol
     from hwnas.latency.shipped import resolve_table
+    from hwnas.latency.whole import read_archs
     from hwnas.plugins import get_profiler
 
     path = resolve_table(table_file)
@@ -163,6 +216,10 @@ def validate(table_file: str = TABLE_ARG,
     target = calibrated_copy_path(path, out, force) if calibrate else None  # before measuring
     if plot is not None:
         check_plot_path(plot, force)
+    listed = read_archs(archs_file, s) if archs_file is not None else None  # refused before measuring
+    if listed is not None and calibrate and len(listed) < 4:
+        raise TableError(f"--archs {archs_file} lists {len(listed)} archs, too few to calibrate on half "
+                         "of them", "list at least 4, or drop --calibrate")
     if table.meta.protocol.get("published"):
         raise TableError(f"{table_file} holds published figures for {table.meta.device_detail}",
                          "only tables measured with `hwnas profile` on this machine can be validated here")
@@ -175,11 +232,11 @@ def validate(table_file: str = TABLE_ARG,
     proto = replace(proto, threads=table.meta.threads, batch=table.meta.batch,
                     runs=runs or proto.runs, rounds=rounds or proto.rounds)
     prof = get_profiler(rt, proto, dtype=table.meta.dtype)  # int8 tables validate int8 nets
-    v, new_table = validate_table(table, s, prof, samples, np.random.default_rng(seed), calibrate)
+    v, new_table = validate_table(table, s, prof, samples, np.random.default_rng(seed), calibrate, listed)
     if target is not None:
         new_table.save(target)
     if plot is not None:
-        plot_validation(v, plot, f"{table.meta.runtime} / {s.name} ({samples} archs)")
+        plot_validation(v, plot, f"{table.meta.runtime} / {s.name} ({len(v.archs)} archs)")
     provenance = table.provenance(table_file, prof.runtime_version())
     foreign = provenance.warning(float(np.median(v.measured_ms)), float(np.median(v.predicted_ms)),
                                  table.meta.unit, f"medians of {len(v.archs)} archs")
@@ -201,7 +258,8 @@ def validate(table_file: str = TABLE_ARG,
         t.add_row(name, f"{a.within_10pct:.0%}", f"{a.within_5pct:.0%}", f"{a.mape:.1f}", f"{a.rmse_ms:.3f}",
                   f"{a.kendall_tau:.3f}", f"{a.spearman_rho:.3f}", f"{a.bias_pct:+.1f}")
     console.print(t)
-    console.print(f"{samples} archs, {v.seconds_per_measurement:.2f} s per end-to-end measurement"
+    console.print(f"{len(v.archs)} archs" + (f" from {archs_file}" if archs_file else "")
+                  + f", {v.seconds_per_measurement:.2f} s per end-to-end measurement"
                   + (f"; calibrated copy of {path} written to {target}" if target else ""),
                   highlight=False, soft_wrap=True)
 

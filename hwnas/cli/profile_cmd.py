@@ -20,6 +20,7 @@ def protocol_options(threads: int, batch: int, runs: int, rounds: int, warmup: i
                            pin_cpu=pin, clock=clock)
 
 
+CALIBRATION_ARCHS = 24  # enough for a 5-fold choice between models; minutes even at 224x224
 RUNTIME_HELP = ("Runtime that times the ops: torch-cpu | onnxruntime | executorch | adb (a phone) | "
                 "torch-cuda | tensorrt.")
 CLOCK_HELP = ("How a run is timed. thread: CPU time of the measuring thread (time it spends descheduled "
@@ -52,6 +53,13 @@ def profile(space: str = typer.Option(..., "--space", "-s", help="Space preset o
             # int8 hunk: the number type the ops are timed in (meta.dtype of the table)
             dtype: str = typer.Option("float32", "--dtype", help="float32 (fp32) | int8: int8 "
                                       "quantizes each op statically (QDQ, onnxruntime only)."),
+            calibrate: bool = typer.Option(True, "--calibrate/--no-calibrate",
+                                           help="End by measuring --calibration-archs whole archs (twice: "
+                                                "the second pass is the device's repeat) and fitting the "
+                                                "table's correction on them; resumable like the ops."),
+            calibration_archs: int = typer.Option(CALIBRATION_ARCHS, "--calibration-archs", min=4,
+                                                  help="Whole archs measured for the calibration (more: "
+                                                       "a surer fit, a longer profile)."),
             json_out: bool = JSON_OPTION) -> None:
     """Profile every op the space can produce (deduplicated) on this machine; rerun the same
     command to resume. The table records the machine, so using it elsewhere warns."""
@@ -80,15 +88,20 @@ def profile(space: str = typer.Option(..., "--space", "-s", help="Space preset o
         def on_progress(p) -> None:
             bar.update(task, completed=p.done, key=p.key[:48])
 
-        table = profile_space(s, prof, out, device_name=device_name, on_progress=on_progress)
+        table = profile_space(s, prof, out, device_name=device_name, on_progress=on_progress,
+                              calibration_archs=calibration_archs if calibrate else 0)
     info = {"out": str(out), "space": s.name, "runtime": runtime, "dtype": table.meta.dtype,
             "entries": len(table.entries),
             "profile_seconds": table.meta.protocol.get("profile_seconds"),
             "call_overhead_ms": table.meta.protocol.get("call_overhead_ms"),
-            "device_detail": table.meta.device_detail}
+            "device_detail": table.meta.device_detail,
+            "calibration": None if table.calibration is None else table.calibration.to_dict()}
     if json_out:
         print_json(info)
-    else:
-        console.print(f"wrote {out}: {info['entries']} ops of {s.name} on {runtime} "
-                      f"({info['profile_seconds']} s; per-call overhead {info['call_overhead_ms']} ms)",
-                      highlight=False)
+        return
+    console.print(f"wrote {out}: {info['entries']} ops of {s.name} on {runtime} "
+                  f"({info['profile_seconds']} s; per-call overhead {info['call_overhead_ms']} ms)",
+                  highlight=False)
+    from hwnas.latency.calibration import describe
+
+    console.print(describe(table.calibration), highlight=False, soft_wrap=True)

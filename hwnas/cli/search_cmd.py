@@ -139,21 +139,39 @@ def search(
     no_train_derived: bool = typer.Option(False, "--no-train-derived",
                                           help="proxyless: skip training the derived arch."),
     supernet: Path = typer.Option(None, help="oneshot: score with this `hwnas supernet train` "
-                                             "folder instead of training a supernet."),
+                                             "folder instead of training a supernet (scores are "
+                                             "kept in its scores.jsonl for every later search)."),
+    device: str = typer.Option("auto", help="Where networks train and are scored (the gradient "
+                                            "search, oneshot, scratch): auto (CUDA when present) | "
+                                            "cpu | cuda | cuda:N."),
+    precision: str = typer.Option("fp32", help="proxyless: fp32 | bf16 (CPU and GPU) | fp16 (GPU, "
+                                               "loss-scaled)."),
+    nproc: int = typer.Option(1, help="proxyless: local ranks on torch.distributed (gloo on CPU, "
+                                      "NCCL on CUDA), --batch-size split over them; under torchrun "
+                                      "leave it at 1."),
+    accuracy_of: str = typer.Option("fp32", "--accuracy-of",
+                                    help="fp32 | int8: score each candidate as trained, or after "
+                                         "post-training int8 quantization (calibrated on the training "
+                                         "split) in the --lut table's runtime; int8 needs an int8 "
+                                         "table and --evaluator oneshot or scratch."),
     json_out: bool = JSON_OPTION,
 ) -> None:
     """Search a space for accurate architectures under a latency budget; write a run folder."""
     from hwnas.errors import HwnasError
+    from hwnas.evaluation.quantized import check_accuracy_of
     from hwnas.search import SearchRequest, run
     from hwnas.train.runtime import apply_threads
 
+    accuracy_of = check_accuracy_of(accuracy_of)
     if supernet is not None:
         evaluator = _supernet_spec(supernet, evaluator, strategy, space)
     if force and resume:
         raise HwnasError("--force starts the run in --out over and --resume continues it",
                          "pass one of them")
+    ranks = check_placement(strategy, device, precision, nproc)
     check_search_out(out, force, resume)
-    threads_used = apply_threads(threads)
+    threads_used = apply_threads(threads, ranks.local_world_size if ranks.distributed else nproc)
+    cached_before = _cached(supernet, accuracy_of, lut)
     request = SearchRequest(
         strategy, space, str(out), evaluator=evaluator, lut=lut, budget_ms=budget_ms,
         max_evals=max_evals, executor=executor, ray_address=ray_address, workers=workers,
@@ -161,16 +179,78 @@ def search(
         sample_size=sample_size, reward=reward, surrogate=surrogate, arch_column=arch_column,
         accuracy_column=accuracy_column, latency_column=latency_column,
         energy_column=energy_column, loss=loss, relaxation=relaxation, data=data, epochs=epochs,
-        train_derived=not no_train_derived, force=force, threads=threads_used)
-    res = run(request, progress=not json_out)
+        train_derived=not no_train_derived, force=force, threads=threads_used, device=device,
+        precision=precision, nproc=nproc, accuracy_of=accuracy_of)
+    try:
+        res = run(request, progress=not json_out)
+    finally:
+        if ranks.distributed:  # a torchrun rank: leave the process group as train does
+            import torch.distributed as dist
+
+            if dist.is_initialized():
+                dist.destroy_process_group()
+    if not ranks.is_main:
+        return
     if lut:  # once, after the run (a refused request stays one line): its prices may be off here
         from hwnas.cli.lut_cmd import warn_if_foreign
 
         warn_if_foreign(lut)
+    reuse = None if supernet is None else _reuse(res, cached_before, supernet)
     if json_out:
-        print_json({**res.to_dict(), "out": str(out), "threads": threads_used})
+        print_json({**res.to_dict(), "out": str(out), "threads": threads_used,
+                    **({} if reuse is None else {"supernet_scores": reuse})})
     else:
         _print_result(res)
+        if reuse is not None:
+            console.print(f"supernet scores: {reuse['reused']} reused from {reuse['cache']}, "
+                          f"{reuse['scored']} scored and added", highlight=False)
+
+
+def _cached(supernet: Path | None, accuracy_of: str, lut: str | None) -> set[str]:
+    from hwnas.evaluation.supernet_artifact import cached_archs
+
+    if supernet is None or lut is None:
+        return set()
+    runtime = ""
+    if accuracy_of != "fp32":  # int8 scores are kept per quantizing runtime
+        from hwnas.latency import load_table
+
+        runtime = load_table(lut).meta.runtime
+    return cached_archs(supernet, accuracy_of, runtime)
+
+
+def _reuse(res: RunResult, before: set[str], supernet: Path) -> dict:
+    """How many of the run's candidates took their score from the supernet's cache."""
+    from hwnas.evaluation.score_cache import SCORES
+
+    archs = {str(c.arch) for c in res.candidates}
+    reused = len(archs & before)
+    return {"reused": reused, "scored": len(archs) - reused, "cache": str(supernet / SCORES)}
+
+
+def check_placement(strategy: str, device: str, precision: str, nproc: int):
+    """Refuse a missing GPU, fp16 on the CPU and --nproc beyond the cores / GPUs (or outside the
+    gradient search) before anything is written; return this process's ranks."""
+    from hwnas.errors import HwnasError
+    from hwnas.train import check_nproc, ranks_from_env, resolve_device
+    from hwnas.train.runtime import check_precision
+
+    ranks = ranks_from_env()
+    resolved = resolve_device(device, ranks.local_rank)
+    check_precision(precision, resolved)
+    if strategy != "proxyless":
+        if nproc != 1 or ranks.distributed:
+            raise HwnasError(f"--nproc and torchrun run the gradient search (--strategy proxyless) on "
+                             f"several ranks, not {strategy}",
+                             "drop --nproc; black-box strategies evaluate in parallel with --workers")
+        if precision != "fp32":
+            raise HwnasError(f"--precision {precision} applies to --strategy proxyless only",
+                             "drop --precision")
+        return ranks
+    if nproc > 1 and ranks.distributed:
+        raise HwnasError("--nproc inside a torchrun launch", "drop --nproc; torchrun starts the ranks")
+    check_nproc(nproc, device)
+    return ranks
 
 
 def check_search_out(out: Path, force: bool, resume: bool) -> None:

@@ -51,18 +51,24 @@ def train(space: str = SPACE_OPTION,
                                                                   "files this writes."),
           resume: bool = typer.Option(False, help="Continue --out's training from its last finished epoch."),
           threads: int = THREADS_OPTION,
+          nproc: int = typer.Option(1, help="Local processes (gloo on CPU, NCCL on GPUs): each "
+                                            "trains a slice of every batch on the same paths."),
           json_out: bool = JSON_OPTION) -> None:
     """Train a weight-sharing supernet once and keep it as a reusable artifact."""
     from hwnas.data import load_for_space
     from hwnas.evaluation.supernet_artifact import CHECKPOINT, WRITES, SupernetTrainConfig, train_supernet
     from hwnas.space import get_space
-    from hwnas.train import resolve_device
+    from hwnas.train import check_nproc, launch_local, resolve_device
     from hwnas.train.runtime import check_precision
 
     cfg = SupernetTrainConfig(space=space, data=data, epochs=epochs, sampling=sampling,
                               random_paths=random_paths, distill=distill, batch_size=batch_size, lr=lr,
                               seed=seed, device=device, precision=precision)
     cfg.check()  # every input is checked before the folder is touched
+    check_nproc(nproc, device)
+    if batch_size % nproc:
+        raise HwnasError(f"the global batch {batch_size} cannot be split over {nproc} ranks",
+                         f"pass a --batch-size divisible by {nproc}")
     _threads(threads)
     the_space = get_space(space)
     check_precision(precision, resolve_device(device))
@@ -73,7 +79,12 @@ def train(space: str = SPACE_OPTION,
                              "drop --resume to start a new supernet")
     else:
         check_out_dir(out, WRITES, force)
-    meta = train_supernet(the_space, cfg, out, resume=resume, say=_say(json_out))
+    if nproc > 1:
+        from hwnas.evaluation.supernet_artifact import train_supernet_rank
+
+        meta = launch_local(nproc, train_supernet_rank, (cfg, str(out), resume, not json_out))
+    else:
+        meta = train_supernet(the_space, cfg, out, resume=resume, say=_say(json_out))
     if json_out:
         print_json(meta)
         return

@@ -20,6 +20,7 @@ from torch import nn
 
 from hwnas.errors import HwnasError
 from hwnas.evaluation.base import LutPricedEvaluator, arch_costs
+from hwnas.evaluation.quantized import accuracy_kind, int8_accuracy, require_int8_pricing
 from hwnas.io import load_weights, save_weights
 from hwnas.runs import Candidate
 from hwnas.space.arch import Arch
@@ -37,6 +38,8 @@ class OneShotConfig:
     weight_decay: float = 4e-5
     calib_batches: int = 4
     seed: int = 0
+    device: str = "cpu"  # cpu | cuda | cuda:N | auto: where the supernet trains and scores
+    accuracy_of: str = "fp32"  # "int8": score the post-training-quantized subnet (hwnas.evaluation.quantized)
 
 
 CACHE = "supernet.pt"  # {"meta": what it was trained for, "state_dict": weights}, one atomic write
@@ -82,6 +85,7 @@ class OneShotEvaluator(LutPricedEvaluator):
 
     def prepare(self, run_dir: Path | None = None, progress: bool = False) -> None:
         self._require_lut()
+        require_int8_pricing(self._lut, self.config.accuracy_of)
         if self.supernet is not None:
             return
         from hwnas.nn.supernet import build_supernet
@@ -89,7 +93,7 @@ class OneShotEvaluator(LutPricedEvaluator):
 
         meta = {"space": self.space.name, "fingerprint": self.space.fingerprint(),
                 "config": asdict(self.config)}
-        net = seeded(self.config.seed, lambda: build_supernet(self.space))
+        net = seeded(self.config.seed, lambda: build_supernet(self.space)).to(self._device())
         cached = run_dir / CACHE if run_dir else None
         weights = _read_cache(cached, meta) if cached else None
         if weights is not None:
@@ -100,6 +104,11 @@ class OneShotEvaluator(LutPricedEvaluator):
                 save_weights(cached, {"meta": meta, "state_dict": net.state_dict()})
         net.eval()
         self.supernet = net
+
+    def _device(self) -> torch.device:
+        from hwnas.train import resolve_device
+
+        return resolve_device(self.config.device)
 
     def _train(self, net: nn.Module, progress: bool) -> None:
         from rich.progress import Progress
@@ -112,11 +121,13 @@ class OneShotEvaluator(LutPricedEvaluator):
                               weight_decay=cfg.weight_decay, nesterov=True)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, max(1, cfg.epochs * len(loader)))
         sizes = [len(c) for c in self.space.choices()]
+        device = self._device()
         with Progress(transient=True, disable=not progress) as bar:
             task = bar.add_task("train supernet (uniform single path)", total=cfg.epochs)
             for _ in range(cfg.epochs):
                 net.train()
                 for x, y in loader:
+                    x, y = x.to(device), y.to(device)
                     gates = [int(rng.integers(n)) for n in sizes]
                     loss = nn.functional.cross_entropy(net(x, gates), y)
                     opt.zero_grad(set_to_none=True)
@@ -132,8 +143,12 @@ class OneShotEvaluator(LutPricedEvaluator):
         data = self._load_data()
         net, gates = self.supernet, list(self.space.indices(arch))
         recalibrate_bn(net, self._batches, forward=lambda x: net(x, gates))
+        if self.config.accuracy_of == "int8":  # the standalone subnet with the inherited weights
+            return int8_accuracy(net.extract_indices(gates).cpu(), data, self._lut.meta.runtime)
         correct = n = 0
+        device = self._device()
         for x, y in data.loader("val", 256):
+            x, y = x.to(device), y.to(device)
             correct += (net(x, gates).argmax(1) == y).sum().item()
             n += len(y)
         return correct / max(n, 1)
@@ -144,7 +159,8 @@ class OneShotEvaluator(LutPricedEvaluator):
         acc = self.accuracy(arch)
         params, macs = arch_costs(self.space, arch)
         return Candidate(arch, acc, self._lut.predict(self.space, arch), params, macs,
-                         wall_s=time.perf_counter() - start, accuracy_kind="oneshot-val",
+                         wall_s=time.perf_counter() - start,
+                         accuracy_kind=accuracy_kind("oneshot-val", self.config.accuracy_of),
                          evaluator=self.name)
 
     def describe(self) -> dict:

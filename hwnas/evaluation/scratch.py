@@ -14,6 +14,7 @@ import numpy as np
 from torch.utils.data import Subset
 
 from hwnas.evaluation.base import LutPricedEvaluator, arch_costs
+from hwnas.evaluation.quantized import accuracy_kind, int8_accuracy, require_int8_pricing
 from hwnas.runs import Candidate
 from hwnas.space.arch import Arch
 from hwnas.space.base import SearchSpace
@@ -28,6 +29,8 @@ class ScratchConfig:
     batch_size: int = 64
     lr: float = 0.05
     seed: int = 0
+    device: str = "cpu"  # cpu | cuda | cuda:N | auto: where candidates train and are scored
+    accuracy_of: str = "fp32"  # "int8": score the post-training-quantized net (hwnas.evaluation.quantized)
 
 
 class ScratchEvaluator(LutPricedEvaluator):
@@ -43,6 +46,7 @@ class ScratchEvaluator(LutPricedEvaluator):
 
     def prepare(self, run_dir: Path | None = None, progress: bool = False) -> None:
         self._require_lut()
+        require_int8_pricing(self._lut, self.config.accuracy_of)
         if self._data is None:
             from hwnas.data import load_for_space
 
@@ -52,18 +56,22 @@ class ScratchEvaluator(LutPricedEvaluator):
 
     def evaluate(self, arch: Arch) -> Candidate:
         from hwnas.nn import build_model
-        from hwnas.train import TrainConfig, evaluate, seeded, train_model
+        from hwnas.train import TrainConfig, evaluate, resolve_device, seeded, train_model
 
         self.prepare()
         start = time.perf_counter()
         cfg = self.config
         model = seeded(cfg.seed, lambda: build_model(self.space, arch))
-        train_model(model, self._data, TrainConfig(cfg.epochs, cfg.batch_size, cfg.lr, seed=cfg.seed),
-                    progress=False)
-        _, acc = evaluate(model, self._data.loader("val", 256))
+        train_model(model, self._data, TrainConfig(cfg.epochs, cfg.batch_size, cfg.lr, seed=cfg.seed,
+                                                   device=cfg.device), progress=False)
+        if cfg.accuracy_of == "int8":  # the model comes back on the CPU, where int8 is exported
+            acc = int8_accuracy(model, self._data, self._lut.meta.runtime)
+        else:
+            _, acc = evaluate(model.to(resolve_device(cfg.device)), self._data.loader("val", 256))
         params, macs = arch_costs(self.space, arch)
         return Candidate(arch, acc, self._lut.predict(self.space, arch), params, macs,
-                         wall_s=time.perf_counter() - start, accuracy_kind="scratch-val",
+                         wall_s=time.perf_counter() - start,
+                         accuracy_kind=accuracy_kind("scratch-val", cfg.accuracy_of),
                          evaluator=self.name)
 
     def describe(self) -> dict:

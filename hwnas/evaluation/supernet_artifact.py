@@ -24,7 +24,9 @@ from torch import nn
 
 from hwnas import __version__
 from hwnas.errors import HwnasError
-from hwnas.evaluation.oneshot import OneShotEvaluator
+from hwnas.evaluation.base import arch_costs
+from hwnas.evaluation.oneshot import OneShotConfig, OneShotEvaluator
+from hwnas.evaluation.quantized import accuracy_kind, require_int8_pricing
 from hwnas.io import load_weights, read_json, save_weights, write_json
 from hwnas.space.base import SearchSpace
 
@@ -122,14 +124,32 @@ def train_supernet(space: SearchSpace, cfg: SupernetTrainConfig, out: Path, resu
     Epoch ``e`` draws its paths from ``default_rng([seed, e])`` and its batch order from a torch
     generator seeded the same way, so a resumed run repeats exactly what the killed one would do.
     ``data``: a loaded bundle to train on instead of ``cfg.data`` (a benchmark's subsample).
+
+    Run as one rank of several (``launch_local`` / torchrun sets ``WORLD_SIZE``), every rank draws
+    the same paths and the same global batch and trains on its own slice of it; the gradients of
+    the step are averaged over ranks (an all-reduce, not DDP: a sandwich step runs several
+    backward passes over changing sub-graphs, which DDP's reducer does not allow) and BatchNorm
+    statistics are taken from rank 0 after every epoch, so every rank holds the same weights.
+    Only rank 0 writes.
     """
     from hwnas.data import load_for_space
-    from hwnas.train import resolve_device
+    from hwnas.evaluation.supernet_ranks import (
+        average_gradients,
+        mean_over_ranks,
+        share_buffers,
+        state_digest,
+    )
+    from hwnas.train import ranks_from_env, resolve_device
+    from hwnas.train.distributed import barrier, init_process_group
     from hwnas.train.runtime import autocast, check_precision, grad_scaler
 
     cfg.check()
+    ranks = ranks_from_env()
     device = resolve_device(cfg.device)
+    if device.type == "cuda" and ranks.distributed:
+        device = torch.device("cuda", ranks.local_rank)
     check_precision(cfg.precision, device)
+    init_process_group(ranks, device)
     data = load_for_space(cfg.data, space) if data is None else data
     net = _build(space, cfg.seed).to(device)
     steps = len(data.loader("train", cfg.batch_size))
@@ -139,10 +159,12 @@ def train_supernet(space: SearchSpace, cfg: SupernetTrainConfig, out: Path, resu
     scaler = grad_scaler(device, cfg.precision)
     meta = {"format": FORMAT, "space": space.name, "space_fingerprint": space.fingerprint(),
             "hwnas_version": __version__, "config": asdict(cfg), "trained_for": cfg.trained_for(),
-            "epochs_done": 0, "train_loss": None, "train_wall_s": 0.0, "fidelity": None}
+            "epochs_done": 0, "train_loss": None, "train_wall_s": 0.0, "fidelity": None,
+            "world_size": ranks.world_size}
     start_epoch = 0
     if resume:
         meta, start_epoch = _restore(out, space, cfg, net, opt, sched, scaler)
+        meta = {**meta, "world_size": ranks.world_size}
         say(f"resuming {out} after epoch {start_epoch} of {cfg.epochs}")
     sizes = [len(c) for c in space.choices()]
     extremes = extreme_gates(space) if cfg.sampling == "sandwich" else None
@@ -153,10 +175,13 @@ def train_supernet(space: SearchSpace, cfg: SupernetTrainConfig, out: Path, resu
         net.train()
         loss_sum = 0.0
         for x, y in data.loader("train", cfg.batch_size, gen):
-            x, y = x.to(device), y.to(device)
+            paths = _step_paths(cfg, sizes, rng, extremes)  # drawn on every rank, even if skipped
+            if len(y) < ranks.world_size:
+                continue  # a last batch too small to give every rank an image
+            x, y = x[ranks.rank::ranks.world_size].to(device), y[ranks.rank::ranks.world_size].to(device)
             opt.zero_grad(set_to_none=True)
             teacher = None
-            for i, gates in enumerate(_step_paths(cfg, sizes, rng, extremes)):
+            for i, gates in enumerate(paths):
                 with autocast(device, cfg.precision):
                     logits = net(x, gates)
                     if cfg.distill and teacher is not None:
@@ -167,22 +192,39 @@ def train_supernet(space: SearchSpace, cfg: SupernetTrainConfig, out: Path, resu
                     teacher = logits.detach().float()  # the largest path teaches the rest
                 scaler.scale(loss).backward()  # gradients of all paths of a step add up
                 loss_sum += float(loss.detach()) if i == 0 else 0.0
+            average_gradients(net, ranks)
             scaler.step(opt)
             scaler.update()
             sched.step()
+        share_buffers(net, ranks)
+        loss_sum = mean_over_ranks(loss_sum, device, ranks)
         meta = {**meta, "epochs_done": epoch + 1, "train_loss": loss_sum / max(steps, 1),
                 "train_wall_s": meta["train_wall_s"] + time.perf_counter() - started}
-        # one atomic file per epoch; the JSON beside it is informative, the checkpoint decides
-        save_weights(out / CHECKPOINT, {"epoch": epoch + 1, "model": net.state_dict(),
-                                        "opt": opt.state_dict(), "sched": sched.state_dict(),
-                                        "scaler": scaler.state_dict()})
+        if ranks.is_main:  # one atomic file per epoch; the JSON beside it is informative
+            save_weights(out / CHECKPOINT, {"epoch": epoch + 1, "model": net.state_dict(),
+                                            "opt": opt.state_dict(), "sched": sched.state_dict(),
+                                            "scaler": scaler.state_dict()})
+            write_json(out / META, meta)
+            say(f"epoch {epoch + 1}/{cfg.epochs}: train loss {meta['train_loss']:.3f} "
+                f"(first path of each step)")
+    state = {k: v.cpu() for k, v in net.state_dict().items()}
+    meta = {**meta, "complete": True, "state_digest": state_digest(state)}
+    if ranks.is_main:
+        save_weights(out / WEIGHTS, state)
         write_json(out / META, meta)
-        say(f"epoch {epoch + 1}/{cfg.epochs}: train loss {meta['train_loss']:.3f} "
-            f"(first path of each step)")
-    save_weights(out / WEIGHTS, {k: v.cpu() for k, v in net.state_dict().items()})
-    meta = {**meta, "complete": True}
-    write_json(out / META, meta)
+    barrier(ranks)  # no rank reports done before the artifact is there
     return meta
+
+
+def train_supernet_rank(cfg: SupernetTrainConfig, out: str, resume: bool, verbose: bool) -> dict:
+    """One rank of ``hwnas supernet train --nproc N`` (importable: ``launch_local`` spawns it)."""
+    from hwnas.space import get_space
+    from hwnas.train import cores_available, ranks_from_env
+
+    ranks = ranks_from_env()
+    torch.set_num_threads(max(1, cores_available() // ranks.local_world_size))
+    say = print if verbose and ranks.is_main else (lambda _msg: None)
+    return train_supernet(get_space(cfg.space), cfg, Path(out), resume=resume, say=say)
 
 
 def _restore(out: Path, space: SearchSpace, cfg: SupernetTrainConfig, net, opt, sched, scaler):
@@ -256,28 +298,89 @@ def check_artifact_for(folder: Path, space: SearchSpace) -> None:
     _require_fingerprint(folder, meta, space)
 
 
+def score_key(folder: Path, config, accuracy_of: str = "supernet-fp32"):
+    """The :class:`~hwnas.evaluation.score_cache.ScoreKey` of scores made with ``config`` (a
+    :class:`~hwnas.evaluation.oneshot.OneShotConfig`) on the artifact in ``folder``."""
+    from hwnas.evaluation.score_cache import ScoreKey, weights_sha256
+
+    meta = read_json(Path(folder) / META, "supernet metadata")
+    return ScoreKey(weights_sha256(Path(folder) / WEIGHTS), meta["space_fingerprint"],
+                    meta["config"]["data"], "val", config.calib_batches, config.batch_size,
+                    config.seed, accuracy_of)
+
+
 class SupernetEvaluator(OneShotEvaluator):
     """The one-shot evaluator on a trained artifact: scores with its weights, never trains.
 
     Scoring is the one-shot evaluator's own (BN recalibration, validation split) on the data the
     supernet was trained on; the artifact is loaded in ``prepare`` (on each Ray worker too).
+    Scores are read from and appended to the artifact's ``scores.jsonl``
+    (:mod:`hwnas.evaluation.score_cache`), so an arch is scored once for all devices.
     """
 
-    def __init__(self, space: SearchSpace, lut: str | None, folder: str):
-        super().__init__(space, lut)
+    def __init__(self, space: SearchSpace, lut: str | None, folder: str, accuracy_of: str = "fp32"):
+        super().__init__(space, lut, OneShotConfig(accuracy_of=accuracy_of))  # int8: evaluation.quantized
         self.folder = folder
+        self._key = None
+        self._scores: dict[str, float] = {}
+        self.reused = self.scored = 0  # this process's counts (a Ray worker keeps its own)
 
     def prepare(self, run_dir: Path | None = None, progress: bool = False) -> None:
         from dataclasses import replace
 
+        from hwnas.evaluation.score_cache import read_scores
+
         self._require_lut()
+        require_int8_pricing(self._lut, self.config.accuracy_of)
         if self.supernet is not None:
             return
         artifact = load_supernet(Path(self.folder))
         require_space(artifact, self.space)
         self.config = replace(self.config, data=artifact.meta["config"]["data"])
+        self._key = score_key(Path(self.folder), self.config, self._scored_as())
+        self._scores = read_scores(Path(self.folder), self._key)
         self.supernet = artifact.net
+
+    def evaluate(self, arch):
+        from hwnas.evaluation.score_cache import append_score
+        from hwnas.runs import Candidate
+
+        self.prepare()
+        name = str(arch)
+        cached = self._scores.get(name)
+        if cached is None:
+            cand = super().evaluate(arch)
+            append_score(Path(self.folder), self._key, name, cand.accuracy, cand.accuracy_kind)
+            self._scores[name] = cand.accuracy
+            self.scored += 1
+            return cand
+        self.reused += 1
+        params, macs = arch_costs(self.space, arch)
+        return Candidate(arch, cached, self._lut.predict(self.space, arch), params, macs, wall_s=0.0,
+                         accuracy_kind=accuracy_kind("oneshot-val", self.config.accuracy_of),
+                         evaluator=self.name)
+
+    def _scored_as(self) -> str:
+        return scored_as(self.config.accuracy_of, self._lut.meta.runtime)
 
     def describe(self) -> dict:
         return {"evaluator": "oneshot", "lut": self.lut_path, "supernet": self.folder,
-                "calib_batches": self.config.calib_batches}
+                "calib_batches": self.config.calib_batches, "accuracy_of": self.config.accuracy_of}
+
+
+def scored_as(accuracy_of: str, runtime: str) -> str:
+    """The score cache's ``accuracy_of`` field: int8 scores depend on the runtime that quantized
+    them (ORT QDQ vs XNNPACK), so they are kept apart; fp32 keeps the key older caches use."""
+    return "supernet-fp32" if accuracy_of == "fp32" else f"supernet-{accuracy_of}-{runtime}"
+
+
+def cached_archs(folder: Path, accuracy_of: str = "fp32", runtime: str = "") -> set[str]:
+    """The archs ``folder/scores.jsonl`` holds for a search with the default scoring settings
+    (what ``hwnas search --supernet`` uses), read without warnings: a before/after count."""
+    from hwnas.evaluation.oneshot import OneShotConfig
+    from hwnas.evaluation.score_cache import read_scores
+
+    meta = read_json(Path(folder) / META, "supernet metadata")
+    config = OneShotConfig(data=meta["config"]["data"])
+    key = score_key(folder, config, scored_as(accuracy_of, runtime))
+    return set(read_scores(Path(folder), key, warn=lambda _m: None))

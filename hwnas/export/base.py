@@ -43,6 +43,8 @@ class ExportOptions:
         threads: intra-op threads of the runtime that checks and times the artifact.
         quantize: ``None`` (ship float32) or ``"int8"``: post-training static quantization of
             the artifact (:meth:`Exporter.quantize`), for the formats that offer it.
+        device: where the check runs: the PyTorch reference, and ONNX Runtime's CUDA provider
+            for ``cuda`` / ``cuda:N`` when onnxruntime has it (``cpu``: as before).
     """
 
     opset: int = 17
@@ -54,6 +56,7 @@ class ExportOptions:
     opt_batch: int = 1
     threads: int = 1
     quantize: str | None = None
+    device: str = "cpu"
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,8 @@ with how far the measurement here is from its prediction.
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -55,11 +57,43 @@ class TableComparison:
         return asdict(self)
 
 
+def _say(message: str) -> None:
+    print(message, file=sys.stderr)
+
+
+def ort_providers(device: str, say: Callable[[str], None] = _say) -> tuple[str, ...]:
+    """ONNX Runtime providers for a check on ``device``: CUDA first for a GPU when onnxruntime
+    has the CUDA provider; otherwise the CPU, with one line saying so."""
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if not device.startswith("cuda"):
+        return ("CPUExecutionProvider",)
+    import onnxruntime as ort
+
+    if "CUDAExecutionProvider" in ort.get_available_providers():
+        _, _, index = device.partition(":")
+        return (("CUDAExecutionProvider", {"device_id": int(index or 0)}), "CPUExecutionProvider")
+    say(f"onnxruntime {ort.__version__} has no CUDA provider (install onnxruntime-gpu); the ONNX "
+        f"artifact is checked and timed on the CPU, the PyTorch reference on {device}")
+    return ("CPUExecutionProvider",)
+
+
 @torch.no_grad()
-def parity(runner: Runner, model: nn.Module, inputs: torch.Tensor, atol: float, rtol: float) -> ParityReport:
-    """Compare the artifact's outputs with eval-mode ``model`` on ``inputs`` (NCHW float32)."""
+def parity(runner: Runner, model: nn.Module, inputs: torch.Tensor, atol: float, rtol: float,
+           device: str = "cpu") -> ParityReport:
+    """Compare the artifact's outputs with eval-mode ``model`` on ``inputs`` (NCHW float32).
+
+    The PyTorch reference runs on ``device`` (``cpu``, ``cuda``, ``cuda:N``); the model is put
+    back where it was.
+    """
+    from hwnas.train.runtime import resolve_device
+
     model.eval()
-    reference = model(inputs).float().numpy()
+    target = resolve_device(device)
+    param = next(model.parameters(), None)
+    home = param.device if param is not None else torch.device("cpu")
+    reference = model.to(target)(inputs.to(target)).float().cpu().numpy()
+    model.to(home)
     got = runner.run_any(inputs.numpy())
     if got.shape != reference.shape:
         raise ExportError(f"artifact output shape {got.shape} differs from PyTorch's {reference.shape}")

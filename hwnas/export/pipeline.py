@@ -228,7 +228,7 @@ def _check(exporter, request: ExportRequest, model: nn.Module, inputs: torch.Ten
     options = request.options
     runner = exporter.load(path, options)
     atol, rtol = exporter.tolerance(options)
-    report = parity(runner, model, inputs, atol, rtol)
+    report = parity(runner, model, inputs, atol, rtol, options.device)
     # a quantized artifact is not float32-exact by design: its parity is recorded, not enforced
     # (the float32 graph passed the strict check before quantization)
     if not report.passed and not options.quantize:

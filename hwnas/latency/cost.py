@@ -7,8 +7,11 @@ every arch pays (stem, head, classifier). :meth:`LatencyTable.cost_model` builds
 predictions, the gradient search (expected latency, budget derivation), black-box problems,
 the predictor's additive front and reports all read it, so they can never disagree.
 
-A calibration folds in exactly: ``a * raw + b * n_ops + c`` is additive over positions, since
-``raw`` and ``n_ops`` both sum over the ops each choice adds (``overhead`` is ``a = 1, b = 0``).
+A calibration folds in exactly: ``a * sum(m(op) * p50(op)) + b * n_ops + c`` is additive over
+positions, since the scaled sum and ``n_ops`` both sum over the ops each choice adds (``overhead``
+is ``a = 1, b = 0``; ``m(op)`` is 1 except in a per_kind calibration, which scales each op by its
+kind and kernel group): a choice's cost is its corrected cost, so the gradient search's expected
+latency is the corrected one too.
 
 Example:
     >>> from hwnas.testing import synthetic_table, tiny_space
@@ -109,6 +112,9 @@ def priced_costs(space: SearchSpace, p50_ms: Mapping[str, float], calibration: C
     def raw(ops: Sequence[OpSpec]) -> float:
         return float(sum(p50_ms[op.key] for op in ops))
 
+    def scaled(ops: Sequence[OpSpec]) -> float:  # each op's p50 times its calibration multiplier
+        return float(sum(p50_ms[op.key] * calibration.multiplier(op) for op in ops))
+
     candidates = [space.candidate_ops(p) for p in range(space.num_positions)]
     costs = [np.array([raw(ops) for ops in choice], dtype=np.float64) for choice in candidates]
     fixed_ops = [*space.prefix_ops(), *space.suffix_ops()]
@@ -117,6 +123,9 @@ def priced_costs(space: SearchSpace, p50_ms: Mapping[str, float], calibration: C
     raw_costs, fixed_raw = costs, fixed
     if cal is not None:
         n_ops = [np.array([len(ops) for ops in choice], dtype=np.float64) for choice in candidates]
+        if cal.multipliers:
+            costs = [np.array([scaled(ops) for ops in choice], dtype=np.float64) for choice in candidates]
+            fixed = scaled(fixed_ops)
         costs = [cal.coef_sum * c + cal.coef_ops * n for c, n in zip(costs, n_ops)]
         fixed = cal.coef_sum * fixed + cal.coef_ops * len(fixed_ops) + cal.intercept_ms
     model = CostModel(space, tuple(costs), fixed, unit)

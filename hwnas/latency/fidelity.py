@@ -3,52 +3,27 @@
 ``validate_table`` samples archs, builds each network, measures every one end to end twice with
 the table's own runtime and protocol (two independent interleaved passes, so pass B vs pass A is
 the device's repeatability: the noise ceiling no table can beat), and compares the table's
-prediction with pass A. ``--calibrate`` fits :func:`hwnas.latency.calibration.fit_linear` on a
-random half and reports the figures on the other half; the calibrated table is written as a copy
+prediction with pass A. ``--calibrate`` fits the correction chosen by cross-validation
+(:mod:`hwnas.latency.calfit`: linear or per op kind) on a random half and reports the figures on
+the other half; the calibrated table is written as a copy
 (:func:`calibrated_copy_path`), never over the table it came from.
 """
 
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
 
-from hwnas.errors import HwnasError, TableError
-from hwnas.latency.calibration import Calibration, fit_linear, fit_ratio
-from hwnas.latency.measure import measure_interleaved, process_settings_restored
+from hwnas.errors import HwnasError
+from hwnas.latency.agreement import Agreement, agreement
+from hwnas.latency.calfit import fit_calibration
+from hwnas.latency.measure import process_settings_restored
 from hwnas.latency.table import LatencyTable
+from hwnas.latency.whole import measure_archs, sample_archs
 from hwnas.space.base import SearchSpace
-
-
-@dataclass(frozen=True)
-class Agreement:
-    n: int
-    within_10pct: float
-    within_5pct: float
-    mape: float
-    rmse_ms: float
-    kendall_tau: float
-    spearman_rho: float
-    bias_pct: float
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-
-def agreement(predicted: np.ndarray, measured: np.ndarray) -> Agreement:
-    from scipy.stats import kendalltau, spearmanr
-
-    p, m = np.asarray(predicted, float), np.asarray(measured, float)
-    rel = (p - m) / m
-    tau = float(kendalltau(p, m).statistic) if len(p) > 1 else float("nan")
-    rho = float(spearmanr(p, m).statistic) if len(p) > 1 else float("nan")
-    return Agreement(int(len(p)), float(np.mean(np.abs(rel) <= 0.10)), float(np.mean(np.abs(rel) <= 0.05)),
-                     float(np.mean(np.abs(rel)) * 100), float(np.sqrt(np.mean((p - m) ** 2))), tau, rho,
-                     float(np.median(rel) * 100))
 
 
 @dataclass(frozen=True)
@@ -106,72 +81,31 @@ def check_plot_path(path: Path, force: bool) -> None:
         raise HwnasError(f"cannot write --plot {path}: {parent} is not writable", "pass a writable --plot")
 
 
-def sample_archs(space: SearchSpace, n: int, rng: np.random.Generator) -> list:
-    seen, out = set(), []
-    for _ in range(n * 50):
-        a = space.sample(rng)
-        if str(a) not in seen:
-            seen.add(str(a))
-            out.append(a)
-        if len(out) == n:
-            break
-    return out
-
-
-def measure_archs(space: SearchSpace, archs: list, profiler, rng: np.random.Generator,
-                  passes: int = 2) -> tuple[list[list[float]], float]:
-    """End-to-end p50 per arch for each of ``passes`` interleaved passes, and the seconds one
-    end-to-end measurement costs (building + exporting/lowering the arch, plus one pass)."""
-    from hwnas.latency.profile import input_shape
-    from hwnas.nn import build_model
-
-    proto = profiler.protocol
-    profiler.setup()
-    t0 = time.perf_counter()
-    shape = input_shape(space)
-    runners = [profiler.prepare(build_model(space, a), shape) for a in archs]
-    prepare_s = time.perf_counter() - t0
-    out, pass_s = [], []
-    for _ in range(passes):
-        t1 = time.perf_counter()
-        res = measure_interleaved(runners, runs=proto.runs, rounds=proto.rounds, warmup=proto.warmup,
-                                  rng=rng, timed_block=profiler.timed_block())
-        pass_s.append(time.perf_counter() - t1)
-        out.append([s.p50 for s in res.stats])
-    per_arch = (prepare_s + float(np.mean(pass_s))) / max(1, len(archs))
-    return out, per_arch
-
-
-def fit_calibration(table: LatencyTable, space: SearchSpace, raw_sums_ms: np.ndarray, n_ops: np.ndarray,
-                    measured_ms: np.ndarray) -> Calibration:
-    """:func:`fit_linear`, unless its fit prices the fastest arch of ``space`` below zero (few,
-    noisy archs; a table carrying it would be refused): then :func:`fit_ratio`, which cannot."""
-    cal = fit_linear(raw_sums_ms, n_ops, measured_ms)
-    try:
-        replace(table, calibration=cal).cost_model(space)
-    except TableError:
-        return fit_ratio(raw_sums_ms, measured_ms)
-    return cal
-
-
 def validate_table(table: LatencyTable, space: SearchSpace, profiler, samples: int,
-                   rng: np.random.Generator, calibrate: bool = False) -> tuple[Validation, LatencyTable]:
-    """Measure ``samples`` random archs twice; compare prediction and repeat. Returns the
-    validation and the table (with a fitted calibration when ``calibrate``)."""
+                   rng: np.random.Generator, calibrate: bool = False,
+                   archs: list | None = None) -> tuple[Validation, LatencyTable]:
+    """Measure ``samples`` random archs (or the given ``archs``) twice; compare prediction and
+    repeat. Returns the validation and the table (with a fitted calibration when ``calibrate``)."""
     with process_settings_restored():
-        return _validate_table(table, space, profiler, samples, rng, calibrate)
+        return _validate_table(table, space, profiler, samples, rng, calibrate, archs)
 
 
 def _validate_table(table: LatencyTable, space: SearchSpace, profiler, samples: int,
-                   rng: np.random.Generator, calibrate: bool = False) -> tuple[Validation, LatencyTable]:
+                    rng: np.random.Generator, calibrate: bool = False,
+                    archs: list | None = None) -> tuple[Validation, LatencyTable]:
     table.check_space(space)
     if table.meta.runtime != profiler.name:
         raise HwnasError(f"table was made on runtime {table.meta.runtime!r}, not {profiler.name!r}",
                          f"validate with --runtime {table.meta.runtime}")
+    if archs is not None:
+        samples = len(archs)
+        if samples < (4 if calibrate else 2):
+            raise HwnasError(f"--archs lists {samples} archs, too few to calibrate on half of them",
+                             "list at least 4, or drop --calibrate")
     if samples < (4 if calibrate else 2):
         raise HwnasError(f"--samples {samples} is too few", "pass at least 4 (calibration fits on half)")
     table.require(space)
-    archs = sample_archs(space, samples, rng)
+    archs = sample_archs(space, samples, rng) if archs is None else list(archs)
     (measured, repeat), per_arch = measure_archs(space, archs, profiler, rng)
     raw = np.array([table.raw_sum(space, a) for a in archs])
     pred = np.array([table.predict(space, a) for a in archs])
@@ -180,8 +114,8 @@ def _validate_table(table: LatencyTable, space: SearchSpace, profiler, samples: 
     if calibrate:
         idx = rng.permutation(len(archs))
         fit_idx, test_idx = idx[: len(idx) // 2], idx[len(idx) // 2:]
-        n_ops = np.array([len(space.ops(a)) for a in archs])
-        cal = fit_calibration(table, space, raw[fit_idx], n_ops[fit_idx], meas[fit_idx])
+        cal = fit_calibration(table, space, [archs[i] for i in fit_idx], meas[fit_idx], rep[fit_idx], rng,
+                              "hwnas lut validate --calibrate")
         calibrated_table = replace(table, calibration=cal)
         cal_pred = np.array([calibrated_table.predict(space, a) for a in archs])
         calibrated = {"calibration": cal.to_dict(),

@@ -51,6 +51,8 @@ class MeasureProtocol:
         cpu_core: the core to pin to; ``None`` picks the last core the process may use.
         in_context: time each op between two 1x1 carrier layers and subtract the carriers
             alone (see :mod:`hwnas.latency.context`), so the op costs what it costs in a network.
+        carrier: the carrier layers' kind, recorded so a table is never resumed with others
+            (``depthwise``; tables without it were measured with ``dense`` carriers).
         subtract_overhead: measure the runner's per-call overhead with an identity model and
             account for it once per network instead of once per op.
         seed: seeds the shuffled round order.
@@ -79,6 +81,7 @@ class MeasureProtocol:
     seed: int = 0
     clock: str = "auto"
     flush_denormal: bool = True
+    carrier: str = "depthwise"  # in_context carriers (hwnas.latency.context.CARRIER); "dense" before
 
     def __post_init__(self) -> None:
         for name in ("threads", "batch", "runs", "rounds", "max_runs"):

@@ -5,10 +5,16 @@ Ops are deduplicated by key and measured in chunks; each chunk is timed with int
 loses at most the chunk in flight and a rerun skips every finished entry. The runtime's per-call
 overhead (an identity model through the same runner) is subtracted from every op and paid once
 per network through the table's calibration (``{"method": "overhead", "offset_ms": ...}``).
+
+With ``calibration_archs``, profiling ends by measuring a seeded sample of whole archs with the
+same protocol (twice: the second pass is the device's repeat) and replacing that overhead with
+the correction chosen by cross-validation (:mod:`hwnas.latency.calfit`); the measurements are
+saved chunk by chunk in the table, so a kill during calibration resumes like one during ops.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -24,10 +30,12 @@ from hwnas.latency.calibration import Calibration
 from hwnas.latency.machine import this_machine
 from hwnas.latency.measure import measure_interleaved, process_settings_restored
 from hwnas.latency.table import LatencyTable, OpStats, TableMeta
+from hwnas.latency.whole import input_shape, measure_archs, sample_archs
 from hwnas.space.arch import OpSpec
 from hwnas.space.base import SearchSpace
 
 CHUNK = 12  # ops prepared and interleaved together (memory of ORT sessions / ET programs)
+CAL_CHUNK = 8  # whole archs measured (and saved) together by the calibration step
 
 
 @dataclass(frozen=True)
@@ -74,12 +82,15 @@ def check_compatible(existing: LatencyTable, wanted: TableMeta, path: Path) -> N
                          f"host {have_host}; this is host {want_host})",
                          "choose another --out (or pass --force to replace it) to make a table "
                          "for this machine")
-    for key in ("runs", "rounds", "warmup", "clock", "subtract_overhead", "in_context"):
+    for key in ("runs", "rounds", "warmup", "clock", "subtract_overhead", "in_context", "carrier"):
         have, want = existing.meta.protocol.get(key), wanted.protocol.get(key)
+        if key == "carrier" and have is None and existing.meta.protocol.get("in_context"):
+            have = "dense"  # in-context tables made before carriers were recorded
         if have is not None and have != want:
+            how = ("its entries cannot be mixed with this hwnas's carrier layers" if key == "carrier"
+                   else f"rerun with the same protocol (--{key} {have})")
             raise TableError(f"{path} was measured with protocol {key}={have!r}, not {want!r} as asked",
-                             f"rerun with the same protocol (--{key} {have}), choose another --out, "
-                             "or pass --force to start it over")
+                             f"{how}, choose another --out, or pass --force to start it over")
 
 
 def check_resume(space: SearchSpace, profiler, out: Path | str, device_name: str) -> int:
@@ -94,15 +105,17 @@ def check_resume(space: SearchSpace, profiler, out: Path | str, device_name: str
 
 def profile_space(space: SearchSpace, profiler, out: Path | str, device_name: str = "this-host",
                   on_progress: Callable[[ProfileProgress], None] | None = None,
-                  chunk: int = CHUNK) -> LatencyTable:
-    """Measure every op of ``space`` missing from ``out`` (created or resumed) and save it."""
+                  chunk: int = CHUNK, calibration_archs: int = 0) -> LatencyTable:
+    """Measure every op of ``space`` missing from ``out`` (created or resumed) and save it; with
+    ``calibration_archs`` > 0, then measure that many whole archs and fit the table's correction
+    on them (what ``hwnas profile`` does unless ``--no-calibrate``)."""
     with process_settings_restored():
-        return _profile_space(space, profiler, out, device_name, on_progress, chunk)
+        return _profile_space(space, profiler, out, device_name, on_progress, chunk, calibration_archs)
 
 
 def _profile_space(space: SearchSpace, profiler, out: Path | str, device_name: str = "this-host",
                   on_progress: Callable[[ProfileProgress], None] | None = None,
-                  chunk: int = CHUNK) -> LatencyTable:
+                  chunk: int = CHUNK, calibration_archs: int = 0) -> LatencyTable:
     out = Path(out)
     meta = make_meta(space, profiler, device_name)
     entries: dict[str, OpStats] = {}
@@ -126,8 +139,11 @@ def _profile_space(space: SearchSpace, profiler, out: Path | str, device_name: s
     from hwnas.nn.ops import build_op
 
     def save() -> LatencyTable:
+        # the machine's load (1 min average) as this save ended: `hwnas lut show` says what the
+        # table was measured under (a busy machine's single-thread timings read high)
         protocol = {**meta.protocol, **extra,
-                    "profile_seconds": round(seconds + time.perf_counter() - t_start, 2)}
+                    "profile_seconds": round(seconds + time.perf_counter() - t_start, 2),
+                    **({"load_avg_1min": round(os.getloadavg()[0], 2)} if hasattr(os, "getloadavg") else {})}
         table = LatencyTable(replace(meta, protocol=protocol), dict(entries), calibration)
         table.save(out)
         return table
@@ -157,7 +173,45 @@ def _profile_space(space: SearchSpace, profiler, out: Path | str, device_name: s
         if on_progress:
             on_progress(ProfileProgress(len(ops) - len(todo) + start + len(part), len(ops), part[-1].key))
         save()
+    if calibration_archs > 0:
+        calibration = _calibrate(space, profiler, calibration, extra, calibration_archs, save,
+                                 refit=bool(todo), on_progress=on_progress, total=len(ops))
     return save()
+
+
+def _calibrate(space: SearchSpace, profiler, calibration: Calibration | None, extra: dict, n_archs: int,
+               save: Callable[[], LatencyTable], refit: bool,
+               on_progress: Callable[[ProfileProgress], None] | None, total: int) -> Calibration | None:
+    """Measure ``n_archs`` whole archs twice (pass B = the device's repeat) and fit the table's
+    correction on them (:func:`~hwnas.latency.calfit.fit_calibration`).
+
+    The archs come from the protocol's seed, so a resumed profile measures the same ones; every
+    finished chunk is saved in the table (``protocol.calibration_measured``: arch, pass A ms,
+    pass B ms), so a kill loses at most the chunk in flight and keeps every op entry.
+    """
+    from hwnas.latency.calfit import fit_calibration
+
+    proto = profiler.protocol
+    archs = sample_archs(space, n_archs, np.random.default_rng([proto.seed, 1]))
+    done = {row[0]: row for row in extra.get("calibration_measured", [])}
+    todo = [a for a in archs if str(a) not in done]
+    if calibration is not None and calibration.fitted and not refit and not todo:
+        return calibration  # a finished profile, rerun: nothing to measure or refit
+    for start in range(0, len(todo), CAL_CHUNK):
+        part = todo[start:start + CAL_CHUNK]
+        (pass_a, pass_b), _ = measure_archs(space, part, profiler,
+                                            np.random.default_rng([proto.seed, 2, len(done)]))
+        for arch, a_ms, b_ms in zip(part, pass_a, pass_b):
+            done[str(arch)] = [str(arch), float(a_ms), float(b_ms)]
+        extra["calibration_measured"] = list(done.values())
+        save()
+        if on_progress:
+            measured = len(archs) - len(todo) + start + len(part)
+            on_progress(ProfileProgress(total, total, f"calibration: {measured}/{len(archs)} archs"))
+    rows = np.array([done[str(a)][1:] for a in archs], dtype=float)
+    table = replace(save(), calibration=None)
+    return fit_calibration(table, space, archs, rows[:, 0], rows[:, 1],
+                           np.random.default_rng([proto.seed, 3]), "hwnas profile")
 
 
 def _measure_in_context(part: list[OpSpec], profiler, act: str, rng: np.random.Generator,
@@ -193,10 +247,3 @@ def _measure_in_context(part: list[OpSpec], profiler, act: str, rng: np.random.G
 def _minus(st: OpStats, overhead_ms: float) -> OpStats:
     f = lambda v: max(0.0, v - overhead_ms)
     return OpStats(f(st.p50), f(st.p10), f(st.p90), f(st.mean), st.std, st.n)
-
-
-
-def input_shape(space: SearchSpace) -> tuple[int, int, int]:
-    """The network input (C, H, W) of ``space`` (its first op's input)."""
-    first = space.prefix_ops() or space.candidate_ops(0)[0]
-    return tuple(first[0].in_shape) if first else (3, space.resolution, space.resolution)

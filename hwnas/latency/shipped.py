@@ -3,6 +3,9 @@
 A shipped name is ``<device>/<file stem>``, e.g. ``pixel3/latency-fbnet-cifar100``. ``--lut``
 accepts either a file path or such a name (:func:`resolve_table`). Shipped tables are read-only:
 commands that change a table (``lut validate --calibrate``) write a copy (:func:`is_shipped`).
+Every ``.json`` directly in a device folder is listed (``hwnas lut list``); int8 tables are named
+``<runtime>-int8-<space>`` (their ``meta.dtype`` is what counts), validation figures live in the
+device's ``validation/`` folder, which is not listed.
 """
 
 from __future__ import annotations

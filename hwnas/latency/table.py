@@ -283,6 +283,10 @@ def _validate(raw: object, origin: str) -> LatencyTable:
             raise TableError(f"{where}: {exc.message}", exc.fix) from None
     protocol = model.meta.protocol.model_dump(exclude_unset=True)
     host = model.meta.host.model_dump(exclude_unset=True)
+    try:  # keys carry no dtype: the table's one dtype, checked wherever a model is priced, says it
+        dtype = normalize_dtype(model.meta.dtype)
+    except TableError as exc:
+        raise TableError(f"{where}: meta.dtype: {exc.message}", exc.fix) from None
     meta = TableMeta(**{**model.meta.model_dump(exclude={"protocol", "host"}), "protocol": protocol,
-                        "host": host})
+                        "host": host, "dtype": dtype})
     return LatencyTable(meta, entries, calibration)

@@ -18,8 +18,9 @@ def recalibrate_bn(model: nn.Module, batches: Iterable[torch.Tensor],
                    forward: Callable[[torch.Tensor], torch.Tensor] | None = None) -> nn.Module:
     """Reset every BN layer's running stats and re-estimate them as a cumulative average.
 
-    ``batches`` yields input tensors; ``forward`` defaults to ``model`` (pass a closure to run a
-    supernet with fixed gates). The model is left in eval mode.
+    ``batches`` yields input tensors (CPU ones are moved to the model's device, where the
+    recalibration runs); ``forward`` defaults to ``model`` (pass a closure to run a supernet
+    with fixed gates). The model is left in eval mode.
     """
     bns = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
     saved = [bn.momentum for bn in bns]
@@ -28,8 +29,10 @@ def recalibrate_bn(model: nn.Module, batches: Iterable[torch.Tensor],
         bn.momentum = None  # cumulative moving average over the batches seen
     model.train()
     run = forward or model
+    param = next(model.parameters(), None)
+    device = param.device if param is not None else torch.device("cpu")
     for x in batches:
-        run(x)
+        run(x.to(device, non_blocking=True))
     for bn, momentum in zip(bns, saved):
         bn.momentum = momentum
     model.eval()

@@ -31,7 +31,9 @@ from hwnas.runs import ACCURACY_KINDS
 
 SCHEMA_VERSION = 2
 KIND_LABELS = {"oneshot-val": "one-shot validation", "scratch-val": "scratch validation",
-               "scratch-test": "scratch test", "table": "tabular", None: "unrecorded kind"}
+               "scratch-test": "scratch test", "table": "tabular", None: "unrecorded kind",
+               "oneshot-val-int8": "one-shot validation, int8",
+               "scratch-val-int8": "scratch validation, int8"}
 
 
 def kind_label(kind: str | None) -> str:

@@ -39,7 +39,10 @@ LOGS = {"history": "history.jsonl", "arch_probs": "arch_probs.jsonl"}
 
 # Config keys that may change between an interrupted run and its resumption.
 RESUME_FREE = ("resume", "json", "ray_address", "executor", "progress", "stop_after_epoch",
-               "format_version", "force", "threads")
+               "format_version", "force", "threads", "device")
+# Options added after runs were already written: a saved config without one ran with its default,
+# so an older run folder resumes under today's options (also inside the evaluator description).
+ADDED_DEFAULTS = {"accuracy_of": "fp32", "precision": "fp32", "nproc": 1}
 # Everything a search writes into its folder: what ``--force`` removes before starting over.
 OWN_FILES = (CONFIG, CANDIDATES, STATE, RESULT, CHECKPOINT, *LOGS.values(), "weights.pt",
              "derived.json", "supernet.pt")
@@ -111,10 +114,11 @@ class RunFolder:
                 raise RunError(f"cannot resume {self.path}: it was written in run-folder format "
                                f"{version}, this hwnas resumes format {FORMAT_VERSION}",
                                "start a new run with another --out (reports still read it)")
-            diff = sorted(k for k in set(saved) | set(config)
-                          if k not in RESUME_FREE and not _same(k, saved.get(k), config.get(k)))
+            saved, given = _comparable(saved), _comparable(config)
+            diff = sorted(k for k in set(saved) | set(given)
+                          if k not in RESUME_FREE and not _same(k, saved.get(k), given.get(k)))
             if diff:
-                shown = ", ".join(f"{k}: {saved.get(k)!r} -> {config.get(k)!r}" for k in diff[:4])
+                shown = ", ".join(f"{k}: {saved.get(k)!r} -> {given.get(k)!r}" for k in diff[:4])
                 raise RunError(f"cannot resume {self.path}: the config differs in "
                                f"{', '.join(diff)} ({shown})",
                                "rerun with the original options or choose another --out")
@@ -292,6 +296,16 @@ class RunFolder:
 
 PATH_KEYS = ("out",)  # config values that name a folder: the same folder may be spelled apart
 TABLE_KEYS = ("lut",)  # a table file or shipped name: the same table may be spelled apart too
+
+
+def _comparable(config: dict) -> dict:
+    """``config`` with resume-free keys dropped and added options at their defaults, at both
+    levels (the evaluator's description is a nested dict)."""
+    out = {**ADDED_DEFAULTS, **config}
+    for key, value in config.items():
+        if isinstance(value, dict):
+            out[key] = {k: v for k, v in {**ADDED_DEFAULTS, **value}.items() if k not in RESUME_FREE}
+    return out
 
 
 def _same(key: str, saved, given) -> bool:

@@ -44,6 +44,8 @@ class BlackboxConfig:
     surrogate: str = "ridge"
     force: bool = False             # start over a run already in ``out``
     threads: int = 0                # recorded, not set: the caller sets torch's thread count
+    device: str = "cpu"             # where the oneshot / scratch evaluators train and score
+    accuracy_of: str = "fp32"       # int8: evaluators score the quantized net (hwnas.evaluation.quantized)
 
     @classmethod
     def from_request(cls, req) -> BlackboxConfig:
@@ -61,12 +63,13 @@ class BlackboxConfig:
                    str(req.out), req.executor, req.ray_address, req.workers, req.resume, req.seed,
                    tuple(o.name for o in objectives), req.population, req.sample_size, req.reward,
                    req.data, req.epochs, req.arch_column, req.accuracy_column,
-                   req.latency_column, req.energy_column, req.surrogate)
+                   req.latency_column, req.energy_column, req.surrogate,
+                   accuracy_of=req.accuracy_of, device=req.device)
 
 
 def make_evaluator(spec: str, space, lut: str | None, data: str, epochs: int | None, seed: int,
                    arch_column: str, accuracy_column: str, latency_column: str | None,
-                   energy_column: str | None):
+                   energy_column: str | None, accuracy_of: str = "fp32", device: str = "cpu"):
     from hwnas.evaluation import (
         OneShotConfig,
         OneShotEvaluator,
@@ -74,12 +77,21 @@ def make_evaluator(spec: str, space, lut: str | None, data: str, epochs: int | N
         ScratchEvaluator,
         TableEvaluator,
     )
+    from hwnas.evaluation.base import load_lut
+    from hwnas.evaluation.quantized import check_accuracy_of, require_int8_pricing
 
-    given = {} if epochs is None else {"epochs": epochs}
+    given = {"device": device} if epochs is None else {"epochs": epochs, "device": device}
+    given["accuracy_of"] = accuracy_of = check_accuracy_of(accuracy_of)
+    if accuracy_of != "fp32":  # refused here, before the run folder is written
+        if not spec.startswith("supernet:") and spec not in ("oneshot", "scratch"):
+            raise HwnasError(f"--accuracy-of {accuracy_of} needs trained weights to quantize; the "
+                             f"{spec} evaluator has none",
+                             "pass --evaluator oneshot or scratch, or drop --accuracy-of")
+        require_int8_pricing(load_lut(lut, space), accuracy_of, f"--lut {lut}")
     if spec.startswith("supernet:"):  # `hwnas search --supernet DIR`: a trained artifact, no training
         from hwnas.evaluation.supernet_artifact import SupernetEvaluator
 
-        return SupernetEvaluator(space, lut, spec[len("supernet:"):])
+        return SupernetEvaluator(space, lut, spec[len("supernet:"):], given["accuracy_of"])
     if spec == "oneshot":
         return OneShotEvaluator(space, lut, OneShotConfig(data=data, seed=seed, **given))
     if spec == "scratch":
@@ -115,7 +127,7 @@ def run_blackbox(config: BlackboxConfig, progress: bool = True) -> RunResult:
     space = get_space(config.space)
     evaluator = make_evaluator(config.evaluator, space, lut, config.data, config.epochs, config.seed,
                                config.arch_column, config.accuracy_column, config.latency_column,
-                               config.energy_column)
+                               config.energy_column, config.accuracy_of, config.device)
     if evaluator.name == "table":
         evaluator.prepare()  # bad CSV -> error before anything is written
     problem = Problem(space, tuple(objectives), budget_ms, evaluator.cost_model())

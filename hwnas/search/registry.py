@@ -51,6 +51,10 @@ class SearchRequest:
     train_derived: bool = True
     force: bool = False             # start over a run already in ``out``
     threads: int = 0                # torch threads the caller set (recorded in the run config)
+    device: str = "cpu"             # where networks train and are scored (cpu | cuda | cuda:N | auto)
+    precision: str = "fp32"         # proxyless: fp32 | bf16 | fp16
+    nproc: int = 1                  # proxyless: local ranks (torch.distributed)
+    accuracy_of: str = "fp32"       # fp32 | int8 (black-box oneshot / scratch evaluators only)
 
 
 def _blackbox(request: SearchRequest, progress: bool) -> RunResult:
@@ -63,8 +67,13 @@ def _blackbox(request: SearchRequest, progress: bool) -> RunResult:
 def _gradient(request: SearchRequest, progress: bool) -> RunResult:
     from hwnas.search.gradient import GradientSearchConfig, run_gradient_search
 
+    if request.accuracy_of not in ("fp32", "float32"):  # its int8 accuracy: export --quantize int8
+        raise SearchError(f"--accuracy-of {request.accuracy_of} scores candidates of a black-box search; "
+                          "proxyless trains one derived arch", "drop --accuracy-of, and get the derived "
+                          "arch's int8 accuracy with `hwnas export RUN --quantize int8`")
     config = GradientSearchConfig.from_request(request)
-    return run_gradient_search(replace(config, force=request.force, threads=request.threads), progress)
+    return run_gradient_search(replace(config, force=request.force, threads=request.threads), progress,
+                               nproc=request.nproc)
 
 
 def _searches() -> dict[str, Callable[[SearchRequest, bool], RunResult]]:

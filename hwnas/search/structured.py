@@ -17,6 +17,15 @@ two-edit neighbours of the evaluated front (with a budget: of the best feasible 
   where asked-but-untold archs count as their predicted means (parallel asks spread out); in
   more than two objectives, only the candidates on the predicted non-dominated front are scored.
 
+After ``local_after`` asks (default 100) every ask is restricted to a trust region: archs within
+``radius`` edits (default 1) of an evaluated front member (with a budget: of the best feasible
+archs), the whole scored set again only when that region is all asked. Early, the model's
+global view finds the right regions; late, its error (several accuracy points against front
+points less than one point apart on the real NB201 pairs) makes whole-space picks a lottery,
+while the front's one-edit neighbours are where local search finds the missing front points.
+On the real pairs this took the 300-evaluation median from 0.952 to 0.977 (imagenet16/pixel2)
+and 0.900 to 0.989 (cifar100/eyeriss), 3 seeds; ``local_after=None`` is the global-only search.
+
 Predictions are recomputed from the history alone, so a resumed run is identical.
 """
 
@@ -38,13 +47,18 @@ class StructuredPredictor(Strategy):
     name = "structured"
 
     def __init__(self, problem: Problem, seed: int = 0, initial: int = 10, refit_every: int = 5,
-                 kappa: float = 0.5, pool: int = 200):
+                 kappa: float = 0.5, pool: int = 200, local_after: int | None = 100,
+                 radius: int = 1):
         super().__init__(problem, seed)
-        if initial < 2 or refit_every < 1 or pool < 1 or not np.isfinite(kappa) or kappa < 0:
+        if initial < 2 or refit_every < 1 or pool < 1 or not np.isfinite(kappa) or kappa < 0 \
+                or radius < 1 or (local_after is not None and local_after < 0):
             raise SearchError(f"structured options initial={initial}, refit_every={refit_every}, "
-                              f"kappa={kappa}, pool={pool} out of range",
-                              "use initial >= 2, refit_every >= 1, kappa >= 0, pool >= 1")
+                              f"kappa={kappa}, pool={pool}, local_after={local_after}, "
+                              f"radius={radius} out of range",
+                              "use initial >= 2, refit_every >= 1, kappa >= 0, pool >= 1, "
+                              "local_after >= 0 (or None), radius >= 1")
         self.initial, self.refit_every, self.kappa, self.pool = initial, refit_every, kappa, pool
+        self.local_after, self.radius = local_after, radius
         self.fit_count = 0
         self._sizes = np.array([len(c) for c in self.space.choices()])
         self._radix = np.concatenate([np.cumprod(self._sizes[::-1])[::-1][1:], [1]]).astype(np.int64)
@@ -120,15 +134,8 @@ class StructuredPredictor(Strategy):
         (0.962 vs 0.952 median at 300 evaluations on imagenet16/pixel2, 2 seeds)."""
         # a generator of its own, seeded by the fit: a resumed run re-derives the same candidates
         rng = np.random.default_rng([self.seed, self.fit_count])
-        obs = self.history
-        if self.problem.budget_ms is not None:
-            feas = sorted((o for o in obs if self.problem.violation(o) == 0), key=lambda o: -o.accuracy)
-            centres = [o.arch for o in feas[:5]] or [min(obs, key=lambda o: o.latency_ms).arch]
-        else:
-            centres = [obs[int(i)].arch for i in pareto_front(self.problem.points(obs),
-                                                             self.problem.senses)]
         near: set[tuple[int, ...]] = set()
-        for arch in centres:
+        for arch in self._centres():
             for n1 in neighbours(self.space, self.space.indices(arch)):
                 near.add(n1)  # and one random two-edit neighbour through it
                 near.add(self.space.indices(self.space.mutate(self.space.arch_from_indices(n1), rng)))
@@ -136,6 +143,20 @@ class StructuredPredictor(Strategy):
         rows = np.vstack([np.array(sorted(near), dtype=int).reshape(-1, self._sizes.size), rand])
         _, first = np.unique(self._codes(rows), return_index=True)
         return rows[np.sort(first)]
+
+    def _centres(self) -> list[Arch]:
+        """The evaluated front (with a budget: the 5 most accurate feasible archs, or the fastest)."""
+        obs = self.history
+        if self.problem.budget_ms is not None:
+            feas = sorted((o for o in obs if self.problem.violation(o) == 0), key=lambda o: -o.accuracy)
+            return [o.arch for o in feas[:5]] or [min(obs, key=lambda o: o.latency_ms).arch]
+        return [obs[int(i)].arch for i in pareto_front(self.problem.points(obs), self.problem.senses)]
+
+    def _in_trust_region(self, rows: np.ndarray) -> np.ndarray:
+        """Which rows are within ``radius`` edits of a centre (the front's neighbourhood)."""
+        centres = np.array([self.space.indices(a) for a in self._centres()])
+        edits = (rows[:, None, :] != centres[None, :, :]).sum(2)
+        return (edits <= self.radius).any(1)
 
     # --- proposals -----------------------------------------------------------------------------
     def _propose(self) -> Arch:
@@ -153,6 +174,10 @@ class StructuredPredictor(Strategy):
         if not open_.any():  # everything scored was asked: a bounded random draw
             return self.draw(lambda: self.space.sample(self.rng))
         idx = np.flatnonzero(open_)
+        if self.local_after is not None and len(self.proposed) >= self.local_after:
+            near = idx[self._in_trust_region(self._rows[idx])]
+            if near.size:  # an all-asked region falls back to the whole scored set
+                idx = near
         acc = self._opt[idx, self.problem.objectives.index("accuracy")]
         if self.problem.budget_ms is not None:
             return self.space.arch_from_indices(self._rows[idx[int(np.argmax(acc))]])

@@ -32,7 +32,7 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("hwnas.export", "hwnas.plugins"),         # 7: export of a searched arch; the plug-in registry
     ("hwnas.report",),                         # 8: reports over run folders
     ("hwnas.testing",),                        # 9: fixtures and conformance suites
-    ("hwnas.demo",),                           # 10: orchestration of the whole pipeline
+    ("hwnas.demo", "hwnas.specialize"),       # 10: orchestration of the whole pipeline
     ("hwnas.cli",),                            # 11: the command line
 )
 PLUGIN_PACKAGES: tuple[str, ...] = ("profilers", "exporters", "runtimes")

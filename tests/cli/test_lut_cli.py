@@ -83,7 +83,7 @@ def test_lut_show_and_predict(tiny_table: Path) -> None:
     )
     # the tiny space is not a preset: a spec file with the same definition stands in for it
     assert r.exit_code == 0, r.output
-    out = json.loads(r.output)
+    out = json.loads(r.stdout)  # stderr says once that this table is uncalibrated
     table = LatencyTable.load(tiny_table)
     assert out["predicted"] == pytest.approx(table.predict(space, arch))
 
@@ -105,7 +105,7 @@ def test_validate_reports_fidelity_and_repeat(tiny_table: Path, tmp_path: Path) 
             "validate",
             str(copy),
             "--samples",
-            "6",
+            "8",
             "--runs",
             "6",
             "--rounds",
@@ -125,10 +125,12 @@ def test_validate_reports_fidelity_and_repeat(tiny_table: Path, tmp_path: Path) 
     for part in ("fidelity", "repeat"):
         for k in ("within_10pct", "within_5pct", "mape", "rmse_ms", "kendall_tau", "spearman_rho"):
             assert k in out[part]
-    assert len(out["measured_ms"]) == len(out["repeat_ms"]) == 6
-    assert out["calibrated"]["held_out"]["n"] == 3
+    assert len(out["measured_ms"]) == len(out["repeat_ms"]) == 8
+    assert out["calibrated"]["held_out"]["n"] == 4
     assert png.read_bytes()[:4] == b"\x89PNG"
-    assert LatencyTable.load(tmp_path / "calibrated.json").calibration.method == "linear"
+    calibration = LatencyTable.load(tmp_path / "calibrated.json").calibration
+    assert calibration.method in ("linear", "per_kind") and calibration.record.n_archs == 4
+    assert {"linear", "per_kind(alpha=0.3)"} <= set(dict(calibration.record.selection))
     assert copy.read_bytes() == tiny_table.read_bytes()  # the validated table itself is unchanged
 
 
@@ -239,6 +241,8 @@ def test_profile_resumes_after_kill_9(tmp_path: Path) -> None:
         "--rounds",
         "4",
         "--no-pin",
+        "--calibration-archs",
+        "4",
         "--json",
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -296,7 +300,7 @@ def test_validating_a_shipped_table_warns_once_and_writes_a_copy(tmp_path: Path,
     assert r.exit_code == 0, r.output
     copy = tmp_path / "onnxruntime-mbconv-small.calibrated.json"
     assert f"calibrated copy of {shipped} written to {copy}" in " ".join(r.stdout.split())
-    assert LatencyTable.load(copy).calibration.method == "linear"
+    assert LatencyTable.load(copy).calibration.method in ("linear", "per_kind")
     assert hashlib.sha256(shipped.read_bytes()).hexdigest() == before  # read-only
     warnings = [ln for ln in r.stderr.splitlines() if ln.startswith("warning:")]
     assert len(warnings) == 1, r.stderr
@@ -332,3 +336,150 @@ def test_search_with_a_foreign_table_warns_once_after_the_run(tmp_path: Path) ->
     warnings = [ln for ln in r.stderr.splitlines() if ln.startswith("warning:")]
     assert len(warnings) == 1 and f"table {lut} was measured on another machine" in warnings[0], r.stderr
     assert "cpu Some Other CPU there" in warnings[0]
+
+
+def _hashes(*paths: Path) -> dict:
+    import hashlib
+
+    return {str(p): hashlib.sha256(p.read_bytes()).hexdigest() for p in paths if p.is_file()}
+
+
+def test_validate_on_a_users_list_of_archs(tiny_table: Path, tmp_path: Path) -> None:
+    import numpy as np
+
+    space = tiny_space()
+    rng = np.random.default_rng(7)
+    archs = [str(space.sample(rng)) for _ in range(4)]
+    listed = tmp_path / "archs.txt"
+    listed.write_text("# two published nets and two of mine\n" + "\n".join(archs) + "\n\n")
+    r = runner.invoke(app, ["lut", "validate", str(tiny_table), "--archs", str(listed), "--space",
+                            str(_spec_file(tiny_table)), "--runs", "6", "--rounds", "2", "--json"])
+    assert r.exit_code == 0, r.output
+    out = json.loads(r.stdout)
+    assert out["archs"] == archs and len(out["repeat_ms"]) == 4  # these archs, beside their repeat
+    assert out["repeat"]["n"] == 4
+    as_json = tmp_path / "archs.json"
+    as_json.write_text(json.dumps({"space": "tiny", "archs": archs[:2]}))  # `hwnas arch sample --json`
+    r = runner.invoke(app, ["lut", "validate", str(tiny_table), "--archs", str(as_json), "--space",
+                            str(_spec_file(tiny_table)), "--runs", "6", "--rounds", "2"])
+    assert r.exit_code == 0, r.output
+    assert f"2 archs from {as_json}" in " ".join(r.stdout.split())
+
+
+@pytest.mark.parametrize("content,needles", [
+    (None, ("is not a file",)),
+    ("[\"k3e2\", ", ("is not valid JSON",)),
+    ('{"archs": 3}', ("holds no list of archs",)),
+    ("[1, 2]", ("entry 0 is 1, not an arch string",)),
+    ("ARCH0\nnot-an-arch\n", ("line 2:",)),
+    ("ARCH0\n# again\nARCH0\n", ("line 3 repeats line 1", "list each arch once")),
+    ("ARCH0\n", ("lists 1 arch(s)", "at least 2")),
+])
+def test_a_bad_archs_file_is_refused_in_one_line_and_writes_nothing(tiny_table: Path, tmp_path: Path,
+                                                                    content, needles) -> None:
+    import numpy as np
+
+    from hwnas.testing.cli_checks import assert_one_line_error
+
+    arch0 = str(tiny_space().sample(np.random.default_rng(1)))
+    listed = tmp_path / "archs.txt"
+    if content is not None:
+        listed.write_text(content.replace("ARCH0", arch0))
+    spec = _spec_file(tiny_table)
+    before, files = _hashes(tiny_table, spec, listed), sorted(tmp_path.iterdir())
+    r = runner.invoke(app, ["lut", "validate", str(tiny_table), "--archs", str(listed), "--space", str(spec),
+                            "--calibrate", "--out", str(tmp_path / "cal.json"), "--runs", "6"])
+    assert_one_line_error(r, "--archs", *needles)
+    assert _hashes(tiny_table, spec, listed) == before and sorted(tmp_path.iterdir()) == files
+
+
+def test_too_few_listed_archs_to_calibrate_is_refused(tiny_table: Path, tmp_path: Path) -> None:
+    import numpy as np
+
+    from hwnas.testing.cli_checks import assert_one_line_error
+
+    space = tiny_space()
+    rng = np.random.default_rng(2)
+    listed = tmp_path / "archs.json"
+    listed.write_text(json.dumps(sorted({str(space.sample(rng)) for _ in range(3)})))
+    before = _hashes(tiny_table, listed)
+    r = runner.invoke(app, ["lut", "validate", str(tiny_table), "--archs", str(listed), "--space",
+                            str(_spec_file(tiny_table)), "--calibrate", "--out", str(tmp_path / "c.json")])
+    assert_one_line_error(r, "too few to calibrate", "list at least 4")
+    assert _hashes(tiny_table, listed) == before and not (tmp_path / "c.json").exists()
+
+
+def test_profile_calibrates_by_default_and_says_how_well(tmp_path: Path) -> None:
+    spec = tmp_path / "tiny.spec.json"
+    spec.write_text(json.dumps(TINY_SPEC))
+    out = tmp_path / "t.json"
+    r = runner.invoke(app, ["profile", "--space", str(spec), "--runtime", "torch-cpu", "--out", str(out),
+                            "--calibration-archs", "6", *FAST])
+    assert r.exit_code == 0, r.output
+    text = " ".join(r.stdout.split())
+    assert "calibrated:" in text and "on 6 archs by hwnas profile" in text
+    assert "the device's own repeat" in text
+    table = LatencyTable.load(out)
+    cal = table.calibration
+    assert cal.fitted and cal.record.n_archs == 6 and len(table.meta.protocol["calibration_measured"]) == 6
+    assert 0 <= cal.record.repeat_within_10pct <= 1
+    r = runner.invoke(app, ["lut", "show", str(out)])
+    assert "on 6 archs by hwnas profile" in " ".join(r.stdout.split())
+    assert "load average" in " ".join(r.stdout.split())
+    # a calibrated table prices without the uncalibrated warning
+    import numpy as np
+
+    arch = str(tiny_space().sample(np.random.default_rng(0)))
+    r = runner.invoke(app, ["lut", "predict", str(out), arch, "--space", str(spec), "--json"])
+    assert r.exit_code == 0 and "uncalibrated" not in r.stderr, r.stderr
+
+
+def test_an_uncalibrated_table_warns_once_when_it_prices(tmp_path: Path) -> None:
+    spec = tmp_path / "tiny.spec.json"
+    spec.write_text(json.dumps(TINY_SPEC))
+    out = tmp_path / "t.json"
+    r = runner.invoke(app, ["profile", "--space", str(spec), "--runtime", "torch-cpu", "--out", str(out),
+                            "--no-calibrate", *FAST])
+    assert r.exit_code == 0, r.output
+    assert LatencyTable.load(out).calibration.method == "overhead"
+    assert "uncalibrated:" in " ".join(r.stdout.split())
+    import numpy as np
+
+    arch = str(tiny_space().sample(np.random.default_rng(0)))
+    r = runner.invoke(app, ["lut", "predict", str(out), arch, "--space", str(spec), "--json"])
+    assert r.exit_code == 0, r.output
+    json.loads(r.stdout)  # stdout stays JSON
+    warnings = [ln for ln in r.stderr.splitlines() if ln.startswith("warning:")]
+    assert len(warnings) == 1 and f"table {out} is uncalibrated" in warnings[0], r.stderr
+    assert "hwnas lut validate" in warnings[0] and "--calibrate" in warnings[0]
+
+
+def test_show_of_a_shipped_cpu_table_says_where_and_to_profile_your_own() -> None:
+    r = runner.invoke(app, ["lut", "show", "cpu-1t/onnxruntime-mbconv-small", "--json"])
+    assert r.exit_code == 0, r.output
+    info = json.loads(r.stdout)
+    assert "load average not recorded" in info["measured_under"]
+    assert "First step on your device: `hwnas profile --space mbconv-small --runtime onnxruntime" \
+        in info["measured_under"]
+    assert info["calibration_summary"].startswith("calibrated: linear on 20 archs (no held-out record")
+
+
+def test_export_with_an_uncalibrated_measured_table_warns_once(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    import numpy as np
+
+    from hwnas.space import get_space
+    from hwnas.testing import synthetic_table
+
+    space = get_space("mbconv-small")
+    table = synthetic_table(space, runtime="onnxruntime")
+    measured = replace(table, meta=replace(table.meta, source="measured by hwnas profile"))
+    lut = tmp_path / "t.json"
+    measured.save(lut)
+    arch = str(space.sample(np.random.default_rng(3)))
+    r = runner.invoke(app, ["export", arch, "--space", "mbconv-small", "--format", "onnx", "--out",
+                            str(tmp_path / "m.onnx"), "--lut", str(lut), "--no-check", "--json"])
+    assert r.exit_code == 0, r.output
+    warnings = [ln for ln in r.stderr.splitlines() if ln.startswith("warning:")]
+    assert len(warnings) == 1 and f"table {lut} is uncalibrated" in warnings[0], r.stderr

@@ -58,11 +58,12 @@ def test_existing_plot_is_refused_before_measuring(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "is a folder" in result.stderr
 
 
-def _foreign_table_file(tmp_path: Path, host_id: str) -> Path:
+def _foreign_table_file(tmp_path: Path, host_id: str, calibration=None) -> Path:
     space = tiny_space()
     prof = get_profiler("torch-cpu", MeasureProtocol(runs=4, pin_cpu=False))
     meta = make_meta(space, prof, "test-host")
-    table = replace(synthetic_table(space), meta=replace(meta, host={**meta.host, "host_id": host_id}))
+    table = replace(synthetic_table(space), meta=replace(meta, host={**meta.host, "host_id": host_id}),
+                    calibration=calibration)
     path = tmp_path / "t.json"
     table.save(path)
     return path
@@ -82,7 +83,10 @@ def test_pricing_warns_once_on_stderr_for_a_foreign_table(tmp_path: Path, capsys
 def test_pricing_is_quiet_for_a_table_of_this_machine(tmp_path: Path, capsys) -> None:
     from hwnas.latency.machine import host_id
 
-    warn_if_foreign(str(_foreign_table_file(tmp_path, host_id())))
+    from hwnas.latency.calibration import Calibration
+
+    # calibrated (issue 17: an uncalibrated measured table warns that it is, once)
+    warn_if_foreign(str(_foreign_table_file(tmp_path, host_id(), Calibration.linear(1.1, 0.0, 0.01, 20))))
     assert capsys.readouterr().err == ""
 
 

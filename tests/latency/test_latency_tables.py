@@ -161,23 +161,24 @@ def test_linear_calibration_recovers_a_known_relation() -> None:
     assert Calibration.from_dict(json.loads(json.dumps(cal.to_dict()))) == cal
 
 
-def test_a_fit_that_prices_below_zero_falls_back_to_scaling(synth: LatencyTable) -> None:
+def test_a_fit_that_prices_below_zero_is_never_chosen(synth: LatencyTable) -> None:
     from hwnas.latency.fidelity import fit_calibration
 
     space = tiny_space()
     rng = np.random.default_rng(0)
-    archs = [space.sample(rng) for _ in range(6)]
+    archs = [space.sample(rng) for _ in range(8)]
     raw = np.array([synth.raw_sum(space, a) for a in archs])
     n_ops = np.array([len(space.ops(a)) for a in archs])
-    good = fit_calibration(synth, space, raw, n_ops, 1.1 * raw + 0.01)
-    assert good.fitter != "median-ratio" and good.coef_sum == pytest.approx(1.1, rel=0.05)
+    good = fit_calibration(synth, space, archs, 1.1 * raw + 0.01, None, rng, "test")
+    assert good.fitter != "median-ratio" and good.record.n_archs == 8
+    assert replace(synth, calibration=good).predict(space, archs[0]) == pytest.approx(1.1 * raw[0] + 0.01,
+                                                                                      rel=0.02)
     fastest = synth.cost_model(space).price_range()[0]
     # measured far below the sums by a constant: a line through them prices the fastest arch < 0
     low = raw - (fastest + 0.5 * (raw.min() - fastest)) - 0.0 * n_ops
     with pytest.raises(TableError, match="prices the fastest arch"):
         replace(synth, calibration=fit_linear(raw, n_ops, low)).cost_model(space)
-    cal = fit_calibration(synth, space, raw, n_ops, low)
-    assert cal.fitter == "median-ratio" and cal.intercept_ms == 0.0 and cal.coef_sum > 0
+    cal = fit_calibration(synth, space, archs, low, None, rng, "test")
     assert replace(synth, calibration=cal).cost_model(space).price_range()[0] > 0
 
 
@@ -346,3 +347,30 @@ def test_in_context_sandwiches_run_for_every_op_kind(space_name: str) -> None:
             a, b = with_op(x), bare(x)
         assert a.shape == b.shape, op.key  # the pair ends where the op's carrier ends
         assert key[0] == tuple(op.in_shape)
+
+
+def test_carriers_cost_little_next_to_the_op_at_any_width() -> None:
+    """A carrier's cost grows with C, not C^2: at 7x7x1280 a dense 1x1 carrier cost 4x the head
+    conv it bracketed, and the head conv's in-context entry drowned in the carriers' noise."""
+    from hwnas.latency.context import sandwich
+    from hwnas.nn.builder import count_macs
+    from hwnas.nn.ops import build_op
+    from hwnas.space.arch import OpSpec
+
+    head = OpSpec("ConvNorm", (320, 7, 7), (("Cout", 1280), ("kernel", 1), ("stride", 1), ("group", 1)))
+    op = build_op(head, "relu6")
+    with_op, bare, _ = sandwich(op, head.in_shape)
+    carriers = count_macs(bare, head.in_shape)
+    op_macs = count_macs(op, head.in_shape)
+    assert count_macs(with_op, head.in_shape) - carriers == pytest.approx(op_macs, rel=0.01)
+    assert carriers < 0.01 * op_macs
+
+
+def test_a_table_profiled_with_the_old_dense_carriers_is_not_resumed(synth: LatencyTable, tmp_path) -> None:
+    from hwnas.latency.profile import check_compatible
+
+    old = replace(synth, meta=replace(synth.meta, protocol={"in_context": True, "runs": 50}))
+    wanted = replace(synth.meta, protocol={"in_context": True, "runs": 50, "carrier": "depthwise"})
+    with pytest.raises(TableError, match="protocol carrier='dense', not 'depthwise'") as info:
+        check_compatible(old, wanted, tmp_path / "t.json")
+    assert "--force" in info.value.fix

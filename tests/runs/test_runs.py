@@ -45,6 +45,18 @@ def test_resume_compares_config_and_names_the_difference(tmp_path):
     assert run.config()["format_version"] == FORMAT_VERSION
 
 
+def test_a_run_written_before_newer_options_resumes_under_their_defaults(tmp_path):
+    run = RunFolder(tmp_path / "r")
+    old = {"strategy": "evolution", "seed": 0, "evaluator": {"evaluator": "oneshot", "epochs": 6}}
+    run.create(old, resume=False)
+    now = {"strategy": "evolution", "seed": 0, "precision": "fp32", "device": "auto",
+           "evaluator": {"evaluator": "oneshot", "epochs": 6, "device": "cpu", "accuracy_of": "fp32"}}
+    assert run.create(now, resume=True) is True  # device may change; the others are defaults
+    int8 = {**now, "evaluator": {**now["evaluator"], "accuracy_of": "int8"}}
+    with pytest.raises(RunError, match="differs in evaluator"):
+        run.create(int8, resume=True)
+
+
 def test_previous_format_blackbox_run_loads_with_inferred_kind(tmp_path):
     space = tiny_space()
     arch = str(space.arch_from_indices([0] * len(space.choices())))

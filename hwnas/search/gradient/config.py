@@ -34,6 +34,8 @@ class GradientSearchConfig:
     resume: bool = False
     force: bool = False             # start over a run already in ``out``
     threads: int = 0                # recorded, not set: the caller sets torch's thread count
+    device: str = "cpu"             # cpu | cuda | cuda:N | auto (the CLI's default: auto)
+    precision: str = "fp32"         # fp32 | bf16 | fp16 (autocast; fp16 loss-scaled, GPU only)
     # --- beyond the contract -----------------------------------------------------------------
     arch_update_every: int = 1      # weight steps per architecture step
     weight_momentum: float = 0.9
@@ -58,4 +60,5 @@ class GradientSearchConfig:
                              "pass the latency table and the budget T")
         return cls(req.space, req.lut, req.budget_ms, str(req.out), loss=req.loss,
                    relaxation=req.relaxation, data=req.data, epochs=req.epochs or 10,
-                   seed=req.seed, train_derived=req.train_derived, resume=req.resume)
+                   seed=req.seed, train_derived=req.train_derived, resume=req.resume,
+                   device=req.device, precision=req.precision)

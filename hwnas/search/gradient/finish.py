@@ -43,13 +43,15 @@ def finish_run(config: GradientSearchConfig, space, table, cost, data, state, pr
     from hwnas.nn.builder import build_model, count_macs, count_params
     from hwnas.train import TrainConfig, seeded, train_model
 
+    main = state.placement.ranks.is_main  # every rank derives and trains; rank 0 writes
     derived = derive_arch(cost, probs, config.budget_ms, config.band_low,
                           hard=config.loss == "budget")
     derived.update({"budget": config.budget_ms, "unit": cost.unit, "expected_final": expected,
                     "fastest": cost.price_range()[0], "slowest": cost.price_range()[1],
                     "loss": config.loss,
                     "relaxation": config.relaxation})
-    run.save_json("derived.json", derived)
+    if main:
+        run.save_json("derived.json", derived)
     arch = space.parse(derived["arch"])
     scratch = None
     wall = 0.0
@@ -58,10 +60,12 @@ def finish_run(config: GradientSearchConfig, space, table, cost, data, state, pr
         model = seeded(config.seed, lambda: build_model(space, arch))
         trained = train_model(model, data, TrainConfig(epochs=config.derived_epochs,
                                                        batch_size=config.batch_size, lr=config.weight_lr,
-                                                       seed=config.seed),
+                                                       seed=config.seed, device=config.device,
+                                                       precision=config.precision),
                               progress=progress, label="derived arch from scratch")
         scratch = trained.to_dict()
-        save_weights(run.artifact("weights.pt"), model.state_dict())
+        if main:
+            save_weights(run.artifact("weights.pt"), model.state_dict())
         wall = time.perf_counter() - started
     model = build_model(space, arch)
     metric = "energy_mj" if table.meta.metric == "energy" else "latency_ms"
@@ -71,7 +75,8 @@ def finish_run(config: GradientSearchConfig, space, table, cost, data, state, pr
         count_macs(model, space.input_shape),
         derived["predicted"] if metric == "energy_mj" else None, wall,
         accuracy_kind="scratch-val", evaluator="scratch", strategy="proxyless", index=0)
-    run.write_candidates([candidate])
+    if main:
+        run.write_candidates([candidate])
     test_acc = None if scratch is None else scratch["test_acc"]
     verdict = _verdict(cost, data, probs, expected, run)
     result = RunResult(
@@ -86,9 +91,10 @@ def finish_run(config: GradientSearchConfig, space, table, cost, data, state, pr
             "fastest": cost.price_range()[0], "slowest": cost.price_range()[1],
             "multiplier": state.multiplier,
             "epochs_run": epochs_run, "search_wall_s": search_wall_s, "test_acc": test_acc,
-            "scratch": scratch, "derived": derived,
+            "scratch": scratch, "derived": derived, "arch_alphas": state.arch.alphas_lists(),
         })
-    run.save_result(result)
+    if main:
+        run.save_result(result)
     return result
 
 

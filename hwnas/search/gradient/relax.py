@@ -37,6 +37,11 @@ class ArchParams(nn.Module):
     def probs(self) -> list[torch.Tensor]:
         return [torch.softmax(a, dim=0) for a in self.alphas]
 
+    def alphas_lists(self) -> list[list[float]]:
+        """The logits as floats (exact: JSON writes a float64 so that it reads back bit for bit)."""
+        with torch.no_grad():
+            return [[float(v) for v in a] for a in self.alphas]
+
     def probs_lists(self) -> list[list[float]]:
         with torch.no_grad():
             return [[float(v) for v in p] for p in self.probs()]
