@@ -39,10 +39,17 @@ def recalibrate_bn(model: nn.Module, batches: Iterable[torch.Tensor],
     return model
 
 
-def input_batches(data, count: int, batch_size: int = 64, split: str = "train") -> list[torch.Tensor]:
-    """The first ``count`` input batches of a DataBundle split, in a fixed order."""
+def input_batches(data, count: int, batch_size: int = 64, split: str = "train",
+                  seed: int = 0) -> list[torch.Tensor]:
+    """``count`` input batches of a DataBundle split, drawn in a seeded shuffled order.
+
+    Never the split's first images in file order: an image folder lists its images class by
+    class, so the first batches of CIFAR's train/ hold airplanes only, and BatchNorm statistics
+    (or int8 ranges) calibrated on them misjudge every other class.
+    """
     out = []
-    for x, _ in data.loader(split, batch_size, shuffle=False):
+    order = torch.Generator().manual_seed(seed)
+    for x, _ in data.loader(split, batch_size, generator=order, shuffle=True):
         out.append(x)
         if len(out) == count:
             break

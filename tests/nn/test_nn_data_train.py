@@ -121,3 +121,25 @@ def test_cli_train_writes_weights_loadable_weights_only(tmp_path):
     model.load_state_dict(state)
     again = CliRunner().invoke(app, ["train", arch, "--epochs", "1", "--out", str(out)])
     assert again.exit_code == 2 and "is not empty" in again.output
+
+
+def test_calibration_batches_mix_the_classes_of_a_class_sorted_split():
+    # An image folder lists images class by class; calibrating BatchNorm (or int8 ranges) on its
+    # first batches would see one class only.
+    import torch
+    from torch.utils.data import TensorDataset
+
+    from hwnas.data.datasets import DataBundle
+    from hwnas.nn import input_batches
+
+    labels = torch.arange(10).repeat_interleave(64)  # 64 images of class 0, then class 1, ...
+    images = labels.float().view(-1, 1, 1, 1).expand(-1, 3, 4, 4).contiguous()
+    split = TensorDataset(images, labels)
+    data = DataBundle("sorted", split, split, split, num_classes=10, resolution=4)
+    batches = input_batches(data, 2, 64)
+    classes = {int(v) for b in batches for v in b[:, 0, 0, 0]}
+    assert len(classes) >= 8, classes
+    again = input_batches(data, 2, 64)
+    assert all(torch.equal(a, b) for a, b in zip(batches, again))  # seeded: the same every call
+    other = input_batches(data, 2, 64, seed=1)
+    assert not torch.equal(batches[0], other[0])
