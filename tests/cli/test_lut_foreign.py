@@ -81,9 +81,8 @@ def test_pricing_warns_once_on_stderr_for_a_foreign_table(tmp_path: Path, capsys
 
 
 def test_pricing_is_quiet_for_a_table_of_this_machine(tmp_path: Path, capsys) -> None:
-    from hwnas.latency.machine import host_id
-
     from hwnas.latency.calibration import Calibration
+    from hwnas.latency.machine import host_id
 
     # calibrated (issue 17: an uncalibrated measured table warns that it is, once)
     warn_if_foreign(str(_foreign_table_file(tmp_path, host_id(), Calibration.linear(1.1, 0.0, 0.01, 20))))
