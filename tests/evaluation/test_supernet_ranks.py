@@ -74,7 +74,7 @@ def test_an_interrupted_two_rank_training_resumes_to_the_same_weights(tmp_path):
     assert _ranks(report) == [expected, expected]
 
 
-@pytest.mark.skipif(cores_available() < 2, reason="--nproc 2 needs 2 cores; with 1 the core check refuses first")
+@pytest.mark.skipif(cores_available() < 2, reason="--nproc 2 needs 2 cores (1: the core check refuses first)")
 def test_nproc_that_cannot_split_the_batch_is_one_line_and_writes_nothing(tmp_path):
     from typer.testing import CliRunner
 

@@ -119,7 +119,7 @@ def test_the_ranks_slices_of_each_global_batch_are_the_one_process_batches():
     assert {len(p) for p in eight} == {len(one) - 1}
 
 
-@pytest.mark.skipif(cores_available() < 2, reason="--nproc 2 needs 2 cores; with 1 the core check refuses first")
+@pytest.mark.skipif(cores_available() < 2, reason="--nproc 2 needs 2 cores (1: the core check refuses first)")
 def test_a_global_batch_the_ranks_cannot_share_is_refused_before_anything(tmp_path):
     from hwnas.errors import HwnasError
     from hwnas.search.gradient.run import check_placement
