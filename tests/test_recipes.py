@@ -205,10 +205,10 @@ def test_profile_validate_show_predict_recipe(tmp_path):
     spec = tmp_path / "tiny.toml"
     spec.write_text(TINY_SPEC)
     lut, cal, plot = tmp_path / "my-lut.json", tmp_path / "my-lut.cal.json", tmp_path / "fidelity.png"
-    run_cli(reduced(recipe("hwnas", "profile", "--runtime", "onnxruntime"), space=spec, out=lut,
+    run_cli(reduced(recipe("hwnas", "profile", "--runtime", "onnxruntime", "--threads"), space=spec, out=lut,
                     **FAST_PROTOCOL))
-    validate = reduced(recipe("hwnas", "lut", "validate"), samples=4, runs=6, rounds=2, space=spec,
-                       out=cal, plot=plot)
+    validate = reduced(recipe("hwnas", "lut", "validate", "--calibrate"), samples=4, runs=6, rounds=2,
+                       space=spec, out=cal, plot=plot)
     run_cli(with_args(validate, str(lut)))
     for path in (lut, cal, plot):
         assert path.is_file() and path.stat().st_size > 0, path
