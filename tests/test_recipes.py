@@ -48,9 +48,11 @@ def readme_commands() -> list[list[str]]:
     return commands
 
 
-def recipe(*words: str) -> list[str]:
-    """The one README command whose argv holds ``words`` in this order (``hwnas`` first)."""
-    found = [argv for argv in readme_commands() if _holds(argv, words)]
+def recipe(*words: str, without: tuple[str, ...] = ()) -> list[str]:
+    """The one README command whose argv holds ``words`` in this order (``hwnas`` first) and none
+    of ``without`` (the variants another test runs, e.g. ``--quantize``)."""
+    found = [argv for argv in readme_commands()
+             if _holds(argv, words) and not any(w in argv for w in without)]
     assert len(found) == 1, f"README recipes matching {words}: {found}"
     return found[0]
 
@@ -102,12 +104,6 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-def kendall_tau(a, b) -> float:
-    from scipy.stats import kendalltau
-
-    return float(kendalltau(a, b)[0])
 
 
 # --- fast: no training ----------------------------------------------------------------------------
@@ -271,7 +267,7 @@ def test_gradient_recipe_holds_the_budget_and_writes_the_listed_files(gradient_r
 @pytest.mark.slow
 def test_export_recipes_from_the_gradient_run(gradient_run, tmp_path):
     _, out, _ = gradient_run
-    onnx = recipe("hwnas", "export", "onnx")
+    onnx = recipe("hwnas", "export", "onnx", without=("--quantize",))
     artifact = tmp_path / "deploy" / "net.onnx"
     run_cli(reduced(with_args(onnx, str(out)), out=artifact))
     assert artifact.is_file() and (tmp_path / "deploy" / "net.onnx.export.json").is_file()
@@ -279,25 +275,16 @@ def test_export_recipes_from_the_gradient_run(gradient_run, tmp_path):
     assert record["check"]["parity"]["max_abs_diff"] < 1e-3
     if importlib.util.find_spec("executorch") is None:
         pytest.skip("the executorch recipe needs pip install 'hwnas[mobile]'")
-    pte = recipe("hwnas", "export", "executorch")
+    pte = recipe("hwnas", "export", "executorch", without=("--quantize",))
     arch = json.loads((out / "result.json").read_text())["best"]["arch"]
     run_cli(reduced(with_args(pte, arch), out=tmp_path / "deploy" / "net.pte"))
     assert (tmp_path / "deploy" / "net.pte").is_file()
 
 
-def _ground_truth(archs, space_name="mbconv-small", epochs=6):
-    """Validation accuracy after training each arch from scratch on all of digits' training split."""
-    from hwnas.evaluation import ScratchConfig, ScratchEvaluator
-    from hwnas.space import get_space
-
-    space = get_space(space_name)
-    ev = ScratchEvaluator(space, "cpu-1t/onnxruntime-mbconv-small", ScratchConfig(epochs=epochs, subset=1.0))
-    return [ev.evaluate(space.parse(a)).accuracy for a in archs]
-
-
 @pytest.mark.slow
-def test_evolution_oneshot_recipe_holds_the_budget_and_ranks_better_than_chance(tmp_path):
-    argv = reduced(recipe("hwnas", "search", "--strategy", "evolution", "oneshot", "mbconv-small"),
+def test_evolution_oneshot_recipe_holds_the_budget_and_scores_above_chance(tmp_path):
+    argv = reduced(recipe("hwnas", "search", "--strategy", "evolution", "oneshot", "mbconv-small",
+                          without=("--supernet",)),
                    max_evals=8, population=5,
                    out=tmp_path / "evo")
     run_cli(argv)
@@ -308,8 +295,10 @@ def test_evolution_oneshot_recipe_holds_the_budget_and_ranks_better_than_chance(
     assert result["best"]["latency_ms"] <= budget
     accs = [c["accuracy"] for c in cands]
     assert np.mean(accs) > 0.3, accs  # default supernet training: well above chance (0.1)
-    truth = _ground_truth([c["arch"] for c in cands[:5]])
-    assert kendall_tau(accs[:5], truth) > 0, (accs[:5], truth)
+    # No ranking claim here: stand-alone digits accuracies of these archs lie within 0.98-0.99
+    # (the seed-to-seed tau itself is ~0.3), and 5 archs measured tau -0.5..+0.3 from run to
+    # run. The supernet's ranking fidelity is measured where it means something:
+    # benchmarks/supernet_ranking.py (README, "Train a supernet once, rank it, reuse it").
 
 
 @pytest.mark.slow
