@@ -24,7 +24,6 @@ from torch import nn
 
 from hwnas import __version__
 from hwnas.errors import HwnasError
-from hwnas.evaluation.base import arch_costs
 from hwnas.evaluation.oneshot import OneShotConfig, OneShotEvaluator
 from hwnas.evaluation.quantized import accuracy_kind, require_int8_pricing
 from hwnas.io import load_weights, read_json, save_weights, write_json
@@ -323,7 +322,6 @@ class SupernetEvaluator(OneShotEvaluator):
         self.folder = folder
         self._key = None
         self._scores: dict[str, float] = {}
-        self.reused = self.scored = 0  # this process's counts (a Ray worker keeps its own)
 
     def prepare(self, run_dir: Path | None = None, progress: bool = False) -> None:
         from dataclasses import replace
@@ -341,24 +339,19 @@ class SupernetEvaluator(OneShotEvaluator):
         self._scores = read_scores(Path(self.folder), self._key)
         self.supernet = artifact.net
 
-    def evaluate(self, arch):
+    def accuracy(self, arch) -> float:
+        """The cached score, or the one-shot scoring's, appended to the cache."""
         from hwnas.evaluation.score_cache import append_score
-        from hwnas.runs import Candidate
 
-        self.prepare()
         name = str(arch)
         cached = self._scores.get(name)
-        if cached is None:
-            cand = super().evaluate(arch)
-            append_score(Path(self.folder), self._key, name, cand.accuracy, cand.accuracy_kind)
-            self._scores[name] = cand.accuracy
-            self.scored += 1
-            return cand
-        self.reused += 1
-        params, macs = arch_costs(self.space, arch)
-        return Candidate(arch, cached, self._lut.predict(self.space, arch), params, macs, wall_s=0.0,
-                         accuracy_kind=accuracy_kind("oneshot-val", self.config.accuracy_of),
-                         evaluator=self.name)
+        if cached is not None:
+            return cached
+        acc = super().accuracy(arch)
+        append_score(Path(self.folder), self._key, name, acc,
+                     accuracy_kind("oneshot-val", self.config.accuracy_of))
+        self._scores[name] = acc
+        return acc
 
     def _scored_as(self) -> str:
         return scored_as(self.config.accuracy_of, self._lut.meta.runtime)

@@ -42,7 +42,7 @@ RESUME_FREE = ("resume", "json", "ray_address", "executor", "progress", "stop_af
                "format_version", "force", "threads", "device")
 # Options added after runs were already written: a saved config without one ran with its default,
 # so an older run folder resumes under today's options (also inside the evaluator description).
-ADDED_DEFAULTS = {"accuracy_of": "fp32", "precision": "fp32", "nproc": 1}
+ADDED_DEFAULTS = {"accuracy_of": "fp32", "precision": "fp32"}
 # Everything a search writes into its folder: what ``--force`` removes before starting over.
 OWN_FILES = (CONFIG, CANDIDATES, STATE, RESULT, CHECKPOINT, *LOGS.values(), "weights.pt",
              "derived.json", "supernet.pt")
