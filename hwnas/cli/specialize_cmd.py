@@ -35,6 +35,12 @@ def specialize(
     seed: int = typer.Option(0, help="Seeds every search and the fine-tuning."),
     finetune_epochs: int = typer.Option(0, help="Fine-tune each chosen arch from its inherited "
                                                 "weights for this many epochs (0: export as inherited)."),
+    accuracy_from: str = typer.Option(None, help="predictor (search on the supernet's fitted "
+                                                 "predictor, then score the top --rescore archs) | "
+                                                 "supernet (score every evaluation). Default: "
+                                                 "predictor when DIR/predictor.json exists."),
+    rescore: int = typer.Option(10, help="With the predictor: archs under each budget scored with "
+                                         "the supernet; the best of them is chosen."),
     no_executorch: bool = typer.Option(False, "--no-executorch",
                                        help="Skip the ExecuTorch (.pte) export for phone tables."),
     out: Path = out_option("Folder for one run folder per device and the report."),
@@ -51,7 +57,7 @@ def specialize(
     if force and resume:
         raise HwnasError("--force starts --out over and --resume continues it", "pass one of them")
     plan = plan_specialize(str(supernet), list(lut), list(budget_ms), str(out), strategy, evaluations,
-                           population, seed, finetune_epochs, not no_executorch)
+                           population, seed, finetune_epochs, not no_executorch, accuracy_from, rescore)
     if resume:
         check_resume(plan)
     else:

@@ -127,3 +127,36 @@ def rank(folder: Path = typer.Argument(..., help="A folder written by `hwnas sup
                   f"{fmt(ceiling['spearman_rho'])}, top-{fidelity['k']} overlap "
                   f"{ceiling['top_k_overlap']:.2f}", highlight=False)
     console.print(f"stored in {folder / 'supernet.json'}; plot {png}", highlight=False)
+
+
+@supernet_app.command("predictor")
+@guarded(resume="")
+def predictor(folder: Path = typer.Argument(..., help="A folder written by `hwnas supernet train`."),
+              samples: int = typer.Option(200, help="Archs to score with the supernet, spread over the "
+                                                    "MAC range (scores go to DIR/scores.jsonl)."),
+              seed: int = typer.Option(0, help="Seeds the arch sample and the held-out folds."),
+              folds: int = typer.Option(5, help="K of the K-fold held-out fidelity check."),
+              threads: int = THREADS_OPTION,
+              json_out: bool = JSON_OPTION) -> None:
+    """Fit an accuracy predictor on the supernet's own scores, once per supernet (DIR/predictor.json)."""
+    from hwnas.evaluation.supernet_artifact import load_supernet
+    from hwnas.specialize.predictor import PREDICTOR, build_predictor, check_build
+
+    check_build(samples, folds)
+    load_supernet(folder)  # not an artifact: refused before anything is scored
+    _threads(threads)
+    record = build_predictor(folder, samples, seed, folds, say=_say(json_out))
+    if json_out:
+        print_json({k: v for k, v in record.items() if k != "weights"})
+        return
+    fid = record["fidelity"]
+
+    def fmt(v):
+        return "n/a" if v is None else f"{v:.3f}"
+
+    console.print(f"fitted a ridge predictor ({record['encoding']} encoding) on {samples} supernet "
+                  f"scores in {record['score_s']:.1f} s + {record['fit_s']:.2f} s; held-out "
+                  f"({fid['folds']}-fold) Kendall tau {fmt(fid['kendall_tau'])}, Spearman rho "
+                  f"{fmt(fid['spearman_rho'])}, MAE {fid['mae']:.4f}", highlight=False)
+    console.print(f"wrote {folder / PREDICTOR}; `hwnas specialize --supernet {folder}` now searches on "
+                  "predicted accuracy", highlight=False)

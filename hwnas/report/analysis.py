@@ -33,7 +33,8 @@ SCHEMA_VERSION = 2
 KIND_LABELS = {"oneshot-val": "one-shot validation", "scratch-val": "scratch validation",
                "scratch-test": "scratch test", "table": "tabular", None: "unrecorded kind",
                "oneshot-val-int8": "one-shot validation, int8",
-               "scratch-val-int8": "scratch validation, int8"}
+               "scratch-val-int8": "scratch validation, int8",
+               "predicted-oneshot-val": "predicted one-shot validation (supernet's predictor)"}
 
 
 def kind_label(kind: str | None) -> str:

@@ -12,9 +12,10 @@ from hwnas.space.arch import Arch
 
 # What a candidate's ``accuracy`` measures: validation accuracy with one-shot (shared supernet)
 # weights, validation or test accuracy after training from scratch, or a published table's value.
-# "-int8": the same, scored on the post-training-quantized net (``hwnas search --accuracy-of int8``)
+# "-int8": the same, scored on the post-training-quantized net (``hwnas search --accuracy-of int8``);
+# "predicted-oneshot-val": a supernet's accuracy predictor's estimate of "oneshot-val" (never a score)
 AccuracyKind = Literal["oneshot-val", "scratch-val", "scratch-test", "table", "oneshot-val-int8",
-                       "scratch-val-int8"]
+                       "scratch-val-int8", "predicted-oneshot-val"]
 ACCURACY_KINDS: tuple[str, ...] = get_args(AccuracyKind)
 
 # Objective name -> sense. Names are Candidate fields; units are in the names.

@@ -15,6 +15,7 @@ Example:
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -25,6 +26,7 @@ DONE = "specialized.json"
 PLAN = "specialize.json"
 REPORT = "report"
 LOCAL_RUNTIMES = ("onnxruntime", "torch-cpu")  # runtimes whose tables this CPU can check
+ACCURACY_FROM = ("predictor", "supernet")
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,8 @@ class SpecializePlan:
     seed: int = 0
     finetune_epochs: int = 0
     executorch: bool = True
+    accuracy_from: str = "supernet"  # predictor: search on predicted accuracy, then --rescore K
+    rescore: int = 10
 
     def to_dict(self) -> dict:
         return {**asdict(self), "targets": [asdict(t) for t in self.targets]}
@@ -64,9 +68,12 @@ def is_phone(meta) -> bool:
 
 def plan_specialize(supernet: str, luts: list[str], budgets_ms: list[float], out: str,
                     strategy: str = "evolution", evaluations: int = 300, population: int = 20,
-                    seed: int = 0, finetune_epochs: int = 0, executorch: bool = True) -> SpecializePlan:
+                    seed: int = 0, finetune_epochs: int = 0, executorch: bool = True,
+                    accuracy_from: str | None = None, rescore: int = 10) -> SpecializePlan:
     """Check every input (nothing is written): one table per budget, tables of the supernet's
-    space, budgets the tables can meet. Raises :class:`HwnasError` naming the cause and the fix."""
+    space, budgets the tables can meet, a predictor fitted for these weights when one is used.
+    ``accuracy_from`` None: the predictor when ``predictor.json`` exists, else the supernet.
+    Raises :class:`HwnasError` naming the cause and the fix."""
     from hwnas.evaluation.supernet_artifact import META, check_artifact_for
     from hwnas.latency import load_table
     from hwnas.search.registry import search_names
@@ -82,6 +89,11 @@ def plan_specialize(supernet: str, luts: list[str], budgets_ms: list[float], out
                          "pass random, evolution, nsga2, rl or predictor")
     if evaluations < 1 or finetune_epochs < 0:
         raise HwnasError("--evaluations must be >= 1 and --finetune-epochs >= 0", "pass counts in range")
+    if accuracy_from not in (None, *ACCURACY_FROM):
+        raise HwnasError(f"unknown --accuracy-from {accuracy_from!r}", "pass predictor or supernet")
+    if rescore < 1:
+        raise HwnasError(f"--rescore {rescore} scores no arch with the supernet, so none could be "
+                         "chosen", "pass --rescore 1 or more (10 is the default)")
     folder = Path(supernet)
     meta_path = folder / META
     if not meta_path.is_file():
@@ -90,6 +102,14 @@ def plan_specialize(supernet: str, luts: list[str], budgets_ms: list[float], out
     space_spec = str(read_json(meta_path, "supernet metadata").get("config", {}).get("space"))
     space = get_space(space_spec)  # a preset name or the spec file the supernet was trained on
     check_artifact_for(folder, space)
+    if accuracy_from is None:
+        from hwnas.specialize.predictor import PREDICTOR
+
+        accuracy_from = "predictor" if (folder / PREDICTOR).is_file() else "supernet"
+    if accuracy_from == "predictor":
+        from hwnas.specialize.predictor import load_predictor
+
+        load_predictor(folder, space)  # missing, damaged or stale: refused before anything is written
     targets, names = [], {}
     for lut, budget in zip(luts, budgets_ms):
         table = load_table(lut)
@@ -106,7 +126,7 @@ def plan_specialize(supernet: str, luts: list[str], budgets_ms: list[float], out
         targets.append(Target(lut, float(budget), table.meta.device_name, table.meta.runtime,
                               is_phone(table.meta), name))
     return SpecializePlan(str(folder), space_spec, tuple(targets), str(out), strategy, evaluations,
-                          population, seed, finetune_epochs, executorch)
+                          population, seed, finetune_epochs, executorch, accuracy_from, rescore)
 
 
 def check_resume(plan: SpecializePlan) -> None:
@@ -130,6 +150,7 @@ def run_specialize(plan: SpecializePlan, resume: bool = False, force: bool = Fal
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / PLAN, plan.to_dict())
     supernet = load_supernet(Path(plan.supernet))
+    say(_accuracy_source(plan))
     devices = []
     for target in plan.targets:
         done = out / target.folder / DONE
@@ -144,6 +165,20 @@ def run_specialize(plan: SpecializePlan, resume: bool = False, force: bool = Fal
     summary = {"out": str(out), "report": report, "devices": devices}
     write_json(out / "summary.json", summary)
     return summary
+
+
+def _accuracy_source(plan: SpecializePlan) -> str:
+    """The line that says where the search's accuracy comes from."""
+    from hwnas.specialize.predictor import PREDICTOR
+
+    if plan.accuracy_from == "supernet":
+        return (f"accuracy from: supernet (every evaluation scored with {plan.supernet}; "
+                f"`hwnas supernet predictor {plan.supernet}` makes searches cheaper)")
+    fidelity = read_json(Path(plan.supernet) / PREDICTOR, "supernet predictor").get("fidelity") or {}
+    tau = fidelity.get("kendall_tau")
+    return (f"accuracy from: predictor ({Path(plan.supernet) / PREDICTOR}, held-out Kendall tau "
+            f"{'n/a' if tau is None else format(tau, '.3f')}); the top {plan.rescore} under each budget "
+            "are scored with the supernet")
 
 
 def _search(plan: SpecializePlan, target: Target, resume: bool, force: bool):
@@ -161,27 +196,58 @@ def _one_device(plan: SpecializePlan, target: Target, supernet, resume: bool, fo
     from hwnas.evaluation.score_cache import SCORES
     from hwnas.evaluation.supernet_artifact import cached_archs
 
+    timings = {}
+    started = time.perf_counter()
     before = cached_archs(Path(plan.supernet))
-    res = _search(plan, target, resume, force)
-    archs = {str(c.arch) for c in res.candidates}
-    reused = len(archs & before)
-    say(f"{target.device}: searched {res.evaluations} archs ({reused} scores reused from "
-        f"{Path(plan.supernet) / SCORES})")
-    if res.best is None:
+    if plan.accuracy_from == "predictor":
+        from hwnas.specialize.predictor import load_predictor
+        from hwnas.specialize.rescore import predicted_search, rescore
+
+        predictor = load_predictor(Path(plan.supernet), supernet.space)
+        res = predicted_search(plan, target, predictor, supernet.space)
+        timings["search_s"] = time.perf_counter() - started
+        started = time.perf_counter()
+        chosen = rescore(plan, target, supernet, res, plan.rescore)
+        timings["rescore_s"] = time.perf_counter() - started
+        scored = {str(c.arch) for c in chosen.candidates}
+        predicted_acc = {str(c.arch): c.accuracy for c in res.candidates}
+        say(f"{target.device}: searched {res.evaluations} archs on predicted accuracy, scored the "
+            f"top {len(scored)} with the supernet ({len(scored & before)} from "
+            f"{Path(plan.supernet) / SCORES})")
+    else:
+        res = _search(plan, target, resume, force)
+        timings["search_s"] = time.perf_counter() - started
+        timings["rescore_s"] = 0.0
+        chosen, scored, predicted_acc = res, {str(c.arch) for c in res.candidates}, {}
+        say(f"{target.device}: searched {res.evaluations} archs ({len(scored & before)} scores reused "
+            f"from {Path(plan.supernet) / SCORES})")
+    if chosen.best is None:
         raise HwnasError(f"the search for {target.device} found no arch under {target.budget_ms:g} ms",
                          "raise --budget-ms or --evaluations for this table")
     run_dir = Path(plan.out) / target.folder
-    arch = supernet.space.parse(str(res.best.arch))
+    arch = supernet.space.parse(str(chosen.best.arch))
+    started = time.perf_counter()
     weights = _weights(plan, supernet, arch, run_dir)
+    timings["weights_s"] = time.perf_counter() - started
+    started = time.perf_counter()
     exports = _export(plan, target, supernet.space, arch, weights["state"], run_dir, weights["data"], say)
+    timings["export_s"] = time.perf_counter() - started
+    started = time.perf_counter()
+    measured = _measure(target, supernet.space, arch)
+    timings["check_s"] = time.perf_counter() - started
     record = {"device": target.device, "runtime": target.runtime, "lut": target.lut,
               "budget_ms": target.budget_ms, "run_dir": str(run_dir), "arch": str(arch),
-              "supernet_val_acc": res.best.accuracy, "predicted_ms": res.best.latency_ms,
-              "evaluations": res.evaluations, "scores_reused": reused,
+              "accuracy_from": plan.accuracy_from, "search_accuracy_kind": "predicted-oneshot-val"
+              if plan.accuracy_from == "predictor" else "oneshot-val",
+              "supernet_val_acc": chosen.best.accuracy, "supernet_val_acc_kind": chosen.best.accuracy_kind,
+              "predicted_val_acc": predicted_acc.get(str(arch)), "predicted_ms": chosen.best.latency_ms,
+              "evaluations": res.evaluations, "supernet_scored": len(scored),
+              "scores_reused": len(scored & before),
               **{k: v for k, v in weights.items() if k != "state"}, "exports": exports,
-              "measured": _measure(target, supernet.space, arch)}
+              "measured": measured, "timings_s": timings}
     write_json(run_dir / DONE, record)  # last: its presence means this device is finished
-    say(f"{target.device}: chose {arch} (predicted {record['predicted_ms']:.4g} ms)")
+    say(f"{target.device}: chose {arch} (predicted {record['predicted_ms']:.4g} ms, supernet score "
+        f"{record['supernet_val_acc']:.4f})")
     return record
 
 

@@ -27,23 +27,36 @@ def device_rows(devices: list[dict]) -> list[dict]:
             "error_pct": m.get("error_pct"),
             "latency_check": "measured here" if m["measurable"] else m["note"],
             "exports": ", ".join(e["artifact"] or f"{e['format']}: {e['skipped']}" for e in d["exports"]),
-            "scores_reused": d["scores_reused"], "evaluations": d["evaluations"]})
+            "scores_reused": d["scores_reused"], "evaluations": d["evaluations"],
+            "accuracy_from": d.get("accuracy_from", "supernet"),
+            "supernet_scored": d.get("supernet_scored", d["evaluations"]),
+            "predicted_val_acc": d.get("predicted_val_acc")})
     return rows
 
 
+def _source(row: dict) -> str:
+    if row["accuracy_from"] == "predictor":
+        return f"predictor ({row['evaluations']} predicted, {row['supernet_scored']} scored)"
+    return f"supernet ({row['evaluations']} scored)"
+
+
 def _section(rows: list[dict]) -> str:
-    head = ("device", "budget ms", "chosen arch", "supernet val acc", "test acc (inherited)",
+    head = ("device", "budget ms", "chosen arch", "search accuracy from", "supernet val acc",
+            "predicted val acc", "test acc (inherited)",
             "test acc (fine-tuned)", "predicted ms", "measured ms", "error %", "latency check",
             "exported", "scores reused")
     body = "".join(
         "<tr>" + "".join(f"<td>{escape(str(c))}</td>" for c in (
-            r["device"], _fmt(r["budget_ms"], "g"), r["arch"], _fmt(r["supernet_val_acc"]),
+            r["device"], _fmt(r["budget_ms"], "g"), r["arch"], _source(r), _fmt(r["supernet_val_acc"]),
+            _fmt(r["predicted_val_acc"]),
             _fmt(r["inherited_test_acc"]), _fmt(r["finetuned_test_acc"]), _fmt(r["predicted_ms"]),
             _fmt(r["measured_ms"]), _fmt(r["error_pct"], "+.1f"), r["latency_check"], r["exports"],
-            f"{r['scores_reused']}/{r['evaluations']}")) + "</tr>" for r in rows)
+            f"{r['scores_reused']}/{r['supernet_scored']}")) + "</tr>" for r in rows)
     return ("<h1>hwnas specialize: one supernet, one arch per device</h1>"
-            "<p>Accuracies of the search are supernet scores (inherited weights, validation split); "
-            "the test accuracies are of the exported weights. Latency is the table's prediction; "
+            "<p>The chosen arch is the best supernet-scored arch under the budget (inherited weights, "
+            "validation split); a search on predicted accuracy had its top archs scored with the "
+            "supernet, and the fronts below keep predicted and scored accuracies in separate groups. "
+            "The test accuracies are of the exported weights. Latency is the table's prediction; "
             "measured only where the table's runtime runs on this machine.</p>"
             "<table><tr>" + "".join(f"<th>{escape(h)}</th>" for h in head) + "</tr>" + body
             + "</table>")
@@ -54,7 +67,10 @@ def write_report(plan, devices: list[dict], out_dir: Path) -> dict:
     per-device section; returns where it is and the rows."""
     from hwnas.report import build_report
 
-    runs = [d["run_dir"] for d in devices]
+    from hwnas.specialize.rescore import RESCORED
+
+    runs = [d["run_dir"] for d in devices]  # a predicted search's supernet scores: their own run
+    runs += [str(Path(d["run_dir"]) / RESCORED) for d in devices if d.get("accuracy_from") == "predictor"]
     luts = [t.lut for t in plan.targets]
     from hwnas.errors import SpaceError
 
