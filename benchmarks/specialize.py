@@ -12,7 +12,9 @@ from scratch at equal epochs.
     ``train_s + predictor_build_s`` (the predictor's cost spread over one device: the honest
     view for a supernet specialized once).
 (b) Quality: the one more device again with ``--accuracy-from supernet`` (every evaluation a
-    supernet score, the scores cache shared), and the supernet score of the arch each path chose.
+    supernet score, the scores cache shared), and the supernet score of the arch each path chose
+    (the best of 300 noisy scores is biased upwards against the best of 10) beside its test
+    accuracy with inherited weights (BN re-estimated; a split neither path chose on).
 (c) For the arch chosen for the second device, ``--seeds`` seeds (0: skipped) of: fine-tuning its
     inherited weights for ``--finetune-epochs`` epochs and training the same arch from scratch for
     as many; test accuracy of each, and of the inherited weights before fine-tuning.
@@ -197,9 +199,11 @@ def main(argv: list[str] | None = None) -> dict:
                 "device": more["device"], "budget_ms": budgets[1],
                 "predictor_path": {"arch": more["arch"], "supernet_val_acc": more["supernet_val_acc"],
                                    "predicted_val_acc": more["predicted_val_acc"],
-                                   "predicted_ms": more["predicted_ms"]},
+                                   "predicted_ms": more["predicted_ms"],
+                                   "inherited_test_acc": more["inherited_test_acc"]},
                 "supernet_path": {"arch": plain["arch"], "supernet_val_acc": plain["supernet_val_acc"],
                                   "predicted_ms": plain["predicted_ms"], "wall_s": plain_s,
+                                  "inherited_test_acc": plain["inherited_test_acc"],
                                   "ratio": plain_s / train_s, "breakdown_s": plain["timings_s"],
                                   "scores_reused": plain["scores_reused"]},
                 "supernet_val_acc_gap": plain["supernet_val_acc"] - more["supernet_val_acc"]},

@@ -81,6 +81,7 @@ DOMAIN_CASES = {
     "lut import-hwnasbench": (["lut", "import-hwnasbench", "no/such", "-o", "tables"], "does not exist"),
     "supernet train": (["supernet", "train", "--sampling", "greedy", "--out", "sn"], "unknown --sampling"),
     "supernet rank": (["supernet", "rank", "no/such"], "is not a trained supernet"),
+    "supernet predictor": (["supernet", "predictor", "no/such"], "is not a trained supernet"),
     "specialize": (["specialize", "--supernet", "no/such", "--lut", "pixel3/latency-fbnet-cifar100",
                     "--budget-ms", "30", "-o", "s"], "is not a trained supernet"),
 }
