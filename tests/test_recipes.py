@@ -129,6 +129,8 @@ def test_readme_recipes_are_the_ones_tested_here():
                  ("train", "--out", "w-int8"): ("tests/cli/test_search_int8_e2e.py", '"train"'),
                  ("supernet", "train"): ("tests/cli/test_supernet_cli.py", "--sampling"),
                  ("supernet", "rank"): ("tests/cli/test_supernet_cli.py", "rank"),
+                 ("supernet", "predictor"): ("tests/cli/test_specialize_predictor_cli.py",
+                                             '"supernet", "predictor"'),
                  ("--supernet",): ("tests/cli/test_supernet_cli.py", "--supernet"),
                  ("specialize",): ("tests/cli/test_specialize_cli.py", "pixel3/latency-fbnet-cifar100"),
                  ("search", "--nproc"): ("tests/train/test_device_options.py", "--nproc")}
