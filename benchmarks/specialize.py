@@ -146,7 +146,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--predictor-samples", type=int, default=200, help="supernet scores it is fitted on")
     p.add_argument("--folds", type=int, default=5, help="K of the predictor's held-out check")
-    p.add_argument("--rescore", type=int, default=10, help="archs a predicted search scores with the supernet")
+    p.add_argument("--rescore", type=int, default=10,
+                   help="archs a predicted search scores with the supernet")
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--quick", action="store_true", help="a two-layer space, 1 epoch, 8 evaluations")
     args = p.parse_args(argv)

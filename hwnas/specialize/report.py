@@ -66,7 +66,6 @@ def write_report(plan, devices: list[dict], out_dir: Path) -> dict:
     """The Pareto report of every device's run (priced by every device's table) plus the
     per-device section; returns where it is and the rows."""
     from hwnas.report import build_report
-
     from hwnas.specialize.rescore import RESCORED
 
     runs = [d["run_dir"] for d in devices]  # a predicted search's supernet scores: their own run

@@ -123,8 +123,9 @@ def rescore(plan, target, supernet, predicted: RunResult, k: int) -> RunResult:
         arch = supernet.space.parse(str(c.arch))
         acc = score(arch)
         params, macs = arch_costs(supernet.space, arch)
-        scored.append(replace(c, accuracy=acc, params=params, macs=macs, accuracy_kind="oneshot-val", evaluator="supernet",
-                              strategy="rescore", index=i, wall_s=time.perf_counter() - started))
+        scored.append(replace(c, accuracy=acc, params=params, macs=macs, accuracy_kind="oneshot-val",
+                              evaluator="supernet", strategy="rescore", index=i,
+                              wall_s=time.perf_counter() - started))
     objectives = ("accuracy", "latency_ms")
     pareto, knee, best = front_and_best(scored, objectives, target.budget_ms)
     run = RunFolder(Path(plan.out) / target.folder / RESCORED)

@@ -50,7 +50,8 @@ def world(tmp_path_factory):
     sn.mkdir()
     train_supernet(space, SupernetTrainConfig(space=str(spec), epochs=1, batch_size=256), sn)
     key = score_key(sn, OneShotConfig(data="digits"), "supernet-fp32")
-    archs = [space.arch_from_indices(list(r)) for r in itertools.product(*(range(len(c)) for c in space.choices()))]
+    rows = itertools.product(*(range(len(c)) for c in space.choices()))
+    archs = [space.arch_from_indices(list(r)) for r in rows]
     for arch in archs:
         append_score(sn, key, str(arch), _additive(space, arch), "oneshot-val")
     r = CliRunner().invoke(app, ["supernet", "predictor", str(sn), "--samples", "16", "--folds", "4"])

@@ -24,7 +24,8 @@ SPEC = ('name = "micro"\nresolution = 16\nnum_classes = 10\nstem_channels = 8\ns
 
 
 def _every_arch(space):
-    return [space.arch_from_indices(list(r)) for r in itertools.product(*(range(len(c)) for c in space.choices()))]
+    rows = itertools.product(*(range(len(c)) for c in space.choices()))
+    return [space.arch_from_indices(list(r)) for r in rows]
 
 
 def _additive(space, arch) -> float:
