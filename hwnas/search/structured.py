@@ -50,7 +50,7 @@ DESIGNS = ("random", "latency")  # initial archs: uniform, or one per latency st
 class StructuredPredictor(Strategy):
     name = "structured"
 
-    def __init__(self, problem: Problem, seed: int = 0, initial: int = 10, refit_every: int = 5,
+    def __init__(self, problem: Problem, seed: int = 0, initial: int = 6, refit_every: int = 5,
                  kappa: float = 0.5, pool: int = 200, local_after: int | None = 100,
                  radius: int = 1, design: str = "latency"):
         super().__init__(problem, seed)
