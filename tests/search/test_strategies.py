@@ -285,6 +285,17 @@ def test_structured_first_asks_cover_every_latency_stratum():
     assert [cost.price(uniform.ask()) for _ in range(8)] != first
 
 
+def test_structured_resumed_inside_its_stratified_starts_asks_the_same():
+    ev = ToyEvaluator(toy_space(), seed=5)
+    problem = Problem(ev.space, ("accuracy", "latency_ms"), None, ev.cost_model())
+    full = drive(make_strategy("structured", problem, 2), ev, 20)
+    first = make_strategy("structured", problem, 2)
+    head = drive(first, ev, 3)  # 3 of the 6 strata asked
+    second = make_strategy("structured", problem, 9)
+    second.load_state_dict(json.loads(json.dumps(first.state_dict())))
+    assert head + drive(second, ev, 17) == full
+
+
 def test_structured_design_stays_within_the_budget():
     ev = ToyEvaluator(toy_space(), seed=5)
     cost = ev.cost_model()
