@@ -20,7 +20,9 @@ two-edit neighbours of the evaluated front (with a budget: of the best feasible 
   where asked-but-untold archs count as their predicted means (parallel asks spread out); in
   more than two objectives, only the candidates on the predicted non-dominated front are scored.
 
-After ``local_after`` asks (default 100) every ask is restricted to a trust region: archs within
+After ``local_after`` asks (default 100) every ask is restricted to a trust region (before it,
+a ``local_share`` of the asks; ``auto`` uses 0.5 for budgets up to 100 evaluations, where the
+switch never comes): archs within
 ``radius`` edits (default 1) of an evaluated front member (with a budget: of the best feasible
 archs), the whole scored set again only when that region is all asked. Early, the model's
 global view finds the right regions; late, its error (several accuracy points against front
@@ -52,20 +54,21 @@ class StructuredPredictor(Strategy):
 
     def __init__(self, problem: Problem, seed: int = 0, initial: int = 6, refit_every: int = 5,
                  kappa: float = 0.5, pool: int = 200, local_after: int | None = 100,
-                 radius: int = 1, design: str = "latency"):
+                 radius: int = 1, design: str = "latency", local_share: float = 0.0):
         super().__init__(problem, seed)
         if initial < 2 or refit_every < 1 or pool < 1 or not np.isfinite(kappa) or kappa < 0 \
                 or radius < 1 or (local_after is not None and local_after < 0) \
-                or design not in DESIGNS:
+                or design not in DESIGNS or not 0.0 <= local_share <= 1.0:
             raise SearchError(f"structured options initial={initial}, refit_every={refit_every}, "
                               f"kappa={kappa}, pool={pool}, local_after={local_after}, "
-                              f"radius={radius}, design={design!r} out of range",
+                              f"radius={radius}, design={design!r}, local_share={local_share} "
+                              "out of range",
                               "use initial >= 2, refit_every >= 1, kappa >= 0, pool >= 1, "
-                              "local_after >= 0 (or None), radius >= 1, design "
-                              + " or ".join(DESIGNS))
+                              "local_after >= 0 (or None), radius >= 1, 0 <= local_share <= 1, "
+                              "design " + " or ".join(DESIGNS))
         self.initial, self.refit_every, self.kappa, self.pool = initial, refit_every, kappa, pool
         self.local_after, self.radius = local_after, radius
-        self.design = design
+        self.design, self.local_share = design, local_share
         self.fit_count = 0
         self._sizes = np.array([len(c) for c in self.space.choices()])
         self._radix = np.concatenate([np.cumprod(self._sizes[::-1])[::-1][1:], [1]]).astype(np.int64)
@@ -203,7 +206,7 @@ class StructuredPredictor(Strategy):
         if not open_.any():  # everything scored was asked: a bounded random draw
             return self.draw(lambda: self.space.sample(self.rng))
         idx = np.flatnonzero(open_)
-        if self.local_after is not None and len(self.proposed) >= self.local_after:
+        if self._local_turn(len(self.proposed)):
             near = idx[self._in_trust_region(self._rows[idx])]
             if near.size:  # an all-asked region falls back to the whole scored set
                 idx = near
@@ -213,6 +216,13 @@ class StructuredPredictor(Strategy):
         gain = self._hv_gain(idx, codes)
         best = idx[int(np.lexsort((-acc, -gain))[0])]
         return self.space.arch_from_indices(self._rows[best])
+
+    def _local_turn(self, asked: int) -> bool:
+        """Whether ask number ``asked`` (0-based) is restricted to the trust region: all from
+        ``local_after`` on, and before it every (1 / ``local_share``)-th model-driven ask."""
+        if self.local_after is not None and asked >= self.local_after:
+            return True
+        return int((asked + 1) * self.local_share) > int(asked * self.local_share)
 
     def _hv_gain(self, idx: np.ndarray, codes: np.ndarray) -> np.ndarray:
         senses = self.problem.senses

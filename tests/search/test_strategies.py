@@ -264,11 +264,38 @@ def test_structured_asks_within_one_edit_of_the_front_after_local_after():
     assert inside >= 10  # the check above ran, not only the fallback
 
 
+def test_structured_takes_every_second_ask_from_the_trust_region_with_local_share():
+    from hwnas.pareto import pareto_front
+    from hwnas.search.encodings import neighbours
+    from hwnas.space import get_space
+
+    # NB201's 15,625 archs: a whole-space ask falls in the front's one-edit region less often
+    # than on the 400-arch toy space, where it nearly always does
+    ev = ToyEvaluator(get_space("nb201"), seed=5)
+    problem = Problem(ev.space, ("accuracy", "latency_ms"), None, ev.cost_model())
+    s = make_strategy("structured", problem, 1, local_after=None, local_share=0.5)
+    drive(s, ev, 6)
+    inside = {True: 0, False: 0}
+    for _ in range(20):
+        front = [s.space.indices(s.history[int(i)].arch)
+                 for i in pareto_front(problem.points(s.history), problem.senses)]
+        region = {n for row in front for n in neighbours(s.space, row)} | set(front)
+        turn = len(s.proposed) % 2 == 1  # 0-based asks 7, 9, 11, ...
+        arch = s.ask()
+        inside[turn] += s.space.indices(arch) in region
+        s.tell(Observation(arch, *ev.values(arch)))
+    # the region is far from all asked, so every turn asks inside it (without the share, 6 of
+    # those 10 asks happen to)
+    assert inside[True] == 10
+
+
 def test_structured_refuses_bad_trust_region_options():
     with pytest.raises(SearchError, match="local_after=-1"):
         make_strategy("structured", Problem(toy_space()), local_after=-1)
     with pytest.raises(SearchError, match="radius=0"):
         make_strategy("structured", Problem(toy_space()), radius=0)
+    with pytest.raises(SearchError, match="local_share=1.5"):
+        make_strategy("structured", Problem(toy_space()), local_share=1.5)
 
 
 def test_structured_first_asks_cover_every_latency_stratum():
@@ -357,7 +384,7 @@ def test_auto_records_its_pick_in_the_run_config(tmp_path, capsys):
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["strategy"] == "auto"
     assert config["options"]["picked"] == "structured"
-    assert config["options"]["picked_options"] == {"initial": 6}
+    assert config["options"]["picked_options"] == {"initial": 6, "local_share": 0.5}
     assert res.evaluations == 30
     assert "auto: picked structured" in capsys.readouterr().err
 
