@@ -21,8 +21,7 @@ two-edit neighbours of the evaluated front (with a budget: of the best feasible 
   more than two objectives, only the candidates on the predicted non-dominated front are scored.
 
 After ``local_after`` asks (default 100) every ask is restricted to a trust region (before it,
-a ``local_share`` of the asks; ``auto`` uses 0.5 for budgets up to 100 evaluations, where the
-switch never comes): archs within
+a ``local_share`` of the asks, for budgets where that switch comes late or never): archs within
 ``radius`` edits (default 1) of an evaluated front member (with a budget: of the best feasible
 archs), the whole scored set again only when that region is all asked. Early, the model's
 global view finds the right regions; late, its error (several accuracy points against front

@@ -384,7 +384,7 @@ def test_auto_records_its_pick_in_the_run_config(tmp_path, capsys):
     config = json.loads((tmp_path / "run" / "config.json").read_text())
     assert config["strategy"] == "auto"
     assert config["options"]["picked"] == "structured"
-    assert config["options"]["picked_options"] == {"initial": 6, "local_share": 0.5}
+    assert config["options"]["picked_options"] == {"initial": 6}
     assert res.evaluations == 30
     assert "auto: picked structured" in capsys.readouterr().err
 
