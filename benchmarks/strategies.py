@@ -58,7 +58,7 @@ REAL_SUBSET = ("cifar100/raspi4", "cifar100/eyeriss", "cifar100/gold_6226",
                "imagenet16/titan_rtx_1", "imagenet16/pixel2", "imagenet16/samsung_a50")
 OPTIONS = {"evolution": {"population": 50, "sample_size": 25}, "nsga2": {"population": 20},
            "rl": {"reward": "soft"}, "predictor": {"initial": 10}, "random": {},
-           "local": {"initial": 10}, "structured": {"initial": 10}}
+           "local": {"initial": 10}, "structured": {"initial": 6}}
 # auto is told the budget it runs at (each checkpoint), as ``hwnas search --max-evals`` does
 
 

@@ -1,6 +1,9 @@
 """Structured predictor search: a surrogate that sees cell structure, acquisition over the space.
 
-After ``initial`` random archs, a Bayesian ridge surrogate (``hwnas.search.surrogate.Surrogate``:
+The first ``initial`` archs are one random arch per latency stratum (``design="latency"``: the
+priced archs sorted by price and cut into ``initial`` equal parts; with a budget, those within
+it), since the price is known before evaluating; ``design="random"`` draws them uniformly. After
+them, a Bayesian ridge surrogate (``hwnas.search.surrogate.Surrogate``:
 saturating transform, leave-one-out model selection, posterior spread) is fitted every
 ``refit_every`` tells on :func:`hwnas.search.encodings.structure_encoding` - one-hot choices
 plus, for a cell space, BANANAS path features, so a ``none`` edge that disconnects a conv is
@@ -17,7 +20,8 @@ two-edit neighbours of the evaluated front (with a budget: of the best feasible 
   where asked-but-untold archs count as their predicted means (parallel asks spread out); in
   more than two objectives, only the candidates on the predicted non-dominated front are scored.
 
-After ``local_after`` asks (default 100) every ask is restricted to a trust region: archs within
+After ``local_after`` asks (default 100) every ask is restricted to a trust region (before it,
+a ``local_share`` of the asks, for budgets where that switch comes late or never): archs within
 ``radius`` edits (default 1) of an evaluated front member (with a budget: of the best feasible
 archs), the whole scored set again only when that region is all asked. Early, the model's
 global view finds the right regions; late, its error (several accuracy points against front
@@ -41,24 +45,29 @@ from hwnas.search.surrogate import Surrogate
 from hwnas.space.arch import Arch
 
 ENUMERATE_LIMIT = 20_000  # spaces up to this size are scored whole
+DESIGNS = ("random", "latency")  # initial archs: uniform, or one per latency stratum
 
 
 class StructuredPredictor(Strategy):
     name = "structured"
 
-    def __init__(self, problem: Problem, seed: int = 0, initial: int = 10, refit_every: int = 5,
+    def __init__(self, problem: Problem, seed: int = 0, initial: int = 6, refit_every: int = 5,
                  kappa: float = 0.5, pool: int = 200, local_after: int | None = 100,
-                 radius: int = 1):
+                 radius: int = 1, design: str = "latency", local_share: float = 0.0):
         super().__init__(problem, seed)
         if initial < 2 or refit_every < 1 or pool < 1 or not np.isfinite(kappa) or kappa < 0 \
-                or radius < 1 or (local_after is not None and local_after < 0):
+                or radius < 1 or (local_after is not None and local_after < 0) \
+                or design not in DESIGNS or not 0.0 <= local_share <= 1.0:
             raise SearchError(f"structured options initial={initial}, refit_every={refit_every}, "
                               f"kappa={kappa}, pool={pool}, local_after={local_after}, "
-                              f"radius={radius} out of range",
+                              f"radius={radius}, design={design!r}, local_share={local_share} "
+                              "out of range",
                               "use initial >= 2, refit_every >= 1, kappa >= 0, pool >= 1, "
-                              "local_after >= 0 (or None), radius >= 1")
+                              "local_after >= 0 (or None), radius >= 1, 0 <= local_share <= 1, "
+                              "design " + " or ".join(DESIGNS))
         self.initial, self.refit_every, self.kappa, self.pool = initial, refit_every, kappa, pool
         self.local_after, self.radius = local_after, radius
+        self.design, self.local_share = design, local_share
         self.fit_count = 0
         self._sizes = np.array([len(c) for c in self.space.choices()])
         self._radix = np.concatenate([np.cumprod(self._sizes[::-1])[::-1][1:], [1]]).astype(np.int64)
@@ -152,6 +161,26 @@ class StructuredPredictor(Strategy):
             return [o.arch for o in feas[:5]] or [min(obs, key=lambda o: o.latency_ms).arch]
         return [obs[int(i)].arch for i in pareto_front(self.problem.points(obs), self.problem.senses)]
 
+    def _stratified(self) -> Arch:
+        """A random arch of latency stratum k of ``initial`` (k = asks so far).
+
+        Prices are free, so the first fit sees the whole latency range (with a budget: the range
+        within it) instead of where uniform samples crowd (NB201's mid-latency cells)."""
+        if self.space.size() <= ENUMERATE_LIMIT:
+            rows, _, price = self._candidates()
+        else:
+            rows = self.rng.integers(self._sizes, size=(50 * self.initial, self._sizes.size))
+            price = self.problem.cost.price_rows(rows)
+        keep = np.isfinite(price)
+        if self.problem.budget_ms is not None and (price[keep] <= self.problem.budget_ms).any():
+            keep &= price <= self.problem.budget_ms
+        rows = rows[keep][np.argsort(price[keep], kind="stable")]
+        k = len(self.proposed) % self.initial
+        lo, hi = (len(rows) * k) // self.initial, (len(rows) * (k + 1)) // self.initial
+        if hi <= lo:  # fewer priced archs than strata
+            return self.draw(lambda: self.space.sample(self.rng))
+        return self.draw(lambda: self.space.arch_from_indices(rows[int(self.rng.integers(lo, hi))]))
+
     def _in_trust_region(self, rows: np.ndarray) -> np.ndarray:
         """Which rows are within ``radius`` edits of a centre (the front's neighbourhood)."""
         centres = np.array([self.space.indices(a) for a in self._centres()])
@@ -161,6 +190,8 @@ class StructuredPredictor(Strategy):
     # --- proposals -----------------------------------------------------------------------------
     def _propose(self) -> Arch:
         if len(self.history) < self.initial:
+            if self.design == "latency" and self.problem.cost is not None:
+                return self._stratified()
             return self.draw(lambda: self.space.sample(self.rng))
         if self.fit_count == 0 or len(self.history) - self.fit_count >= self.refit_every \
                 or self._rows is None:
@@ -174,7 +205,7 @@ class StructuredPredictor(Strategy):
         if not open_.any():  # everything scored was asked: a bounded random draw
             return self.draw(lambda: self.space.sample(self.rng))
         idx = np.flatnonzero(open_)
-        if self.local_after is not None and len(self.proposed) >= self.local_after:
+        if self._local_turn(len(self.proposed)):
             near = idx[self._in_trust_region(self._rows[idx])]
             if near.size:  # an all-asked region falls back to the whole scored set
                 idx = near
@@ -184,6 +215,13 @@ class StructuredPredictor(Strategy):
         gain = self._hv_gain(idx, codes)
         best = idx[int(np.lexsort((-acc, -gain))[0])]
         return self.space.arch_from_indices(self._rows[best])
+
+    def _local_turn(self, asked: int) -> bool:
+        """Whether ask number ``asked`` (0-based) is restricted to the trust region: all from
+        ``local_after`` on, and before it every (1 / ``local_share``)-th model-driven ask."""
+        if self.local_after is not None and asked >= self.local_after:
+            return True
+        return int((asked + 1) * self.local_share) > int(asked * self.local_share)
 
     def _hv_gain(self, idx: np.ndarray, codes: np.ndarray) -> np.ndarray:
         senses = self.problem.senses
