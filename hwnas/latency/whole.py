@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from hwnas.errors import HwnasError, SpaceError
-from hwnas.latency.measure import measure_interleaved
+from hwnas.latency.measure import measure_interleaved, process_settings_restored
 from hwnas.space.arch import Arch
 from hwnas.space.base import SearchSpace
 
@@ -38,7 +38,16 @@ def sample_archs(space: SearchSpace, n: int, rng: np.random.Generator) -> list:
 def measure_archs(space: SearchSpace, archs: list, profiler, rng: np.random.Generator,
                   passes: int = 2) -> tuple[list[list[float]], float]:
     """End-to-end p50 per arch for each of ``passes`` interleaved passes, and the seconds one
-    end-to-end measurement costs (building + exporting/lowering the arch, plus one pass)."""
+    end-to-end measurement costs (building + exporting/lowering the arch, plus one pass).
+
+    The profiler's setup pins the process to one core; it is undone on return, so a caller that
+    goes on to train or score (``hwnas specialize``'s next device) keeps every core."""
+    with process_settings_restored():
+        return _measure_archs(space, archs, profiler, rng, passes)
+
+
+def _measure_archs(space: SearchSpace, archs: list, profiler, rng: np.random.Generator,
+                   passes: int) -> tuple[list[list[float]], float]:
     from hwnas.nn import build_model
 
     proto = profiler.protocol

@@ -103,7 +103,7 @@ def make_evaluator(spec: str, space, lut: str | None, data: str, epochs: int | N
     raise HwnasError(f"unknown evaluator {spec!r}", "choose oneshot, scratch or table:FILE.csv")
 
 
-def _strategy_options(config: BlackboxConfig) -> dict:
+def strategy_options(config: BlackboxConfig) -> dict:
     return {"evolution": {"population": config.population, "sample_size": config.sample_size},
             "nsga2": {"population": config.population}, "rl": {"reward": config.reward},
             "predictor": {"initial": min(config.population, 10), "surrogate": config.surrogate},
@@ -132,7 +132,7 @@ def run_blackbox(config: BlackboxConfig, progress: bool = True) -> RunResult:
         evaluator.prepare()  # bad CSV -> error before anything is written
     problem = Problem(space, tuple(objectives), budget_ms, evaluator.cost_model())
     problem.check_reachable()
-    options = _strategy_options(config)
+    options = strategy_options(config)
     strat = make_strategy(strategy, problem, config.seed, **options)
     if strategy == "auto":  # the run config records what auto picked
         options = {**options, "picked": strat.picked, "picked_options": strat.picked_options}

@@ -63,7 +63,7 @@ def predicted_search(plan, target, predictor: Predictor, space) -> RunResult:
 
     from hwnas.execution import make_executor
     from hwnas.search.base import Problem
-    from hwnas.search.blackbox import BlackboxConfig, _strategy_options
+    from hwnas.search.blackbox import BlackboxConfig, strategy_options
     from hwnas.search.runner import run_search
     from hwnas.search.strategies import make_strategy
 
@@ -74,7 +74,7 @@ def predicted_search(plan, target, predictor: Predictor, space) -> RunResult:
     cfg = BlackboxConfig(plan.strategy, "supernet-predictor", plan.space, target.lut, target.budget_ms,
                          plan.evaluations, str(run_dir), seed=plan.seed, population=plan.population,
                          sample_size=min(5, plan.population))
-    options = _strategy_options(cfg)
+    options = strategy_options(cfg)
     strategy = make_strategy(plan.strategy, problem, plan.seed, **options)
     max_evals = min(plan.evaluations, space.size())
     result = run_search(strategy, evaluator, max_evals, make_executor("local"), None, lut=target.lut)

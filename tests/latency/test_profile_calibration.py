@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -54,3 +55,22 @@ def test_a_calibration_killed_midway_keeps_the_ops_and_resumes(tmp_path: Path, m
     measured.clear()
     again = profile.profile_space(space, prof, out, calibration_archs=6)
     assert measured == [] and again.calibration == table.calibration
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="needs a process allowed on 2 or more cores to see pinning undone")
+def test_measuring_whole_archs_gives_the_pinned_core_back() -> None:
+    # specialize measures one device's arch and then scores the next device's archs in the same
+    # process: a profiler's one-core pin left in place made that scoring single-core
+    import numpy as np
+
+    from hwnas.latency.whole import measure_archs
+    from hwnas.plugins import get_profiler
+
+    space = tiny_space()
+    before = os.sched_getaffinity(0)
+    prof = get_profiler("torch-cpu", MeasureProtocol(runs=3, rounds=1, warmup=1, pin_cpu=True))
+    runs, _ = measure_archs(space, [space.sample(np.random.default_rng(0))], prof,
+                            np.random.default_rng(1), passes=1)
+    assert runs[0][0] > 0
+    assert os.sched_getaffinity(0) == before
