@@ -275,7 +275,8 @@ def _samplings(text: str) -> tuple[str, ...]:
     given = tuple(dict.fromkeys(t.strip() for t in text.split(",")))
     unknown = [t for t in given if t not in SAMPLINGS]
     if unknown or not given:
-        raise HwnasError(f"--samplings {text!r} names no sampling rule or an unknown one ({', '.join(unknown)})",
+        raise HwnasError(f"--samplings {text!r} names no sampling rule or an unknown one "
+                         f"({', '.join(unknown)})",
                          f"pass a comma-separated subset of {','.join(SAMPLINGS)}")
     return given
 

@@ -65,10 +65,12 @@ def test_quick_run_ranks_both_supernets_against_two_different_seeds(tmp_path, ru
     assert 0.0 <= ceiling["top_k_overlap"] <= 1.0
     # every supernet, each scored with both calibrations, on the same archs and stand-alone runs
     kinds = {(s["sampling"], s["calibration"]) for s in result["supernets"]}
-    assert kinds == {(k, c) for k in ("uniform", "sandwich", "spread") for c in ("evaluator-4", "shuffled-16")}
+    assert kinds == {(k, c) for k in ("uniform", "sandwich", "spread")
+                     for c in ("evaluator-4", "shuffled-16")}
     # spread trains archs near both ends of the MAC range; uniform's paths stay mid-range
     trained = {s["sampling"]: s["trained_macs_quantiles"] for s in result["supernets"]}
-    assert trained["spread"]["p5"] < trained["uniform"]["p5"] < trained["uniform"]["p95"] < trained["spread"]["p95"]
+    spread, uniform = trained["spread"], trained["uniform"]
+    assert spread["p5"] < uniform["p5"] < uniform["p95"] < spread["p95"]
     assert trained["sandwich"]["min"] < trained["uniform"]["min"]  # the smallest path, every step
     mean = [(a + b) / 2 for a, b in pairs]
     for s in result["supernets"]:
