@@ -1,18 +1,19 @@
-"""Supernet ranking fidelity: does a uniform, sandwich or spread supernet order archs as training does?
+"""Supernet ranking fidelity: does a uniform, tilted, sandwich or spread supernet rank archs as training does?
 
     python benchmarks/supernet_ranking.py [--data digits] [--data imagefolder:PATH | --data cifar]
         [--space mbconv-small] [--samples 10] [--epochs 2] [--supernet-epochs 4]
-        [--random-paths 1] [--no-distill] [--samplings uniform,sandwich,spread]
+        [--random-paths 1] [--no-distill] [--samplings uniform,tilted,sandwich,spread]
         [--train-images 0] [--work DIR] [--seed 0] [--quick]
 
 For every ``--data`` (default: digits and ``cifar``, the 6,187-image CIFAR-10 subset in
 ``../shared/data/cifar10-subset`` beside the checkout): ``--samples`` archs spread over the MAC range
 are trained from scratch with two seeds (``--epochs`` each), once, and every supernet of
-``--samplings`` (uniform single path; sandwich: largest, smallest and ``--random-paths`` random paths
-a step; spread: sandwich with tilted random paths that cover the MAC range; in-place distillation
-unless ``--no-distill``) is trained once for ``--supernet-epochs``. The same archs and the same
-stand-alone runs serve every supernet. Inherited accuracy is scored twice per supernet: BatchNorm
-recalibrated on 4 training batches of a seeded shuffle (what the one-shot evaluator does) and on 16.
+``--samplings`` (uniform single path; tilted: one path a step leaning to small or large ops;
+sandwich: largest, smallest and ``--random-paths`` random paths a step; spread: sandwich with tilted
+random paths that cover the MAC range; in-place distillation unless ``--no-distill``) is trained
+once for ``--supernet-epochs``. The same archs and the same stand-alone runs serve every supernet.
+Inherited accuracy is scored twice per supernet: BatchNorm recalibrated on 4 training batches of a
+seeded shuffle (what the one-shot evaluator does) and on 16.
 Printed JSON: Kendall tau, Spearman rho and top-k overlap of each against the stand-alone mean, the
 MAC quantiles of the paths each rule trains, the stand-alone seed-to-seed agreement (the ceiling)
 and the ratio to it (goal: tau >= 0.8 x the ceiling). Validation split only.
@@ -37,7 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from hwnas.errors import HwnasError
-from hwnas.evaluation.path_sampling import SAMPLINGS
+from hwnas.evaluation.path_sampling import SAMPLINGS, SINGLE_PATH
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CIFAR = ROOT.parent / "shared" / "data" / "cifar10-subset"
@@ -113,8 +114,8 @@ def _supernet(space, spec: str, data, sampling: str, sizes: Sizes, work: Path, p
     from hwnas.io import read_json
 
     cfg = SupernetTrainConfig(space=space.name, data=spec, epochs=sizes.supernet_epochs, sampling=sampling,
-                              random_paths=sizes.random_paths if sampling != "uniform" else 2,
-                              distill=sizes.distill and sampling != "uniform",
+                              random_paths=sizes.random_paths if sampling not in SINGLE_PATH else 2,
+                              distill=sizes.distill and sampling not in SINGLE_PATH,
                               batch_size=sizes.batch_size, lr=sizes.lr, seed=sizes.seed)
     folder = work / f"supernet-{sampling}-{_key([cfg.trained_for(), sizes.train_images])}"
     done = (folder / WEIGHTS).is_file() and read_json(folder / META, "supernet metadata").get("complete")
@@ -239,8 +240,8 @@ def rank_one(spec: str, space_name: str, sizes: Sizes, work: Path, partial: bool
             ours = agreement(scores, mean, k)
             ratio = (ours["kendall_tau"] / ceiling["kendall_tau"]
                      if ours["kendall_tau"] is not None and (ceiling["kendall_tau"] or 0) > 0 else None)
-            results.append({"sampling": sampling, "random_paths": cfg.random_paths if sampling != "uniform"
-                            else None, "distill": cfg.distill, "epochs": cfg.epochs,
+            results.append({"sampling": sampling, "random_paths": None if sampling in SINGLE_PATH
+                            else cfg.random_paths, "distill": cfg.distill, "epochs": cfg.epochs,
                             "calibration": label, "calib_batches": count,
                             "train_wall_s": supernet.meta.get("train_wall_s"),
                             "trained_macs_quantiles": dict(zip(("min", "p5", "p50", "p95", "max"),

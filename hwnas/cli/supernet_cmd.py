@@ -35,7 +35,8 @@ def train(space: str = SPACE_OPTION,
           data: str = typer.Option("digits", help="digits | synthetic | cifar10:PATH | cifar100:PATH | "
                                                   "imagefolder:PATH (never downloaded)."),
           epochs: int = typer.Option(5, min=1, help="Training epochs."),
-          sampling: str = typer.Option("uniform", help="uniform (one random path a step) | sandwich "
+          sampling: str = typer.Option("uniform", help="uniform (one random path a step) | tilted (one "
+                                                       "path tilted to small or large ops) | sandwich "
                                                        "(largest, smallest and --random-paths paths) | "
                                                        "spread (sandwich with random paths tilted to "
                                                        "small or large ops: every MAC level trained)."),

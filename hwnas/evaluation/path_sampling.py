@@ -6,9 +6,11 @@ Sampling rules (``hwnas supernet train --sampling``):
   Guo et al.). A path's MACs are a sum of independent choices, so they pile up in the middle of
   the range: on mbconv-small they cover about 3.5-8 M of its 1.9-10.1 M MACs, and the smallest and
   largest archs are (almost) never trained.
+- ``tilted``: one path a step, like ``uniform``, but a *tilted* one (below): uniform's cost,
+  every MAC level trained.
 - ``sandwich``: the largest path (most MACs at every position), the smallest and ``k`` uniform
   random paths a step, gradients summed (BigNAS / OFA).
-- ``spread``: the sandwich rule whose ``k`` random paths are *tilted*: each draws a tilt from
+- ``spread``: the sandwich rule whose ``k`` random paths are tilted. A tilted path draws a tilt from
   ``uniform(-TILT, TILT)`` and picks every choice with a weight ``exp(tilt x rank)``, where the rank
   places the choice among its position's choices by MACs in [-1, 1]. A negative tilt leans to small
   choices, a positive one to large ones, so the random paths cover every MAC level, the way the
@@ -25,7 +27,8 @@ import numpy as np
 
 from hwnas.space.base import SearchSpace
 
-SAMPLINGS = ("uniform", "sandwich", "spread")
+SAMPLINGS = ("uniform", "tilted", "sandwich", "spread")
+SINGLE_PATH = ("uniform", "tilted")  # one path a step, no largest path to distil from
 TILT = 4.0  # exp(4 x rank): at the extreme tilt the largest choice is e^8 times likelier than the smallest
 
 _CHOICE_MACS: dict[str, list[np.ndarray]] = {}  # by space fingerprint: building every op is slow
@@ -81,7 +84,7 @@ class PathSampler:
     """A sampling rule bound to a space: :meth:`step` draws the gates of one training step."""
 
     sampling: str
-    random_paths: int  # k: random paths a step besides the extremes (sandwich, spread)
+    random_paths: int  # k: random paths a step besides the extremes (sandwich, spread); else 1
     sizes: tuple[int, ...]  # choices per position
     largest: tuple[int, ...] = ()
     smallest: tuple[int, ...] = ()
@@ -92,18 +95,21 @@ class PathSampler:
         sizes = tuple(len(c) for c in space.choices())
         if sampling == "uniform":  # needs no MAC counts (building every op takes seconds)
             return cls(sampling, 1, sizes)
+        tilted = sampling in ("tilted", "spread")
+        ranks = tuple(tuple(r) for r in choice_ranks(choice_macs(space))) if tilted else ()
+        if sampling == "tilted":
+            return cls(sampling, 1, sizes, ranks=ranks)
         largest, smallest = extreme_gates(space)
-        ranks = tuple(tuple(r) for r in choice_ranks(choice_macs(space))) if sampling == "spread" else ()
         return cls(sampling, random_paths, sizes, tuple(largest), tuple(smallest), ranks)
 
     def step(self, rng: np.random.Generator) -> list[list[int]]:
         """The paths of one step, the largest first (in-place distillation's teacher)."""
-        if self.sampling == "spread":
+        if self.ranks:  # tilted, spread
             ranks = [np.asarray(r) for r in self.ranks]
             randoms = [tilted_path(ranks, rng) for _ in range(self.random_paths)]
         else:
             randoms = [[int(rng.integers(n)) for n in self.sizes] for _ in range(self.random_paths)]
-        if self.sampling == "uniform":
+        if self.sampling in SINGLE_PATH:
             return randoms
         return [list(self.largest), list(self.smallest), *randoms]
 

@@ -7,7 +7,8 @@ measured it). Training writes ``checkpoint.pt`` after every epoch (one atomic fi
 killed with -9 resumes from its last finished epoch and ends with the same weights.
 
 Sampling rules (:mod:`hwnas.evaluation.path_sampling`): ``uniform`` trains one random path per
-step (single-path one-shot, Guo et al., what ``--evaluator oneshot`` does); ``sandwich`` trains the
+step (single-path one-shot, Guo et al., what ``--evaluator oneshot`` does); ``tilted`` one path
+leaning to small or large ops, so every MAC level is trained; ``sandwich`` trains the
 largest, the smallest and ``k`` random paths per step and sums their gradients (BigNAS / OFA);
 ``spread`` is ``sandwich`` with tilted random paths that cover the whole MAC range. The last two
 can distil every smaller path from the largest path's soft labels (in-place distillation).
@@ -26,7 +27,7 @@ from torch import nn
 from hwnas import __version__
 from hwnas.errors import HwnasError
 from hwnas.evaluation.oneshot import OneShotConfig, OneShotEvaluator
-from hwnas.evaluation.path_sampling import SAMPLINGS, PathSampler
+from hwnas.evaluation.path_sampling import SAMPLINGS, SINGLE_PATH, PathSampler
 from hwnas.evaluation.quantized import accuracy_kind, require_int8_pricing
 from hwnas.io import load_weights, read_json, save_weights, write_json
 from hwnas.space.base import SearchSpace
@@ -59,9 +60,9 @@ class SupernetTrainConfig:
     def check(self) -> None:
         if self.sampling not in SAMPLINGS:
             raise HwnasError(f"unknown --sampling {self.sampling!r}", f"pass one of {', '.join(SAMPLINGS)}")
-        if self.distill and self.sampling == "uniform":
+        if self.distill and self.sampling in SINGLE_PATH:
             raise HwnasError("--distill needs --sampling sandwich or spread (it distils from the "
-                             "largest path, which uniform does not train)",
+                             f"largest path, which {self.sampling} does not train)",
                              "pass --sampling sandwich or spread, or drop --distill")
         if self.random_paths < 0:
             raise HwnasError(f"--random-paths must be >= 0, not {self.random_paths}", "pass 0 or more")

@@ -100,7 +100,8 @@ def test_sandwich_and_spread_train_largest_smallest_and_k_random_paths(micro):
     for sampling in ("sandwich", "spread"):
         paths = PathSampler.for_space(space, sampling, 3).step(rng)
         assert len(paths) == 5 and paths[0] == largest and paths[1] == smallest
-    assert len(PathSampler.for_space(space, "uniform", 3).step(rng)) == 1
+    for sampling in ("uniform", "tilted"):  # one path a step, whatever k says
+        assert len(PathSampler.for_space(space, sampling, 3).step(rng)) == 1
 
 
 def test_spread_paths_cover_the_mac_range_and_uniform_paths_do_not(tmp_path):
@@ -119,6 +120,8 @@ def test_spread_paths_cover_the_mac_range_and_uniform_paths_do_not(tmp_path):
     spread, uniform = random_path_fractions("spread", 0), random_path_fractions("uniform", 0)
     # measured: spread puts ~19 % of its paths in each outer tenth of the range, uniform none
     assert (spread < 0.1).mean() > 0.1 and (spread > 0.9).mean() > 0.1
+    tilted = random_path_fractions("tilted", 0)  # the same draw, one path a step
+    assert (tilted < 0.1).mean() > 0.1 and (tilted > 0.9).mean() > 0.1
     assert (uniform < 0.1).mean() < 0.02 and (uniform > 0.9).mean() < 0.02
     assert np.array_equal(spread, random_path_fractions("spread", 0))  # seeded
     assert not np.array_equal(spread, random_path_fractions("spread", 1))
@@ -131,12 +134,14 @@ def test_a_spread_supernet_trains_with_distillation_and_records_its_rule(micro, 
                                                       distill=True), out)
     assert meta["config"]["sampling"] == "spread" and meta["complete"]
     assert load_supernet(out).meta["trained_for"]["sampling"] == "spread"
-    assert SAMPLINGS == ("uniform", "sandwich", "spread")
+    assert SAMPLINGS == ("uniform", "tilted", "sandwich", "spread")
 
 
 def test_bad_settings_and_foreign_spaces_are_refused(micro, tmp_path):
     with pytest.raises(HwnasError, match="--distill needs --sampling sandwich or spread"):
         _cfg(micro, distill=True).check()
+    with pytest.raises(HwnasError, match="largest path, which tilted does not train"):
+        _cfg(micro, distill=True, sampling="tilted").check()
     with pytest.raises(HwnasError, match="unknown --sampling"):
         _cfg(micro, sampling="greedy").check()
     out = tmp_path / "sn"

@@ -44,7 +44,7 @@ def _tau_ok(value) -> bool:
     return value is not None and -1.0 <= value <= 1.0
 
 
-@pytest.mark.integration  # ~40 s at load 2: the quick run, two --partial reads, one retrained run
+@pytest.mark.integration  # ~50 s at load 2: the quick run, two --partial reads, one retrained run
 def test_quick_run_ranks_both_supernets_against_two_different_seeds(tmp_path, run):
     code, out, err = run("--quick", "--work", str(tmp_path))
     assert code == 0, err
@@ -65,12 +65,13 @@ def test_quick_run_ranks_both_supernets_against_two_different_seeds(tmp_path, ru
     assert 0.0 <= ceiling["top_k_overlap"] <= 1.0
     # every supernet, each scored with both calibrations, on the same archs and stand-alone runs
     kinds = {(s["sampling"], s["calibration"]) for s in result["supernets"]}
-    assert kinds == {(k, c) for k in ("uniform", "sandwich", "spread")
+    assert kinds == {(k, c) for k in ("uniform", "tilted", "sandwich", "spread")
                      for c in ("evaluator-4", "shuffled-16")}
     # spread trains archs near both ends of the MAC range; uniform's paths stay mid-range
     trained = {s["sampling"]: s["trained_macs_quantiles"] for s in result["supernets"]}
-    spread, uniform = trained["spread"], trained["uniform"]
+    spread, uniform, tilted = trained["spread"], trained["uniform"], trained["tilted"]
     assert spread["p5"] < uniform["p5"] < uniform["p95"] < spread["p95"]
+    assert tilted["p5"] < uniform["p5"] < uniform["p95"] < tilted["p95"]
     assert trained["sandwich"]["min"] < trained["uniform"]["min"]  # the smallest path, every step
     mean = [(a + b) / 2 for a, b in pairs]
     for s in result["supernets"]:
