@@ -74,6 +74,7 @@ def test_quick_run_ranks_both_supernets_against_two_different_seeds(tmp_path, ru
     assert tilted["p5"] < uniform["p5"] < uniform["p95"] < tilted["p95"]
     assert trained["sandwich"]["min"] < trained["uniform"]["min"]  # the smallest path, every step
     mean = [(a + b) / 2 for a, b in pairs]
+    assert result["macs_vs_standalone"]["kendall_tau"] == pytest.approx(kendalltau(macs, mean).statistic)
     for s in result["supernets"]:
         assert _tau_ok(s["vs_standalone"]["kendall_tau"]), s
         assert -1.0 <= s["vs_standalone"]["spearman_rho"] <= 1.0
