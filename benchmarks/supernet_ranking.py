@@ -1,19 +1,22 @@
-"""Supernet ranking fidelity: does a uniform or a sandwich supernet order archs as training does?
+"""Supernet ranking fidelity: does a uniform, tilted, sandwich or spread supernet rank archs as training does?
 
     python benchmarks/supernet_ranking.py [--data digits] [--data imagefolder:PATH | --data cifar]
         [--space mbconv-small] [--samples 10] [--epochs 2] [--supernet-epochs 4]
-        [--random-paths 1] [--no-distill] [--train-images 0] [--work DIR] [--seed 0] [--quick]
+        [--random-paths 1] [--no-distill] [--samplings uniform,tilted,sandwich,spread]
+        [--train-images 0] [--work DIR] [--seed 0] [--quick]
 
 For every ``--data`` (default: digits and ``cifar``, the 6,187-image CIFAR-10 subset in
 ``../shared/data/cifar10-subset`` beside the checkout): ``--samples`` archs spread over the MAC range
-are trained from scratch with two seeds (``--epochs`` each), once, and both supernets (uniform single
-path; sandwich: largest, smallest and ``--random-paths`` random paths a step, in-place distillation
-unless ``--no-distill``) are trained once for ``--supernet-epochs``. The same archs and the same
-stand-alone runs serve both supernets. Inherited accuracy is scored twice per supernet: BatchNorm
-recalibrated on the first 4 training batches (what the one-shot evaluator does) and on 16 batches
-from a seeded shuffle. Printed JSON: Kendall tau, Spearman rho and top-k overlap of each against the
-stand-alone mean, the stand-alone seed-to-seed agreement (the ceiling) and the ratio to it (goal:
-tau >= 0.8 x the ceiling). Validation split only.
+are trained from scratch with two seeds (``--epochs`` each), once, and every supernet of
+``--samplings`` (uniform single path; tilted: one path a step leaning to small or large ops;
+sandwich: largest, smallest and ``--random-paths`` random paths a step; spread: sandwich with tilted
+random paths that cover the MAC range; in-place distillation unless ``--no-distill``) is trained
+once for ``--supernet-epochs``. The same archs and the same stand-alone runs serve every supernet.
+Inherited accuracy is scored twice per supernet: BatchNorm recalibrated on 4 training batches of a
+seeded shuffle (what the one-shot evaluator does) and on 16.
+Printed JSON: Kendall tau, Spearman rho and top-k overlap of each against the stand-alone mean, the
+MAC quantiles of the paths each rule trains, the stand-alone seed-to-seed agreement (the ceiling)
+and the ratio to it (goal: tau >= 0.8 x the ceiling). Validation split only.
 
 Every stage is cached in ``--work`` (default ``./supernet-ranking-work``): a supernet resumes from
 its last finished epoch, each stand-alone run and each inherited score is a JSON file written when
@@ -35,12 +38,14 @@ from pathlib import Path
 import numpy as np
 
 from hwnas.errors import HwnasError
+from hwnas.evaluation.path_sampling import SAMPLINGS, SINGLE_PATH
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CIFAR = ROOT.parent / "shared" / "data" / "cifar10-subset"
 GOAL_RATIO = 0.8
-# (label, calibration batches, shuffle seed or None for the first batches in file order)
-CALIBRATIONS = (("first-4", 4, None), ("shuffled-16", 16, 0))
+# (label, calibration batches, shuffle seed or None for the one-shot evaluator's own draw, which is
+# hwnas.nn.input_batches: a seeded shuffle too, so evaluator-4 holds the first 4 of shuffled-16)
+CALIBRATIONS = (("evaluator-4", 4, None), ("shuffled-16", 16, 0))
 
 
 @dataclass(frozen=True)
@@ -109,8 +114,8 @@ def _supernet(space, spec: str, data, sampling: str, sizes: Sizes, work: Path, p
     from hwnas.io import read_json
 
     cfg = SupernetTrainConfig(space=space.name, data=spec, epochs=sizes.supernet_epochs, sampling=sampling,
-                              random_paths=sizes.random_paths if sampling == "sandwich" else 2,
-                              distill=sizes.distill and sampling == "sandwich",
+                              random_paths=sizes.random_paths if sampling not in SINGLE_PATH else 2,
+                              distill=sizes.distill and sampling not in SINGLE_PATH,
                               batch_size=sizes.batch_size, lr=sizes.lr, seed=sizes.seed)
     folder = work / f"supernet-{sampling}-{_key([cfg.trained_for(), sizes.train_images])}"
     done = (folder / WEIGHTS).is_file() and read_json(folder / META, "supernet metadata").get("complete")
@@ -171,12 +176,14 @@ def _inherited(supernet, space, archs, data, calibration: tuple, sizes: Sizes, w
 
 
 def rank_one(spec: str, space_name: str, sizes: Sizes, work: Path, partial: bool = False,
-             stage: str = "all", shard: tuple[int, int] = (0, 1), reverse: bool = False) -> dict:
+             stage: str = "all", shard: tuple[int, int] = (0, 1), reverse: bool = False,
+             samplings: tuple[str, ...] = SAMPLINGS) -> dict:
     from torch.utils.data import Subset
 
     from hwnas.data import load_for_space
     from hwnas.evaluation.base import arch_costs
     from hwnas.evaluation.fidelity_rank import agreement, spread_archs
+    from hwnas.evaluation.path_sampling import PathSampler, choice_macs, path_macs_quantiles
     from hwnas.space import get_space
 
     started, load_start = time.perf_counter(), os.getloadavg()
@@ -197,7 +204,7 @@ def rank_one(spec: str, space_name: str, sizes: Sizes, work: Path, partial: bool
         done = _standalone(space, archs, data, seeds, sizes, work, partial, shard, reverse)
         return {"data": spec, "stage": stage, "shard": list(shard), "runs_done": len(done)}
     trained = {sampling: _supernet(space, spec, data, sampling, sizes, work, partial)
-               for sampling in ("uniform", "sandwich")}
+               for sampling in samplings}
     supernets = {k: v for k, v in trained.items() if v is not None}
     if not supernets:
         raise HwnasError(f"no supernet in {work} is trained for these settings",
@@ -219,7 +226,12 @@ def rank_one(spec: str, space_name: str, sizes: Sizes, work: Path, partial: bool
     rows = [{"arch": str(a), "macs": arch_costs(space, a)[1], "standalone_val_acc": [first[i], second[i]],
              "inherited_val_acc": {}} for i, a in enumerate(archs)]
     results = []
+    choice = choice_macs(space)  # an arch's MACs: a constant (stem, head) plus its choices'
+    base_macs = rows[0]["macs"] - sum(m[i] for m, i in zip(choice, space.indices(archs[0])))
     for sampling, (supernet, cfg) in supernets.items():
+        # the MACs of the paths one epoch of this rule trains (epoch 0's generator, 500 steps)
+        trained_macs = path_macs_quantiles(space, PathSampler.for_space(space, sampling, cfg.random_paths),
+                                           np.random.default_rng([cfg.seed, 0]), 500, base_macs=base_macs)
         for calibration in CALIBRATIONS:
             label, count, _ = calibration
             scores = _inherited(supernet, space, archs, data, calibration, sizes, work)
@@ -228,10 +240,12 @@ def rank_one(spec: str, space_name: str, sizes: Sizes, work: Path, partial: bool
             ours = agreement(scores, mean, k)
             ratio = (ours["kendall_tau"] / ceiling["kendall_tau"]
                      if ours["kendall_tau"] is not None and (ceiling["kendall_tau"] or 0) > 0 else None)
-            results.append({"sampling": sampling, "random_paths": cfg.random_paths if sampling == "sandwich"
-                            else None, "distill": cfg.distill, "epochs": cfg.epochs,
+            results.append({"sampling": sampling, "random_paths": None if sampling in SINGLE_PATH
+                            else cfg.random_paths, "distill": cfg.distill, "epochs": cfg.epochs,
                             "calibration": label, "calib_batches": count,
                             "train_wall_s": supernet.meta.get("train_wall_s"),
+                            "trained_macs_quantiles": dict(zip(("min", "p5", "p50", "p95", "max"),
+                                                               trained_macs)),
                             "inherited_range": [min(scores), max(scores)], "vs_standalone": ours,
                             "ratio_to_ceiling": ratio,
                             "meets_goal": ratio is not None and ratio >= GOAL_RATIO})
@@ -241,7 +255,10 @@ def rank_one(spec: str, space_name: str, sizes: Sizes, work: Path, partial: bool
             "train_images": len(data.train), "val_images": len(data.val), "standalone_seeds": list(seeds),
             "standalone_mean_range": [min(mean), max(mean)],
             "macs_range": [rows[0]["macs"], rows[-1]["macs"]],
-            "seed_to_seed_ceiling": ceiling, "supernets": results, "goal": f"tau >= {GOAL_RATIO} x ceiling",
+            "seed_to_seed_ceiling": ceiling,
+            # the zero-cost baseline a supernet has to beat: rank the archs by their MACs alone
+            "macs_vs_standalone": agreement([float(r["macs"]) for r in rows], mean, k),
+            "supernets": results, "goal": f"tau >= {GOAL_RATIO} x ceiling",
             "archs": rows, "wall_s": time.perf_counter() - started,
             "load_average": {"start": list(load_start), "end": list(os.getloadavg())}}
 
@@ -258,6 +275,16 @@ def _data_specs(given: list[str] | None) -> list[str]:
     return specs
 
 
+def _samplings(text: str) -> tuple[str, ...]:
+    given = tuple(dict.fromkeys(t.strip() for t in text.split(",")))
+    unknown = [t for t in given if t not in SAMPLINGS]
+    if unknown or not given:
+        raise HwnasError(f"--samplings {text!r} names no sampling rule or an unknown one "
+                         f"({', '.join(unknown)})",
+                         f"pass a comma-separated subset of {','.join(SAMPLINGS)}")
+    return given
+
+
 def _shard(text: str) -> tuple[int, int]:
     i, _, n = text.partition("/")
     if not (i.isdigit() and n.isdigit() and 1 <= int(i) <= int(n)):
@@ -272,8 +299,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--samples", type=int, default=Sizes.samples)
     p.add_argument("--epochs", type=int, default=Sizes.epochs, help="stand-alone epochs per seed")
     p.add_argument("--supernet-epochs", type=int, default=Sizes.supernet_epochs)
-    p.add_argument("--random-paths", type=int, default=Sizes.random_paths, help="sandwich k")
-    p.add_argument("--no-distill", action="store_true", help="sandwich without in-place distillation")
+    p.add_argument("--random-paths", type=int, default=Sizes.random_paths, help="k of sandwich and spread")
+    p.add_argument("--no-distill", action="store_true",
+                   help="sandwich and spread without in-place distillation")
+    p.add_argument("--samplings", default=",".join(SAMPLINGS),
+                   help="the supernets to train and rank, comma-separated (processes sharing --work "
+                        "can train one each)")
     p.add_argument("--train-images", type=int, default=0,
                    help="train on a seeded random N of the training images (0: all)")
     p.add_argument("--seed", type=int, default=0)
@@ -299,7 +330,8 @@ def main(argv: list[str] | None = None) -> int:
         specs = ["digits"] if args.quick else _data_specs(args.data)
         out = {"command": " ".join(["python", "benchmarks/supernet_ranking.py", *(argv or sys.argv[1:])]),
                "results": [rank_one(spec, args.space, sizes, args.work, args.partial, args.stage,
-                                    _shard(args.shard), args.reverse) for spec in specs]}
+                                    _shard(args.shard), args.reverse, _samplings(args.samplings))
+                           for spec in specs]}
     except HwnasError as exc:
         print(f"error: {exc}", file=sys.stderr)  # the cause; the fix
         return 2

@@ -35,11 +35,14 @@ def train(space: str = SPACE_OPTION,
           data: str = typer.Option("digits", help="digits | synthetic | cifar10:PATH | cifar100:PATH | "
                                                   "imagefolder:PATH (never downloaded)."),
           epochs: int = typer.Option(5, min=1, help="Training epochs."),
-          sampling: str = typer.Option("uniform", help="uniform (one random path a step) | sandwich "
-                                                       "(largest, smallest and --random-paths paths)."),
-          random_paths: int = typer.Option(2, help="Random paths per sandwich step (k)."),
-          distill: bool = typer.Option(False, help="Sandwich only: smaller paths learn the largest "
-                                                   "path's soft labels (in-place distillation)."),
+          sampling: str = typer.Option("uniform", help="uniform (one random path a step) | tilted (one "
+                                                       "path tilted to small or large ops) | sandwich "
+                                                       "(largest, smallest and --random-paths paths) | "
+                                                       "spread (sandwich with random paths tilted to "
+                                                       "small or large ops: every MAC level trained)."),
+          random_paths: int = typer.Option(2, help="Random paths per sandwich or spread step (k)."),
+          distill: bool = typer.Option(False, help="Sandwich or spread: smaller paths learn the "
+                                                   "largest path's soft labels (in-place distillation)."),
           batch_size: int = typer.Option(64, min=1, help="Images a step (every path of a step sees them)."),
           lr: float = typer.Option(0.05, min=0.0, help="Peak learning rate (cosine schedule)."),
           seed: int = typer.Option(0, help="Seeds the weights, the paths and the batch order."),

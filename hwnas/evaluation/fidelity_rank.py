@@ -19,6 +19,7 @@ import numpy as np
 
 from hwnas.errors import HwnasError
 from hwnas.evaluation.base import arch_costs
+from hwnas.evaluation.path_sampling import choice_macs, choice_ranks, tilted_path
 from hwnas.evaluation.supernet_artifact import META, Supernet
 from hwnas.io import write_json
 from hwnas.space.arch import Arch
@@ -51,45 +52,20 @@ class RankConfig:
         return self.top_k or max(1, self.samples // 4)
 
 
-_CHOICE_MACS: dict[str, list[np.ndarray]] = {}  # by space fingerprint: building every op is slow
-
-
-def _choice_macs(space: SearchSpace) -> list[np.ndarray]:
-    """MACs of every choice at every position (the ops a choice adds to the network)."""
-    import torch
-
-    from hwnas.nn import build_op, count_macs
-
-    key = space.fingerprint()
-    if key not in _CHOICE_MACS:
-        with torch.random.fork_rng(devices=[]):  # building ops must not move the caller's RNG
-            _CHOICE_MACS[key] = [
-                np.array([sum(count_macs(build_op(op, space.activation), op.in_shape) for op in ops)
-                          for ops in space.candidate_ops(p)], dtype=float)
-                for p in range(space.num_positions)]
-    return _CHOICE_MACS[key]
-
-
 def spread_archs(space: SearchSpace, count: int, rng: np.random.Generator,
                  pool_factor: int = 8) -> list[Arch]:
     """``count`` distinct archs spread over the MAC range of a seeded random pool.
 
     Uniform sampling piles archs up in the middle of the MAC range (a sum of independent choices),
-    where a true ranking is hardest to see; so each pool arch draws its choices tilted towards
-    small or large ops by its own random tilt, which spreads the pool from near the smallest path
-    to near the largest. The picks sit at evenly spaced quantiles of the pool sorted by MACs.
+    where a true ranking is hardest to see; so each pool arch is a
+    :func:`~hwnas.evaluation.path_sampling.tilted_path` (towards small or large ops by its own
+    random tilt; the ``spread`` training rule draws its paths the same way), which spreads the pool
+    from near the smallest path to near the largest. The picks sit at evenly spaced quantiles of
+    the pool sorted by MACs.
     """
-    macs = _choice_macs(space)
-    # a choice's place among its position's choices, in [-1, 1] (-1: fewest MACs)
-    ranks = [(np.argsort(np.argsort(m, kind="stable")) / max(len(m) - 1, 1)) * 2 - 1 for m in macs]
-    pool = []
-    for _ in range(count * pool_factor):
-        tilt = rng.uniform(-4.0, 4.0)
-        picks = []
-        for r in ranks:
-            weights = np.exp(tilt * r)
-            picks.append(int(rng.choice(len(r), p=weights / weights.sum())))
-        pool.append(space.arch_from_indices(picks))
+    macs = choice_macs(space)
+    ranks = choice_ranks(macs)
+    pool = [space.arch_from_indices(tilted_path(ranks, rng)) for _ in range(count * pool_factor)]
     pool = list(dict.fromkeys(pool))
     if len(pool) < count:
         raise HwnasError(f"space {space.name} holds fewer than {count} distinct archs",
@@ -136,25 +112,17 @@ def scratch_val_accuracy(space: SearchSpace, arch: Arch, data, epochs: int, seed
 
 
 def calibration_batches(data, count: int, batch_size: int, seed: int | None) -> list:
-    """``count`` training batches for BatchNorm recalibration.
+    """``count`` training batches for BatchNorm recalibration, from a seeded shuffle.
 
-    ``seed=None`` takes the first batches in file order, as the one-shot evaluator does; on an
-    ImageFolder tree that order is sorted by class, so those batches can hold a single class.
-    A seed draws them from a seeded shuffle instead, so they cover the classes.
+    ``seed=None`` draws what the one-shot evaluator draws (:func:`hwnas.nn.input_batches` with its
+    default seed). Never the first batches in file order: an ImageFolder tree lists its images
+    class by class, so those batches would hold a single class.
     """
-    import torch
+    from hwnas.nn import input_batches
 
     if seed is None:
-        from hwnas.nn import input_batches
-
         return input_batches(data, count, batch_size)
-    gen = torch.Generator().manual_seed(seed)
-    out = []
-    for x, _ in data.loader("train", batch_size, gen, shuffle=True):
-        out.append(x)
-        if len(out) == count:
-            break
-    return out
+    return input_batches(data, count, batch_size, seed=seed)
 
 
 def inherited_val_accuracy(net, space: SearchSpace, arch: Arch, data, batches: list) -> float:

@@ -6,10 +6,12 @@ sampling rule, seed, hwnas version, and the ranking fidelity once ``hwnas supern
 measured it). Training writes ``checkpoint.pt`` after every epoch (one atomic file), so a run
 killed with -9 resumes from its last finished epoch and ends with the same weights.
 
-Sampling rules: ``uniform`` trains one random path per step (single-path one-shot, Guo et al.,
-what ``--evaluator oneshot`` does); ``sandwich`` trains the largest, the smallest and ``k`` random
-paths per step and sums their gradients (BigNAS / OFA), optionally distilling every smaller path
-from the largest path's soft labels (in-place distillation).
+Sampling rules (:mod:`hwnas.evaluation.path_sampling`): ``uniform`` trains one random path per
+step (single-path one-shot, Guo et al., what ``--evaluator oneshot`` does); ``tilted`` one path
+leaning to small or large ops, so every MAC level is trained; ``sandwich`` trains the
+largest, the smallest and ``k`` random paths per step and sums their gradients (BigNAS / OFA);
+``spread`` is ``sandwich`` with tilted random paths that cover the whole MAC range. The last two
+can distil every smaller path from the largest path's soft labels (in-place distillation).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from torch import nn
 from hwnas import __version__
 from hwnas.errors import HwnasError
 from hwnas.evaluation.oneshot import OneShotConfig, OneShotEvaluator
+from hwnas.evaluation.path_sampling import SAMPLINGS, SINGLE_PATH, PathSampler
 from hwnas.evaluation.quantized import accuracy_kind, require_int8_pricing
 from hwnas.io import load_weights, read_json, save_weights, write_json
 from hwnas.space.base import SearchSpace
@@ -34,7 +37,6 @@ WEIGHTS = "supernet.pt"
 META = "supernet.json"
 CHECKPOINT = "checkpoint.pt"
 WRITES = (WEIGHTS, META, CHECKPOINT)
-SAMPLINGS = ("uniform", "sandwich")
 
 
 @dataclass(frozen=True)
@@ -45,7 +47,7 @@ class SupernetTrainConfig:
     data: str = "digits"
     epochs: int = 5
     sampling: str = "uniform"
-    random_paths: int = 2  # k of the sandwich rule (paths besides the largest and the smallest)
+    random_paths: int = 2  # k of sandwich / spread (paths besides the largest and the smallest)
     distill: bool = False
     batch_size: int = 64
     lr: float = 0.05
@@ -58,9 +60,10 @@ class SupernetTrainConfig:
     def check(self) -> None:
         if self.sampling not in SAMPLINGS:
             raise HwnasError(f"unknown --sampling {self.sampling!r}", f"pass one of {', '.join(SAMPLINGS)}")
-        if self.distill and self.sampling != "sandwich":
-            raise HwnasError("--distill needs --sampling sandwich (it distils from the largest path)",
-                             "pass --sampling sandwich or drop --distill")
+        if self.distill and self.sampling in SINGLE_PATH:
+            raise HwnasError("--distill needs --sampling sandwich or spread (it distils from the "
+                             f"largest path, which {self.sampling} does not train)",
+                             "pass --sampling sandwich or spread, or drop --distill")
         if self.random_paths < 0:
             raise HwnasError(f"--random-paths must be >= 0, not {self.random_paths}", "pass 0 or more")
 
@@ -77,31 +80,6 @@ class Supernet:
     meta: dict
     space: SearchSpace
     net: nn.Module
-
-
-def extreme_gates(space: SearchSpace) -> tuple[list[int], list[int]]:
-    """(largest, smallest) path: at each position the choice with the most / fewest MACs.
-
-    Positions are independent in a layerwise space, so per-position extremes are the global ones;
-    a tie keeps the first choice, so the result is deterministic.
-    """
-    from hwnas.nn import build_op, count_macs
-
-    largest, smallest = [], []
-    with torch.random.fork_rng(devices=[]):  # building ops must not move the caller's RNG
-        for position in range(space.num_positions):
-            macs = [sum(count_macs(build_op(op, space.activation), op.in_shape) for op in ops)
-                    for ops in space.candidate_ops(position)]
-            largest.append(int(np.argmax(macs)))
-            smallest.append(int(np.argmin(macs)))
-    return largest, smallest
-
-
-def _step_paths(cfg: SupernetTrainConfig, sizes: list[int], rng: np.random.Generator,
-                extremes: tuple[list[int], list[int]] | None) -> list[list[int]]:
-    random_count = 1 if cfg.sampling == "uniform" else cfg.random_paths
-    randoms = [[int(rng.integers(n)) for n in sizes] for _ in range(random_count)]
-    return randoms if extremes is None else [extremes[0], extremes[1], *randoms]
 
 
 def _kd_loss(logits: torch.Tensor, teacher: torch.Tensor) -> torch.Tensor:
@@ -165,8 +143,7 @@ def train_supernet(space: SearchSpace, cfg: SupernetTrainConfig, out: Path, resu
         meta, start_epoch = _restore(out, space, cfg, net, opt, sched, scaler)
         meta = {**meta, "world_size": ranks.world_size}
         say(f"resuming {out} after epoch {start_epoch} of {cfg.epochs}")
-    sizes = [len(c) for c in space.choices()]
-    extremes = extreme_gates(space) if cfg.sampling == "sandwich" else None
+    sampler = PathSampler.for_space(space, cfg.sampling, cfg.random_paths)
     for epoch in range(start_epoch, cfg.epochs):
         started = time.perf_counter()
         rng = np.random.default_rng([cfg.seed, epoch])
@@ -174,7 +151,7 @@ def train_supernet(space: SearchSpace, cfg: SupernetTrainConfig, out: Path, resu
         net.train()
         loss_sum = 0.0
         for x, y in data.loader("train", cfg.batch_size, gen):
-            paths = _step_paths(cfg, sizes, rng, extremes)  # drawn on every rank, even if skipped
+            paths = sampler.step(rng)  # drawn on every rank, even if skipped
             if len(y) < ranks.world_size:
                 continue  # a last batch too small to give every rank an image
             x, y = x[ranks.rank::ranks.world_size].to(device), y[ranks.rank::ranks.world_size].to(device)

@@ -48,8 +48,8 @@ def test_train_writes_the_artifact_and_refuses_to_overwrite_it(micro, tmp_path):
 
 
 @pytest.mark.parametrize(("args", "needles"), [
-    (["--sampling", "greedy"], ["unknown --sampling 'greedy'", "uniform, sandwich"]),
-    (["--distill"], ["--distill needs --sampling sandwich"]),
+    (["--sampling", "greedy"], ["unknown --sampling 'greedy'", "uniform, tilted, sandwich, spread"]),
+    (["--distill"], ["--distill needs --sampling sandwich or spread"]),
     (["--precision", "fp16", "--device", "cpu"], ["fp16 is not supported on the CPU"]),
     (["--resume"], ["nothing to resume"]),
 ])

@@ -11,10 +11,9 @@ import torch
 
 from hwnas import __version__
 from hwnas.errors import HwnasError
+from hwnas.evaluation.path_sampling import SAMPLINGS, PathSampler, choice_macs, extreme_gates
 from hwnas.evaluation.supernet_artifact import (
     SupernetTrainConfig,
-    _step_paths,
-    extreme_gates,
     load_supernet,
     require_space,
     train_supernet,
@@ -25,6 +24,8 @@ from hwnas.space import get_space
 SPEC = ('name = "micro"\nresolution = 16\nnum_classes = 10\nstem_channels = 8\nstem_stride = 1\n'
         'first_block_channels = 0\nhead_channels = 16\nstages = [[8, 2, 2]]\nkernels = [3, 5]\n'
         'expands = [2, 4]\n')
+# two stages of four layers: enough positions for a sum of choices to pile up mid-range
+WIDE = SPEC.replace('"micro"', '"wide"').replace("[[8, 2, 2]]", "[[8, 4, 1], [16, 4, 2]]")
 
 
 @pytest.fixture
@@ -89,23 +90,58 @@ def test_resume_refuses_other_settings(micro, tmp_path):
         train_supernet(space, _cfg(micro, seed=1), out, resume=True)
 
 
-def test_sandwich_trains_largest_smallest_and_k_random_paths(micro):
+def test_sandwich_and_spread_train_largest_smallest_and_k_random_paths(micro):
     space = get_space(str(micro))
     largest, smallest = extreme_gates(space)
     choices = space.choices()
     assert [choices[p][j] for p, j in enumerate(largest)] == ["k5e4", "k5e4"]
     assert choices[0][smallest[0]] == "k3e2" and choices[1][smallest[1]] == "zero"
-    sizes = [len(c) for c in choices]
     rng = np.random.default_rng(0)
-    sandwich = _step_paths(_cfg(micro, sampling="sandwich", random_paths=3), sizes, rng,
-                           (largest, smallest))
-    assert len(sandwich) == 5 and sandwich[0] == largest and sandwich[1] == smallest
-    assert len(_step_paths(_cfg(micro), sizes, rng, None)) == 1
+    for sampling in ("sandwich", "spread"):
+        paths = PathSampler.for_space(space, sampling, 3).step(rng)
+        assert len(paths) == 5 and paths[0] == largest and paths[1] == smallest
+    for sampling in ("uniform", "tilted"):  # one path a step, whatever k says
+        assert len(PathSampler.for_space(space, sampling, 3).step(rng)) == 1
+
+
+def test_spread_paths_cover_the_mac_range_and_uniform_paths_do_not(tmp_path):
+    path = tmp_path / "wide.toml"
+    path.write_text(WIDE)
+    space = get_space(str(path))
+    macs = choice_macs(space)
+    lo, hi = sum(m.min() for m in macs), sum(m.max() for m in macs)
+
+    def random_path_fractions(sampling: str, seed: int) -> np.ndarray:
+        sampler = PathSampler.for_space(space, sampling, 1)
+        rng = np.random.default_rng([seed, 0])  # as the trainer seeds epoch 0
+        paths = [sampler.step(rng)[-1] for _ in range(500)]  # the random path of each step
+        return np.array([(sum(m[i] for m, i in zip(macs, p)) - lo) / (hi - lo) for p in paths])
+
+    spread, uniform = random_path_fractions("spread", 0), random_path_fractions("uniform", 0)
+    # measured: spread puts ~19 % of its paths in each outer tenth of the range, uniform none
+    assert (spread < 0.1).mean() > 0.1 and (spread > 0.9).mean() > 0.1
+    tilted = random_path_fractions("tilted", 0)  # the same draw, one path a step
+    assert (tilted < 0.1).mean() > 0.1 and (tilted > 0.9).mean() > 0.1
+    assert (uniform < 0.1).mean() < 0.02 and (uniform > 0.9).mean() < 0.02
+    assert np.array_equal(spread, random_path_fractions("spread", 0))  # seeded
+    assert not np.array_equal(spread, random_path_fractions("spread", 1))
+
+
+def test_a_spread_supernet_trains_with_distillation_and_records_its_rule(micro, tmp_path):
+    out = tmp_path / "sn"
+    out.mkdir()
+    meta = train_supernet(get_space(str(micro)), _cfg(micro, sampling="spread", random_paths=1,
+                                                      distill=True), out)
+    assert meta["config"]["sampling"] == "spread" and meta["complete"]
+    assert load_supernet(out).meta["trained_for"]["sampling"] == "spread"
+    assert SAMPLINGS == ("uniform", "tilted", "sandwich", "spread")
 
 
 def test_bad_settings_and_foreign_spaces_are_refused(micro, tmp_path):
-    with pytest.raises(HwnasError, match="--distill needs --sampling sandwich"):
+    with pytest.raises(HwnasError, match="--distill needs --sampling sandwich or spread"):
         _cfg(micro, distill=True).check()
+    with pytest.raises(HwnasError, match="largest path, which tilted does not train"):
+        _cfg(micro, distill=True, sampling="tilted").check()
     with pytest.raises(HwnasError, match="unknown --sampling"):
         _cfg(micro, sampling="greedy").check()
     out = tmp_path / "sn"

@@ -44,7 +44,7 @@ def _tau_ok(value) -> bool:
     return value is not None and -1.0 <= value <= 1.0
 
 
-@pytest.mark.integration  # ~30 s at load 2: the quick run, two --partial reads, one retrained run
+@pytest.mark.integration  # ~50 s at load 2: the quick run, two --partial reads, one retrained run
 def test_quick_run_ranks_both_supernets_against_two_different_seeds(tmp_path, run):
     code, out, err = run("--quick", "--work", str(tmp_path))
     assert code == 0, err
@@ -63,10 +63,18 @@ def test_quick_run_ranks_both_supernets_against_two_different_seeds(tmp_path, ru
     assert _tau_ok(ceiling["kendall_tau"])
     assert ceiling["kendall_tau"] == pytest.approx(kendalltau(*zip(*pairs)).statistic)
     assert 0.0 <= ceiling["top_k_overlap"] <= 1.0
-    # both supernets, each scored with both calibrations, on the same archs and stand-alone runs
+    # every supernet, each scored with both calibrations, on the same archs and stand-alone runs
     kinds = {(s["sampling"], s["calibration"]) for s in result["supernets"]}
-    assert kinds == {(k, c) for k in ("uniform", "sandwich") for c in ("first-4", "shuffled-16")}
+    assert kinds == {(k, c) for k in ("uniform", "tilted", "sandwich", "spread")
+                     for c in ("evaluator-4", "shuffled-16")}
+    # spread trains archs near both ends of the MAC range; uniform's paths stay mid-range
+    trained = {s["sampling"]: s["trained_macs_quantiles"] for s in result["supernets"]}
+    spread, uniform, tilted = trained["spread"], trained["uniform"], trained["tilted"]
+    assert spread["p5"] < uniform["p5"] < uniform["p95"] < spread["p95"]
+    assert tilted["p5"] < uniform["p5"] < uniform["p95"] < tilted["p95"]
+    assert trained["sandwich"]["min"] < trained["uniform"]["min"]  # the smallest path, every step
     mean = [(a + b) / 2 for a, b in pairs]
+    assert result["macs_vs_standalone"]["kendall_tau"] == pytest.approx(kendalltau(macs, mean).statistic)
     for s in result["supernets"]:
         assert _tau_ok(s["vs_standalone"]["kendall_tau"]), s
         assert -1.0 <= s["vs_standalone"]["spearman_rho"] <= 1.0
@@ -112,6 +120,8 @@ def test_a_missing_dataset_is_one_line_and_exit_2_with_nothing_written(tmp_path,
     assert code == 2 and "--samples must be >= 3" in err and not work.exists()
     code, _, err = run("--quick", "--stage", "standalone", "--shard", "3/2", "--work", str(work))
     assert code == 2 and "--shard '3/2' is not I/N" in err and len(err.strip().splitlines()) == 1
+    code, _, err = run("--quick", "--samplings", "uniform,greedy", "--work", str(work))
+    assert code == 2 and "unknown one (greedy)" in err and len(err.strip().splitlines()) == 1
     assert not work.exists()
 
 
