@@ -152,6 +152,25 @@ def test_oneshot_trains_once_scores_deterministically_and_caches(tmp_path):
 
 
 @pytest.mark.integration
+def test_oneshot_keeps_a_small_validation_split_and_scores_the_same(tmp_path, monkeypatch):
+    import hwnas.evaluation.oneshot as oneshot
+
+    space = tiny_space()
+    synthetic_table(space).save(tmp_path / "lut.json")
+    cfg = OneShotConfig(data="digits", epochs=1, batch_size=64, calib_batches=2, seed=0)
+    kept = OneShotEvaluator(space, str(tmp_path / "lut.json"), cfg)
+    kept.prepare(tmp_path)
+    archs = [space.sample(np.random.default_rng(0)) for _ in range(3)]
+    kept_scores = [kept.accuracy(a) for a in archs]
+    assert isinstance(kept._val, list)  # collated once, reused for the next archs
+    monkeypatch.setattr(oneshot, "KEEP_VAL_BYTES", 0)  # any split is too big: streamed per arch
+    streamed = OneShotEvaluator(space, str(tmp_path / "lut.json"), cfg)
+    streamed.prepare(tmp_path)
+    assert [streamed.accuracy(a) for a in archs] == kept_scores
+    assert streamed._val is None
+
+
+@pytest.mark.integration
 def test_scratch_evaluator_trains_and_needs_a_lut(tmp_path):
     space = tiny_space()
     with pytest.raises(HwnasError, match="needs a latency table"):
