@@ -1,5 +1,5 @@
 """Helpers shared by tests and conformance suites: tiny spaces and synthetic tables."""
 
-from hwnas.testing.fixtures import synthetic_table, tiny_space
+from hwnas.testing.fixtures import MICRO_SPEC, micro_supernet, synthetic_table, tiny_space
 
-__all__ = ["synthetic_table", "tiny_space"]
+__all__ = ["MICRO_SPEC", "micro_supernet", "synthetic_table", "tiny_space"]

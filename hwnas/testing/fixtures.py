@@ -40,3 +40,26 @@ def synthetic_table(space: SearchSpace, seed: int = 0, runtime: str = "synthetic
                      space_fingerprint=space.fingerprint(), resolution=space.resolution,
                      hwnas_version=__version__, source="synthetic: MAC-proportional")
     return LatencyTable(meta, entries)
+
+
+# a two-layer mbconv space of 20 archs: small enough that a search of 20 evaluations visits
+# every arch and a 1-epoch supernet on digits trains in seconds
+MICRO_SPEC = ('name = "micro"\nresolution = 16\nnum_classes = 10\nstem_channels = 8\n'
+              'stem_stride = 1\nfirst_block_channels = 0\nhead_channels = 16\n'
+              'stages = [[8, 2, 2]]\nkernels = [3, 5]\nexpands = [2, 4]\n')
+
+
+def micro_supernet(root) -> tuple[SearchSpace, object]:
+    """``root/micro.toml`` (the micro space) and a 1-epoch supernet of it in ``root/sn``."""
+    from pathlib import Path
+
+    from hwnas.evaluation.supernet_artifact import SupernetTrainConfig, train_supernet
+    from hwnas.space import get_space
+
+    spec = Path(root) / "micro.toml"
+    spec.write_text(MICRO_SPEC)
+    space = get_space(str(spec))
+    sn = Path(root) / "sn"
+    sn.mkdir()
+    train_supernet(space, SupernetTrainConfig(space=str(spec), epochs=1, batch_size=256), sn)
+    return space, sn

@@ -10,26 +10,15 @@ import pytest
 from typer.testing import CliRunner
 
 from hwnas.cli import app
-from hwnas.evaluation.supernet_artifact import SupernetTrainConfig, train_supernet
-from hwnas.space import get_space
-from hwnas.testing import synthetic_table
+from hwnas.testing import micro_supernet, synthetic_table
 from hwnas.testing.cli_checks import assert_one_line_error
-
-SPEC = ('name = "micro"\nresolution = 16\nnum_classes = 10\nstem_channels = 8\nstem_stride = 1\n'
-        'first_block_channels = 0\nhead_channels = 16\nstages = [[8, 2, 2]]\nkernels = [3, 5]\n'
-        'expands = [2, 4]\n')
 
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     """A micro supernet, a table this CPU can check (onnxruntime) and a phone's table."""
     root = tmp_path_factory.mktemp("specialize")
-    spec = root / "micro.toml"
-    spec.write_text(SPEC)
-    space = get_space(str(spec))
-    sn = root / "sn"
-    sn.mkdir()
-    train_supernet(space, SupernetTrainConfig(space=str(spec), epochs=1, batch_size=256), sn)
+    space, sn = micro_supernet(root)
     cpu = synthetic_table(space, seed=0, runtime="onnxruntime")
     cpu = replace(cpu, meta=replace(cpu.meta, device_name="cpu-here"))
     phone = synthetic_table(space, seed=1, runtime="phone-runtime")

@@ -16,16 +16,11 @@ from typer.testing import CliRunner
 from hwnas.cli import app
 from hwnas.evaluation.oneshot import OneShotConfig
 from hwnas.evaluation.score_cache import append_score, read_scores
-from hwnas.evaluation.supernet_artifact import SupernetTrainConfig, score_key, train_supernet
+from hwnas.evaluation.supernet_artifact import score_key
 from hwnas.io import load_weights, save_weights
-from hwnas.space import get_space
 from hwnas.specialize.predictor import PREDICTED_KIND, load_predictor
-from hwnas.testing import synthetic_table
+from hwnas.testing import micro_supernet, synthetic_table
 from hwnas.testing.cli_checks import assert_one_line_error
-
-SPEC = ('name = "micro"\nresolution = 16\nnum_classes = 10\nstem_channels = 8\nstem_stride = 1\n'
-        'first_block_channels = 0\nhead_channels = 16\nstages = [[8, 2, 2]]\nkernels = [3, 5]\n'
-        'expands = [2, 4]\n')  # 20 archs
 
 
 def _hashes(folder) -> dict:
@@ -43,12 +38,7 @@ def world(tmp_path_factory):
     replaced by their opposite order: the predictor's favourite is the supernet's least liked, so
     only a choice made on supernet scores picks the right arch."""
     root = tmp_path_factory.mktemp("specialize-predictor")
-    spec = root / "micro.toml"
-    spec.write_text(SPEC)
-    space = get_space(str(spec))
-    sn = root / "sn"
-    sn.mkdir()
-    train_supernet(space, SupernetTrainConfig(space=str(spec), epochs=1, batch_size=256), sn)
+    space, sn = micro_supernet(root)
     key = score_key(sn, OneShotConfig(data="digits"), "supernet-fp32")
     rows = itertools.product(*(range(len(c)) for c in space.choices()))
     archs = [space.arch_from_indices(list(r)) for r in rows]

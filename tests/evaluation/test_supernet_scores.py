@@ -11,24 +11,14 @@ from typer.testing import CliRunner
 from hwnas.cli import app
 from hwnas.evaluation.oneshot import OneShotEvaluator
 from hwnas.evaluation.score_cache import SCORES, ScoreKey, append_score, read_scores
-from hwnas.evaluation.supernet_artifact import SupernetTrainConfig, train_supernet
-from hwnas.space import get_space
-from hwnas.testing import synthetic_table
-
-SPEC = ('name = "micro"\nresolution = 16\nnum_classes = 10\nstem_channels = 8\nstem_stride = 1\n'
-        'first_block_channels = 0\nhead_channels = 16\nstages = [[8, 2, 2]]\nkernels = [3, 5]\n'
-        'expands = [2, 4]\n')  # 20 archs: a search of 20 evaluations visits every one
+from hwnas.testing import micro_supernet, synthetic_table
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     root = tmp_path_factory.mktemp("scores")
+    space, out = micro_supernet(root)
     spec = root / "micro.toml"
-    spec.write_text(SPEC)
-    space = get_space(str(spec))
-    out = root / "sn"
-    out.mkdir()
-    train_supernet(space, SupernetTrainConfig(space=str(spec), epochs=1, batch_size=256), out)
     tables = []
     for seed, runtime in ((0, "device-a"), (1, "device-b")):
         path = root / f"{runtime}.json"

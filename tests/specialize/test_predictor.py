@@ -13,14 +13,11 @@ import torch
 from hwnas.errors import HwnasError
 from hwnas.evaluation.oneshot import OneShotConfig
 from hwnas.evaluation.score_cache import SCORES, append_score
-from hwnas.evaluation.supernet_artifact import SupernetTrainConfig, score_key, train_supernet
+from hwnas.evaluation.supernet_artifact import score_key
 from hwnas.io import load_weights, save_weights
 from hwnas.space import get_space
 from hwnas.specialize.predictor import PREDICTOR, build_predictor, load_predictor
-
-SPEC = ('name = "micro"\nresolution = 16\nnum_classes = 10\nstem_channels = 8\nstem_stride = 1\n'
-        'first_block_channels = 0\nhead_channels = 16\nstages = [[8, 2, 2]]\nkernels = [3, 5]\n'
-        'expands = [2, 4]\n')  # 20 archs
+from hwnas.testing import micro_supernet
 
 
 def _every_arch(space):
@@ -37,12 +34,7 @@ def _additive(space, arch) -> float:
 def artifact(tmp_path_factory):
     """A micro supernet (1 epoch) whose scores.jsonl already holds a known score for every arch."""
     root = tmp_path_factory.mktemp("predictor")
-    spec = root / "micro.toml"
-    spec.write_text(SPEC)
-    space = get_space(str(spec))
-    sn = root / "sn"
-    sn.mkdir()
-    train_supernet(space, SupernetTrainConfig(space=str(spec), epochs=1, batch_size=256), sn)
+    space, sn = micro_supernet(root)
     key = score_key(sn, OneShotConfig(data="digits"), "supernet-fp32")
     for arch in _every_arch(space):
         append_score(sn, key, str(arch), _additive(space, arch), "oneshot-val")
