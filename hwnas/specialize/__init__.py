@@ -21,6 +21,7 @@ from pathlib import Path
 
 from hwnas.errors import HwnasError
 from hwnas.io import read_json, save_weights, write_json
+from hwnas.specialize.predictor import PREDICTED_KIND
 
 DONE = "specialized.json"
 PLAN = "specialize.json"
@@ -150,7 +151,12 @@ def run_specialize(plan: SpecializePlan, resume: bool = False, force: bool = Fal
     out.mkdir(parents=True, exist_ok=True)
     write_json(out / PLAN, plan.to_dict())
     supernet = load_supernet(Path(plan.supernet))
-    say(_accuracy_source(plan))
+    predicted = None  # (predictor, scorer): loaded once, shared by every device of the run
+    if plan.accuracy_from == "predictor":
+        from hwnas.specialize.predictor import load_predictor, supernet_scorer
+
+        predicted = load_predictor(Path(plan.supernet), supernet.space), supernet_scorer(supernet)
+    say(_accuracy_source(plan, predicted[0] if predicted else None))
     devices = []
     for target in plan.targets:
         done = out / target.folder / DONE
@@ -158,7 +164,7 @@ def run_specialize(plan: SpecializePlan, resume: bool = False, force: bool = Fal
             say(f"{target.device}: already specialized, skipped")
             devices.append(read_json(done, "specialized device"))
             continue
-        devices.append(_one_device(plan, target, supernet, resume, force, say))
+        devices.append(_one_device(plan, target, supernet, resume, force, say, predicted))
     from hwnas.specialize.report import write_report
 
     report = write_report(plan, devices, out / REPORT)
@@ -167,14 +173,14 @@ def run_specialize(plan: SpecializePlan, resume: bool = False, force: bool = Fal
     return summary
 
 
-def _accuracy_source(plan: SpecializePlan) -> str:
+def _accuracy_source(plan: SpecializePlan, predictor) -> str:
     """The line that says where the search's accuracy comes from."""
     from hwnas.specialize.predictor import PREDICTOR
 
-    if plan.accuracy_from == "supernet":
+    if predictor is None:
         return (f"accuracy from: supernet (every evaluation scored with {plan.supernet}; "
                 f"`hwnas supernet predictor {plan.supernet}` makes searches cheaper)")
-    fidelity = read_json(Path(plan.supernet) / PREDICTOR, "supernet predictor").get("fidelity") or {}
+    fidelity = predictor.meta.get("fidelity") or {}
     tau = fidelity.get("kendall_tau")
     return (f"accuracy from: predictor ({Path(plan.supernet) / PREDICTOR}, held-out Kendall tau "
             f"{'n/a' if tau is None else format(tau, '.3f')}); the top {plan.rescore} under each budget "
@@ -192,22 +198,24 @@ def _search(plan: SpecializePlan, target: Target, resume: bool, force: bool):
     return run_blackbox(cfg, progress=False)
 
 
-def _one_device(plan: SpecializePlan, target: Target, supernet, resume: bool, force: bool, say) -> dict:
+def _one_device(plan: SpecializePlan, target: Target, supernet, resume: bool, force: bool, say,
+                predicted=None) -> dict:
+    """One device's search, choice, weights, exports and check; ``predicted``: the run's
+    (predictor, supernet scorer) when its search runs on predicted accuracy."""
     from hwnas.evaluation.score_cache import SCORES
     from hwnas.evaluation.supernet_artifact import cached_archs
 
     timings = {}
     started = time.perf_counter()
     before = cached_archs(Path(plan.supernet))
-    if plan.accuracy_from == "predictor":
-        from hwnas.specialize.predictor import load_predictor
+    if predicted is not None:
         from hwnas.specialize.rescore import predicted_search, rescore
 
-        predictor = load_predictor(Path(plan.supernet), supernet.space)
+        predictor, score = predicted
         res = predicted_search(plan, target, predictor, supernet.space)
         timings["search_s"] = time.perf_counter() - started
         started = time.perf_counter()
-        chosen = rescore(plan, target, supernet, res, plan.rescore)
+        chosen = rescore(plan, target, supernet, res, plan.rescore, score)
         timings["rescore_s"] = time.perf_counter() - started
         scored = {str(c.arch) for c in chosen.candidates}
         predicted_acc = {str(c.arch): c.accuracy for c in res.candidates}
@@ -237,8 +245,8 @@ def _one_device(plan: SpecializePlan, target: Target, supernet, resume: bool, fo
     timings["check_s"] = time.perf_counter() - started
     record = {"device": target.device, "runtime": target.runtime, "lut": target.lut,
               "budget_ms": target.budget_ms, "run_dir": str(run_dir), "arch": str(arch),
-              "accuracy_from": plan.accuracy_from, "search_accuracy_kind": "predicted-oneshot-val"
-              if plan.accuracy_from == "predictor" else "oneshot-val",
+              "accuracy_from": plan.accuracy_from,
+              "search_accuracy_kind": PREDICTED_KIND if predicted is not None else "oneshot-val",
               "supernet_val_acc": chosen.best.accuracy, "supernet_val_acc_kind": chosen.best.accuracy_kind,
               "predicted_val_acc": predicted_acc.get(str(arch)), "predicted_ms": chosen.best.latency_ms,
               "evaluations": res.evaluations, "supernet_scored": len(scored),

@@ -51,9 +51,8 @@ class Predictor:
     meta: dict  # everything else predictor.json holds (provenance, fidelity, timings)
 
     def predict_rows(self, space: SearchSpace, rows: np.ndarray) -> np.ndarray:
-        u = encode_rows(space, rows, self.encoding) @ np.asarray(self.weights) + self.bias
-        acc = u if self.ceiling is None else self.ceiling - np.exp(-u)
-        return np.clip(acc, 0.0, 1.0)
+        x = encode_rows(space, rows, self.encoding)
+        return np.clip(_model(x, np.asarray(self.weights), self.bias, self.ceiling), 0.0, 1.0)
 
     def predict(self, space: SearchSpace, archs: list) -> np.ndarray:
         return self.predict_rows(space, np.array([space.indices(a) for a in archs], dtype=int))
@@ -64,6 +63,12 @@ def encode_rows(space: SearchSpace, rows: np.ndarray, encoding: str) -> np.ndarr
     from hwnas.search.surrogate import encode
 
     return encode(space, rows) if encoding == "onehot" else structure_encoding(space, rows)
+
+
+def _model(x: np.ndarray, weights: np.ndarray, bias: float, ceiling: float | None) -> np.ndarray:
+    """The fitted ridge's accuracy: ``c - exp(-(x.w + b))``, or ``x.w + b`` without a ceiling."""
+    u = x @ weights + bias
+    return u if ceiling is None else ceiling - np.exp(-u)
 
 
 def _fit(x: np.ndarray, y: np.ndarray, seed: int) -> tuple[np.ndarray, float, float | None]:
@@ -81,9 +86,7 @@ def _held_out(x: np.ndarray, y: np.ndarray, folds: int, rng: np.random.Generator
     predicted = np.empty(len(y))
     for part in np.array_split(order, folds):
         train = np.setdiff1d(order, part)
-        w, b, c = _fit(x[train], y[train], seed)
-        u = x[part] @ w + b
-        predicted[part] = u if c is None else c - np.exp(-u)
+        predicted[part] = _model(x[part], *_fit(x[train], y[train], seed))
     found = agreement(predicted.tolist(), y.tolist(), max(1, len(y) // 10))
     return {"folds": folds, "kendall_tau": found["kendall_tau"], "spearman_rho": found["spearman_rho"],
             "mae": float(np.mean(np.abs(predicted - y))),

@@ -17,7 +17,7 @@ from pathlib import Path
 from hwnas.errors import HwnasError
 from hwnas.evaluation.base import LutPricedEvaluator, arch_costs
 from hwnas.runs import Candidate, RunFolder, RunResult
-from hwnas.specialize.predictor import PREDICTED_KIND, Predictor, supernet_scorer
+from hwnas.specialize.predictor import PREDICTED_KIND, Predictor
 
 RESCORED = "rescored"  # the run folder (inside a device's) of the supernet-scored archs
 
@@ -106,8 +106,9 @@ def rescore_picks(candidates, budget_ms: float, k: int) -> list:
     return list(picks.values())[:k]
 
 
-def rescore(plan, target, supernet, predicted: RunResult, k: int) -> RunResult:
-    """Score the picks with the supernet into ``OUT/DEVICE/rescored``; its best is the choice."""
+def rescore(plan, target, supernet, predicted: RunResult, k: int, score) -> RunResult:
+    """Score the picks with ``score`` (a :func:`~hwnas.specialize.predictor.supernet_scorer`)
+    into ``OUT/DEVICE/rescored``; its best is the choice."""
     from dataclasses import replace
 
     from hwnas.runs.result import front_and_best
@@ -116,7 +117,6 @@ def rescore(plan, target, supernet, predicted: RunResult, k: int) -> RunResult:
     if not picks:
         raise HwnasError(f"the search for {target.device} found no arch under {target.budget_ms:g} ms",
                          "raise --budget-ms or --evaluations for this table")
-    score = supernet_scorer(supernet)
     scored = []
     for i, c in enumerate(picks):
         started = time.perf_counter()
