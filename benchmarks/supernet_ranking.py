@@ -55,6 +55,7 @@ class Sizes:
     supernet_epochs: int = 4
     random_paths: int = 1
     distill: bool = True
+    supernet_augment: str = "none"  # the supernets' training augmentation (stand-alone runs: none)
     train_images: int = 0  # 0: the whole training split
     batch_size: int = 64
     lr: float = 0.05
@@ -116,7 +117,8 @@ def _supernet(space, spec: str, data, sampling: str, sizes: Sizes, work: Path, p
     cfg = SupernetTrainConfig(space=space.name, data=spec, epochs=sizes.supernet_epochs, sampling=sampling,
                               random_paths=sizes.random_paths if sampling not in SINGLE_PATH else 2,
                               distill=sizes.distill and sampling not in SINGLE_PATH,
-                              batch_size=sizes.batch_size, lr=sizes.lr, seed=sizes.seed)
+                              augment=sizes.supernet_augment, batch_size=sizes.batch_size, lr=sizes.lr,
+                              seed=sizes.seed)
     folder = work / f"supernet-{sampling}-{_key([cfg.trained_for(), sizes.train_images])}"
     done = (folder / WEIGHTS).is_file() and read_json(folder / META, "supernet metadata").get("complete")
     if not done and partial:  # ranked without it; the JSON lists it under supernets_missing
@@ -189,11 +191,15 @@ def rank_one(spec: str, space_name: str, sizes: Sizes, work: Path, partial: bool
     started, load_start = time.perf_counter(), os.getloadavg()
     space = get_space(space_name)
     data = load_for_space(spec, space)
+    # the supernets' bundle: the same split, its training images augmented as --supernet-augment says
+    sn_data = load_for_space(spec, space, augment=sizes.supernet_augment)
     if sizes.train_images and sizes.train_images < len(data.train):
         # a seeded random subset: an ImageFolder split is sorted by class, its first N are not a sample
-        keep = np.random.default_rng(sizes.seed).choice(len(data.train), sizes.train_images, replace=False)
-        data = replace(data, train=Subset(data.train, np.sort(keep).tolist()))
-    data = replace(data, test=Subset(data.test, []))  # the ranking never sees the test split
+        keep = np.sort(np.random.default_rng(sizes.seed).choice(len(data.train), sizes.train_images,
+                                                                replace=False)).tolist()
+        data, sn_data = (replace(d, train=Subset(d.train, keep)) for d in (data, sn_data))
+    # the ranking never sees the test split
+    data, sn_data = (replace(d, test=Subset(d.test, [])) for d in (data, sn_data))
     work = work / _key([spec, space.name, sizes.train_images])
     if not partial:  # --partial trains nothing, so it makes no folder either
         work.mkdir(parents=True, exist_ok=True)
@@ -203,7 +209,7 @@ def rank_one(spec: str, space_name: str, sizes: Sizes, work: Path, partial: bool
     if stage == "standalone":  # one of several processes sharing the stand-alone runs
         done = _standalone(space, archs, data, seeds, sizes, work, partial, shard, reverse)
         return {"data": spec, "stage": stage, "shard": list(shard), "runs_done": len(done)}
-    trained = {sampling: _supernet(space, spec, data, sampling, sizes, work, partial)
+    trained = {sampling: _supernet(space, spec, sn_data, sampling, sizes, work, partial)
                for sampling in samplings}
     supernets = {k: v for k, v in trained.items() if v is not None}
     if not supernets:
@@ -302,6 +308,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--random-paths", type=int, default=Sizes.random_paths, help="k of sandwich and spread")
     p.add_argument("--no-distill", action="store_true",
                    help="sandwich and spread without in-place distillation")
+    p.add_argument("--supernet-augment", default="none",
+                   help="the supernets' training augmentation: none | cifar | imagenet | auto (the "
+                        "stand-alone runs stay unaugmented, so their cache is shared)")
     p.add_argument("--samplings", default=",".join(SAMPLINGS),
                    help="the supernets to train and rank, comma-separated (processes sharing --work "
                         "can train one each)")
@@ -322,7 +331,8 @@ def main(argv: list[str] | None = None) -> int:
 
     torch.set_num_threads(max(1, args.threads))
     sizes = QUICK if args.quick else Sizes(args.samples, args.epochs, args.supernet_epochs, args.random_paths,
-                                           not args.no_distill, args.train_images, seed=args.seed)
+                                           not args.no_distill, args.supernet_augment, args.train_images,
+                                           seed=args.seed)
     try:
         if sizes.samples < 3 or sizes.epochs < 1 or sizes.supernet_epochs < 1 or sizes.train_images < 0:
             raise HwnasError("--samples must be >= 3, --epochs and --supernet-epochs >= 1, "

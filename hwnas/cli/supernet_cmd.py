@@ -43,6 +43,9 @@ def train(space: str = SPACE_OPTION,
           random_paths: int = typer.Option(2, help="Random paths per sandwich or spread step (k)."),
           distill: bool = typer.Option(False, help="Sandwich or spread: smaller paths learn the "
                                                    "largest path's soft labels (in-place distillation)."),
+          augment: str = typer.Option("none", help="Training-split augmentation: none | cifar (pad-4 crop "
+                                                   "and flip) | imagenet (random-resized crop and flip) "
+                                                   "| auto (by dataset family)."),
           batch_size: int = typer.Option(64, min=1, help="Images a step (every path of a step sees them)."),
           lr: float = typer.Option(0.05, min=0.0, help="Peak learning rate (cosine schedule)."),
           seed: int = typer.Option(0, help="Seeds the weights, the paths and the batch order."),
@@ -65,8 +68,8 @@ def train(space: str = SPACE_OPTION,
     from hwnas.train.runtime import check_precision
 
     cfg = SupernetTrainConfig(space=space, data=data, epochs=epochs, sampling=sampling,
-                              random_paths=random_paths, distill=distill, batch_size=batch_size, lr=lr,
-                              seed=seed, device=device, precision=precision)
+                              random_paths=random_paths, distill=distill, augment=augment,
+                              batch_size=batch_size, lr=lr, seed=seed, device=device, precision=precision)
     cfg.check()  # every input is checked before the folder is touched
     check_nproc(nproc, device)
     if batch_size % nproc:
@@ -75,7 +78,7 @@ def train(space: str = SPACE_OPTION,
     _threads(threads)
     the_space = get_space(space)
     check_precision(precision, resolve_device(device))
-    load_for_space(data, the_space)
+    load_for_space(data, the_space, augment=augment)
     if resume:
         if not (out / CHECKPOINT).is_file():
             raise HwnasError(f"nothing to resume: {out / CHECKPOINT} does not exist",

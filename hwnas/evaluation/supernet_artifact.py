@@ -49,6 +49,7 @@ class SupernetTrainConfig:
     sampling: str = "uniform"
     random_paths: int = 2  # k of sandwich / spread (paths besides the largest and the smallest)
     distill: bool = False
+    augment: str = "none"  # training-split augmentation preset (hwnas.data.transforms.PRESETS)
     batch_size: int = 64
     lr: float = 0.05
     momentum: float = 0.9
@@ -66,10 +67,18 @@ class SupernetTrainConfig:
                              "pass --sampling sandwich or spread, or drop --distill")
         if self.random_paths < 0:
             raise HwnasError(f"--random-paths must be >= 0, not {self.random_paths}", "pass 0 or more")
+        from hwnas.data.transforms import PRESETS
+
+        if self.augment not in PRESETS:
+            raise HwnasError(f"unknown --augment {self.augment!r}", f"pass one of {', '.join(PRESETS)}")
 
     def trained_for(self) -> dict:
-        """The fields that decide the weights (device and precision change speed, not intent)."""
-        return {k: v for k, v in asdict(self).items() if k not in ("device", "precision")}
+        """The fields that decide the weights (device and precision change speed, not intent).
+
+        ``augment`` is left out while it is ``none``: artifacts written before the option existed
+        were unaugmented, and their ``--resume`` and cache keys stay valid."""
+        skip = ("device", "precision") + (("augment",) if self.augment == "none" else ())
+        return {k: v for k, v in asdict(self).items() if k not in skip}
 
 
 @dataclass(frozen=True)
@@ -111,14 +120,11 @@ def train_supernet(space: SearchSpace, cfg: SupernetTrainConfig, out: Path, resu
     """
     from hwnas.data import load_for_space
     from hwnas.evaluation.supernet_ranks import (
-        average_gradients,
-        mean_over_ranks,
-        share_buffers,
         state_digest,
     )
     from hwnas.train import ranks_from_env, resolve_device
     from hwnas.train.distributed import barrier, init_process_group
-    from hwnas.train.runtime import autocast, check_precision, grad_scaler
+    from hwnas.train.runtime import check_precision, grad_scaler
 
     cfg.check()
     ranks = ranks_from_env()
@@ -127,7 +133,7 @@ def train_supernet(space: SearchSpace, cfg: SupernetTrainConfig, out: Path, resu
         device = torch.device("cuda", ranks.local_rank)
     check_precision(cfg.precision, device)
     init_process_group(ranks, device)
-    data = load_for_space(cfg.data, space) if data is None else data
+    data = load_for_space(cfg.data, space, augment=cfg.augment) if data is None else data
     net = _build(space, cfg.seed).to(device)
     steps = len(data.loader("train", cfg.batch_size))
     opt = torch.optim.SGD(net.parameters(), lr=cfg.lr, momentum=cfg.momentum,
@@ -144,10 +150,34 @@ def train_supernet(space: SearchSpace, cfg: SupernetTrainConfig, out: Path, resu
         meta = {**meta, "world_size": ranks.world_size}
         say(f"resuming {out} after epoch {start_epoch} of {cfg.epochs}")
     sampler = PathSampler.for_space(space, cfg.sampling, cfg.random_paths)
+    caller_rng = torch.get_rng_state()  # the per-epoch seeding below must not leak to the caller
+    try:
+        meta = _epochs(net, data, cfg, sampler, opt, sched, scaler, ranks, device, meta, start_epoch,
+                       steps, out, say)
+    finally:
+        torch.set_rng_state(caller_rng)
+    state = {k: v.cpu() for k, v in net.state_dict().items()}
+    meta = {**meta, "complete": True, "state_digest": state_digest(state)}
+    if ranks.is_main:
+        save_weights(out / WEIGHTS, state)
+        write_json(out / META, meta)
+    barrier(ranks)  # no rank reports done before the artifact is there
+    return meta
+
+
+def _epochs(net, data, cfg: SupernetTrainConfig, sampler, opt, sched, scaler, ranks, device, meta: dict,
+            start_epoch: int, steps: int, out: Path, say) -> dict:
+    """Epochs ``start_epoch``..``cfg.epochs`` of :func:`train_supernet`; the metadata after them."""
+    from hwnas.evaluation.supernet_ranks import average_gradients, mean_over_ranks, share_buffers
+    from hwnas.train.runtime import autocast
+
     for epoch in range(start_epoch, cfg.epochs):
         started = time.perf_counter()
         rng = np.random.default_rng([cfg.seed, epoch])
         gen = torch.Generator().manual_seed(cfg.seed * 100_003 + epoch)
+        # augmentation draws from the global RNG: seeded per epoch (the same on every rank, which
+        # all load the same global batch), so a resumed run repeats the killed run's crops
+        torch.manual_seed(cfg.seed * 100_003 + epoch)
         net.train()
         loss_sum = 0.0
         for x, y in data.loader("train", cfg.batch_size, gen):
@@ -183,12 +213,6 @@ def train_supernet(space: SearchSpace, cfg: SupernetTrainConfig, out: Path, resu
             write_json(out / META, meta)
             say(f"epoch {epoch + 1}/{cfg.epochs}: train loss {meta['train_loss']:.3f} "
                 f"(first path of each step)")
-    state = {k: v.cpu() for k, v in net.state_dict().items()}
-    meta = {**meta, "complete": True, "state_digest": state_digest(state)}
-    if ranks.is_main:
-        save_weights(out / WEIGHTS, state)
-        write_json(out / META, meta)
-    barrier(ranks)  # no rank reports done before the artifact is there
     return meta
 
 

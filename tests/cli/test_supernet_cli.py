@@ -52,6 +52,7 @@ def test_train_writes_the_artifact_and_refuses_to_overwrite_it(micro, tmp_path):
     (["--distill"], ["--distill needs --sampling sandwich or spread"]),
     (["--precision", "fp16", "--device", "cpu"], ["fp16 is not supported on the CPU"]),
     (["--resume"], ["nothing to resume"]),
+    (["--augment", "mixup"], ["unknown --augment 'mixup'", "none, "]),
 ])
 def test_bad_train_input_is_one_line_and_writes_nothing(micro, tmp_path, args, needles):
     out = tmp_path / "sn"

@@ -56,9 +56,10 @@ def test_artifact_holds_tensor_weights_and_what_they_were_trained_for(micro, tmp
     assert all(torch.equal(loaded.net.state_dict()[k], v) for k, v in state.items())
 
 
-def test_a_killed_training_resumes_to_the_same_weights(micro, tmp_path):
+@pytest.mark.parametrize("augment", ["none", "cifar"])
+def test_a_killed_training_resumes_to_the_same_weights(micro, tmp_path, augment):
     space = get_space(str(micro))
-    cfg = _cfg(micro, epochs=2, sampling="sandwich", random_paths=0, distill=True)
+    cfg = _cfg(micro, epochs=2, sampling="sandwich", random_paths=0, distill=True, augment=augment)
     whole, cut = tmp_path / "whole", tmp_path / "cut"
     whole.mkdir()
     cut.mkdir()
@@ -79,6 +80,25 @@ def test_a_killed_training_resumes_to_the_same_weights(micro, tmp_path):
     assert a.keys() == b.keys()
     assert all(torch.allclose(a[k].float(), b[k].float(), atol=1e-6) for k in a)
     assert json.loads((cut / "supernet.json").read_text())["epochs_done"] == 2
+
+
+def test_augmented_training_differs_is_recorded_and_leaves_the_callers_rng_alone(micro, tmp_path):
+    space = get_space(str(micro))
+    weights = {}
+    for augment in ("none", "cifar"):
+        out = tmp_path / augment
+        out.mkdir()
+        torch.manual_seed(123)
+        before = torch.get_rng_state()
+        train_supernet(space, _cfg(micro, augment=augment), out)
+        assert torch.equal(torch.get_rng_state(), before)  # per-epoch seeding is undone
+        weights[augment] = torch.load(out / "supernet.pt", weights_only=True)
+        trained_for = json.loads((out / "supernet.json").read_text())["trained_for"]
+        # "none" is left out, so artifacts from before the option keep their keys and --resume
+        assert trained_for.get("augment") == (None if augment == "none" else "cifar")
+    assert any(not torch.equal(weights["none"][k], weights["cifar"][k]) for k in weights["none"])
+    with pytest.raises(HwnasError, match="unknown --augment 'mixup'"):
+        _cfg(micro, augment="mixup").check()
 
 
 def test_resume_refuses_other_settings(micro, tmp_path):
