@@ -2,8 +2,8 @@
 
     python benchmarks/supernet_ranking.py [--data digits] [--data imagefolder:PATH | --data cifar]
         [--space mbconv-small] [--samples 10] [--epochs 2] [--supernet-epochs 4]
-        [--random-paths 1] [--no-distill] [--samplings uniform,tilted,sandwich,spread]
-        [--train-images 0] [--work DIR] [--seed 0] [--quick]
+        [--random-paths 1] [--no-distill] [--supernet-augment none|cifar|imagenet|auto]
+        [--samplings uniform,tilted,sandwich,spread] [--train-images 0] [--work DIR] [--seed 0] [--quick]
 
 For every ``--data`` (default: digits and ``cifar``, the 6,187-image CIFAR-10 subset in
 ``../shared/data/cifar10-subset`` beside the checkout): ``--samples`` archs spread over the MAC range
@@ -11,7 +11,9 @@ are trained from scratch with two seeds (``--epochs`` each), once, and every sup
 ``--samplings`` (uniform single path; tilted: one path a step leaning to small or large ops;
 sandwich: largest, smallest and ``--random-paths`` random paths a step; spread: sandwich with tilted
 random paths that cover the MAC range; in-place distillation unless ``--no-distill``) is trained
-once for ``--supernet-epochs``. The same archs and the same stand-alone runs serve every supernet.
+once for ``--supernet-epochs``, its training images augmented as ``--supernet-augment`` says (the
+stand-alone runs are never augmented, so every supernet is ranked against the same runs). The same
+archs and the same stand-alone runs serve every supernet.
 Inherited accuracy is scored twice per supernet: BatchNorm recalibrated on 4 training batches of a
 seeded shuffle (what the one-shot evaluator does) and on 16.
 Printed JSON: Kendall tau, Spearman rho and top-k overlap of each against the stand-alone mean, the
@@ -247,7 +249,8 @@ def rank_one(spec: str, space_name: str, sizes: Sizes, work: Path, partial: bool
             ratio = (ours["kendall_tau"] / ceiling["kendall_tau"]
                      if ours["kendall_tau"] is not None and (ceiling["kendall_tau"] or 0) > 0 else None)
             results.append({"sampling": sampling, "random_paths": None if sampling in SINGLE_PATH
-                            else cfg.random_paths, "distill": cfg.distill, "epochs": cfg.epochs,
+                            else cfg.random_paths, "distill": cfg.distill, "augment": cfg.augment,
+                            "epochs": cfg.epochs,
                             "calibration": label, "calib_batches": count,
                             "train_wall_s": supernet.meta.get("train_wall_s"),
                             "trained_macs_quantiles": dict(zip(("min", "p5", "p50", "p95", "max"),

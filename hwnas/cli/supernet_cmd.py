@@ -44,7 +44,8 @@ def train(space: str = SPACE_OPTION,
           distill: bool = typer.Option(False, help="Sandwich or spread: smaller paths learn the "
                                                    "largest path's soft labels (in-place distillation)."),
           augment: str = typer.Option("none", help="Training-split augmentation: none | cifar (pad-4 crop "
-                                                   "and flip) | imagenet (random-resized crop and flip) "
+                                                   "and flip) | shift (pad-4 crop, no flip: digits, "
+                                                   "text) | imagenet (random-resized crop and flip) "
                                                    "| auto (by dataset family)."),
           batch_size: int = typer.Option(64, min=1, help="Images a step (every path of a step sees them)."),
           lr: float = typer.Option(0.05, min=0.0, help="Peak learning rate (cosine schedule)."),

@@ -108,7 +108,8 @@ def train(arch: str = typer.Argument(..., help="Canonical arch string."),
           channels_last: bool = typer.Option(False, help="Channels-last memory format (faster GPU convs)."),
           workers: int = typer.Option(0, help="Data-loader worker processes (0: load in-process)."),
           augment: str = typer.Option("auto", help="Training-split augmentation: none | cifar (pad-4 crop "
-                                                   "+ flip) | imagenet (random-resized crop + flip) | auto "
+                                                   "+ flip) | shift (pad-4 crop, no flip: digits, text) | "
+                                                   "imagenet (random-resized crop + flip) | auto "
                                                    "(by dataset; none for digits and synthetic)."),
           cutout: int = typer.Option(0, help="Cutout square side in pixels (0: off)."),
           label_smoothing: float = typer.Option(0.0, help="Label smoothing of the training loss, in [0, 1)."),

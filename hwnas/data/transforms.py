@@ -14,7 +14,8 @@ from torch.utils.data import Dataset
 
 from hwnas.errors import DataError
 
-PRESETS = ("none", "cifar", "imagenet", "auto")
+# "shift": cifar's pad-and-crop without its flip, for images a mirror changes (digits, text)
+PRESETS = ("none", "cifar", "shift", "imagenet", "auto")
 
 # Channel statistics of the training images each family is usually normalised with.
 CIFAR10_MEAN, CIFAR10_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
@@ -65,8 +66,9 @@ def tensor_transforms(preset: str, resolution: int, mean, std, cutout: int = 0
     evaluate = T.Compose(norm) if norm else None
     if preset == "none":
         return evaluate, evaluate
-    if preset == "cifar":
-        aug = [T.RandomCrop(resolution, padding=max(1, resolution // 8)), T.RandomHorizontalFlip()]
+    if preset in ("cifar", "shift"):
+        aug = [T.RandomCrop(resolution, padding=max(1, resolution // 8))]
+        aug += [T.RandomHorizontalFlip()] if preset == "cifar" else []
     else:
         aug = [T.RandomResizedCrop(resolution, antialias=True), T.RandomHorizontalFlip()]
     train = [*aug, *norm]
@@ -88,9 +90,10 @@ def pil_transforms(preset: str, resolution: int, mean, std) -> tuple[Callable, C
     evaluate = T.Compose([*view, *tail])
     if preset == "imagenet":
         return T.Compose([T.RandomResizedCrop(resolution), T.RandomHorizontalFlip(), *tail]), evaluate
-    if preset == "cifar":
+    if preset in ("cifar", "shift"):
+        flip = [T.RandomHorizontalFlip()] if preset == "cifar" else []
         return T.Compose([*view, T.RandomCrop(resolution, padding=max(1, resolution // 8)),
-                          T.RandomHorizontalFlip(), *tail]), evaluate
+                          *flip, *tail]), evaluate
     return evaluate, evaluate
 
 

@@ -60,6 +60,36 @@ def test_augmentation_reaches_the_training_split_only(tmp_path, kind):
     assert _all(augmented.train).shape == _all(plain.train).shape
 
 
+def _ramp_views(kind: str, preset: str, count: int = 40) -> list[torch.Tensor]:
+    """``count`` training views of a left-to-right ramp through ``preset``."""
+    from hwnas.data.transforms import pil_transforms, tensor_transforms
+
+    ramp = torch.linspace(0.1, 1, 16).repeat(3, 16, 1)
+    torch.manual_seed(0)
+    if kind == "digits":
+        train, _ = tensor_transforms(preset, 16, None, None)
+        return [train(ramp) for _ in range(count)]
+    from PIL import Image
+
+    image = Image.fromarray((ramp.permute(1, 2, 0).numpy() * 255).astype(np.uint8))
+    train, _ = pil_transforms(preset, 16, (0.0, 0.0, 0.0), (1.0, 1.0, 1.0))
+    return [train(image) for _ in range(count)]
+
+
+def _increasing(view: torch.Tensor) -> bool:
+    row = view[0, 8]
+    inside = row[row > 0]  # padding is 0 (the normalised mean for tensors, black for images)
+    return bool(torch.all(inside[1:] >= inside[:-1]))
+
+
+@pytest.mark.parametrize("kind", ["digits", "imagefolder"])
+def test_shift_crops_like_cifar_but_never_mirrors(kind):
+    shift = _ramp_views(kind, "shift")
+    assert all(_increasing(v) for v in shift)  # a mirror would reverse the ramp
+    assert any(not torch.allclose(v, shift[0]) for v in shift)  # it does crop at random
+    assert not all(_increasing(v) for v in _ramp_views(kind, "cifar"))  # cifar does mirror
+
+
 def test_auto_picks_the_preset_of_the_dataset(tmp_path):
     _cifar10(tmp_path)
     assert load_data(f"cifar10:{tmp_path}", 32, augment="auto").augment == "cifar"
