@@ -202,7 +202,9 @@ def rank_one(spec: str, space_name: str, sizes: Sizes, work: Path, partial: bool
         data, sn_data = (replace(d, train=Subset(d.train, keep)) for d in (data, sn_data))
     # the ranking never sees the test split
     data, sn_data = (replace(d, test=Subset(d.test, [])) for d in (data, sn_data))
-    work = work / _key([spec, space.name, sizes.train_images])
+    # the seed picks the training subset (and the archs): runs of other seeds never share a cache
+    # folder (seed 0 keeps its original key, so earlier caches stay valid)
+    work = work / _key([spec, space.name, sizes.train_images] + ([sizes.seed] if sizes.seed else []))
     if not partial:  # --partial trains nothing, so it makes no folder either
         work.mkdir(parents=True, exist_ok=True)
     archs = spread_archs(space, sizes.samples, np.random.default_rng(sizes.seed))
