@@ -119,9 +119,7 @@ def train_supernet(space: SearchSpace, cfg: SupernetTrainConfig, out: Path, resu
     Only rank 0 writes.
     """
     from hwnas.data import load_for_space
-    from hwnas.evaluation.supernet_ranks import (
-        state_digest,
-    )
+    from hwnas.evaluation.supernet_ranks import state_digest
     from hwnas.train import ranks_from_env, resolve_device
     from hwnas.train.distributed import barrier, init_process_group
     from hwnas.train.runtime import check_precision, grad_scaler
