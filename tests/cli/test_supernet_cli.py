@@ -9,11 +9,10 @@ import pytest
 from typer.testing import CliRunner
 
 from hwnas.cli import app
+from hwnas.testing import MICRO_SPEC
 from hwnas.testing.cli_checks import assert_one_line_error as _one_line_error
 
-SPEC = ('name = "micro"\nresolution = 16\nnum_classes = 10\nstem_channels = 8\nstem_stride = 1\n'
-        'first_block_channels = 0\nhead_channels = 16\nstages = [[8, 2, 2]]\nkernels = [3, 5]\n'
-        'expands = [2, 4]\n')
+SPEC = MICRO_SPEC  # one stage of two layers: seconds per epoch on digits
 
 
 def _hashes(folder) -> dict:

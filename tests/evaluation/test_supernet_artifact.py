@@ -19,11 +19,9 @@ from hwnas.evaluation.supernet_artifact import (
     train_supernet,
 )
 from hwnas.space import get_space
+from hwnas.testing import MICRO_SPEC
 
-# one stage of two layers: seconds per epoch on digits
-SPEC = ('name = "micro"\nresolution = 16\nnum_classes = 10\nstem_channels = 8\nstem_stride = 1\n'
-        'first_block_channels = 0\nhead_channels = 16\nstages = [[8, 2, 2]]\nkernels = [3, 5]\n'
-        'expands = [2, 4]\n')
+SPEC = MICRO_SPEC  # one stage of two layers: seconds per epoch on digits
 # two stages of four layers: enough positions for a sum of choices to pile up mid-range
 WIDE = SPEC.replace('"micro"', '"wide"').replace("[[8, 2, 2]]", "[[8, 4, 1], [16, 4, 2]]")
 
