@@ -2,7 +2,7 @@
 
     python benchmarks/supernet_ranking.py [--data digits] [--data imagefolder:PATH | --data cifar]
         [--space mbconv-small] [--samples 10] [--epochs 2] [--supernet-epochs 4]
-        [--random-paths 1] [--no-distill] [--supernet-augment none|cifar|imagenet|auto]
+        [--random-paths 1] [--no-distill] [--supernet-augment none|cifar|shift|imagenet|auto]
         [--samplings uniform,tilted,sandwich,spread] [--train-images 0] [--work DIR] [--seed 0] [--quick]
 
 For every ``--data`` (default: digits and ``cifar``, the 6,187-image CIFAR-10 subset in
@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from hwnas.data.transforms import PRESETS
 from hwnas.errors import HwnasError
 from hwnas.evaluation.path_sampling import SAMPLINGS, SINGLE_PATH
 
@@ -194,7 +195,9 @@ def rank_one(spec: str, space_name: str, sizes: Sizes, work: Path, partial: bool
     space = get_space(space_name)
     data = load_for_space(spec, space)
     # the supernets' bundle: the same split, its training images augmented as --supernet-augment says
-    sn_data = load_for_space(spec, space, augment=sizes.supernet_augment)
+    # (unaugmented, it is the same bundle: the folder is not read twice)
+    sn_data = (data if sizes.supernet_augment == "none"
+               else load_for_space(spec, space, augment=sizes.supernet_augment))
     if sizes.train_images and sizes.train_images < len(data.train):
         # a seeded random subset: an ImageFolder split is sorted by class, its first N are not a sample
         keep = np.sort(np.random.default_rng(sizes.seed).choice(len(data.train), sizes.train_images,
@@ -314,7 +317,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-distill", action="store_true",
                    help="sandwich and spread without in-place distillation")
     p.add_argument("--supernet-augment", default="none",
-                   help="the supernets' training augmentation: none | cifar | imagenet | auto (the "
+                   help=f"the supernets' training augmentation: {' | '.join(PRESETS)} (the "
                         "stand-alone runs stay unaugmented, so their cache is shared)")
     p.add_argument("--samplings", default=",".join(SAMPLINGS),
                    help="the supernets to train and rank, comma-separated (processes sharing --work "
