@@ -58,3 +58,42 @@ def test_neighbours_are_every_one_edit(row):
     near = neighbours(NB201, row)
     assert len(near) == len(set(near)) == 6 * 4
     assert all(sum(a != b for a, b in zip(n, row)) == 1 for n in near)
+
+
+def summary_of(row):
+    from hwnas.search.encodings import cell_summary
+
+    return cell_summary(np.array([row]), NB201_EDGES, NB201_OPS, NONE)[0]
+
+
+# cell_summary columns: live paths, any live path, (live, dead) count per non-none op in op order
+# (skip, conv1x1, conv3x3, pool), deepest live conv count, deepest live 3x3 count, ...
+LIVE_C3, DEAD_C3, DEEPEST_CONV, DEEPEST_C3 = 6, 7, 10, 11
+
+
+def test_summary_counts_live_paths_and_deep_convolutions():
+    s = summary_of([C3] * 6)
+    assert (s[0], s[1]) == (4, 1)
+    assert (s[LIVE_C3], s[DEAD_C3]) == (6, 0)
+    assert (s[DEEPEST_CONV], s[DEEPEST_C3]) == (3, 3)  # the path 0 -> 1 -> 2 -> 3
+    mixed = summary_of([C1, NONE, C3, NONE, NONE, C3])  # one path: c1 -> c3 -> c3
+    assert (mixed[0], mixed[DEEPEST_CONV], mixed[DEEPEST_C3]) == (1, 3, 2)
+
+
+def test_an_op_on_a_dead_edge_changes_only_the_dead_counts():
+    # 3<-1 and 3<-2 are none, 1<-0 and 2<-0 lead nowhere: only 3<-0 is live
+    a = summary_of([C3, C3, C3, SKIP, NONE, NONE])
+    b = summary_of([C1, POOL, C3, SKIP, NONE, NONE])
+    assert (a[0], a[LIVE_C3], a[DEAD_C3]) == (1, 0, 3)
+    live_cols = [0, 1, 2, 4, 6, 8, 10, 11, 12, 13, 14, 15]  # everything but the dead counts
+    assert np.array_equal(a[live_cols], b[live_cols])
+    assert not np.array_equal(a, b)
+
+
+def test_summary_encoding_does_not_depend_on_the_other_rows():
+    rows = np.array([[C3] * 6, [NONE] * 6, [SKIP, C1, C3, POOL, NONE, C3]])
+    together = structure_encoding(NB201, rows, "path+summary")
+    assert together.shape == (3, 130 + 24)
+    for i, row in enumerate(rows):
+        assert np.array_equal(structure_encoding(NB201, row[None], "path+summary")[0], together[i])
+    assert np.array_equal(together[:, :130], structure_encoding(NB201, rows))

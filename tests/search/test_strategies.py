@@ -393,3 +393,5 @@ def test_cli_strategy_help_comes_from_the_registry():
     from hwnas.cli.search_cmd import STRATEGIES
 
     assert set(strategy_names()) | {"proxyless"} == set(STRATEGIES)
+    with pytest.raises(SearchError, match="encoding='onehot'"):
+        make_strategy("structured", Problem(toy_space()), encoding="onehot")

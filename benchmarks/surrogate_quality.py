@@ -1,0 +1,139 @@
+"""How well the structured strategy's surrogate ranks archs where the front is decided; prints JSON.
+
+For every real pair of the NB201 dev table (``--data``, as ``benchmarks/strategies.py`` finds
+it): fit the surrogate (``hwnas.search.surrogate.Surrogate``, Bayesian ridge) on ``--train``
+uniformly drawn archs (seeded), predict all 15,625, cut the archs into ``--bins`` latency
+quantiles, and in each bin take the model's top ``--top`` archs. The miss of a bin is the
+bin's best true accuracy minus the best true accuracy among those picks (accuracy points): what
+a search that trusts the model at that latency loses. Reported per encoding
+(``hwnas.search.encodings.ENCODINGS``): the mean miss over bins and seeds, and Spearman rho
+over all archs and within the top 10 % by accuracy.
+
+It also prints each pair's noise ceiling: the seed noise of the accuracies, measured as the
+spread between cells that compute the same function (ops on edges off every input-output path
+set to ``none``), and the hypervolume ratio at 100 and 300 evaluations of a search that knew
+every arch's expected accuracy (the table's value) and asked the best non-dominated layers by
+it, scored in worlds where each evaluation adds that noise (10 seeded worlds, median). Near 1,
+it says a miss is the model's, not the noise's.
+
+Usage: ``python benchmarks/surrogate_quality.py [--seeds 4] [--train 100] [--data CSV]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import numpy as np  # noqa: E402
+from scipy.stats import spearmanr  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from strategies import default_data, fail  # noqa: E402
+
+from hwnas.errors import HwnasError  # noqa: E402
+from hwnas.pareto import default_reference, hypervolume, non_dominated_sort, pareto_front  # noqa: E402
+from hwnas.search.encodings import ENCODINGS, all_rows, cell_paths, structure_encoding  # noqa: E402
+from hwnas.search.surrogate import Surrogate  # noqa: E402
+from hwnas.space.nb201 import NB201_EDGES, NB201_OPS  # noqa: E402
+from hwnas.testing.tabular import SENSES, read_pairs  # noqa: E402
+
+
+def seed_noise(rows: np.ndarray, accuracy: np.ndarray) -> float:
+    """Spread of accuracy between cells computing the same function (unbiased, pooled)."""
+    cut = NB201_OPS.index("none")
+    live = np.zeros(rows.shape, dtype=bool)
+    for path in cell_paths(NB201_EDGES):
+        live[:, list(path)] |= (rows[:, list(path)] != cut).all(axis=1)[:, None]
+    canon = np.where(live, rows, cut)
+    alive = live.any(axis=1)  # dead cells all compute zero: chance accuracy, not seed noise
+    _, group = np.unique(canon[alive], axis=0, return_inverse=True)
+    acc = accuracy[alive]
+    sums, counts = np.bincount(group, acc), np.bincount(group)
+    resid = acc - (sums / counts)[group]
+    dof = (counts - 1).sum()
+    return float(np.sqrt((resid ** 2).sum() / dof))
+
+
+def oracle_ratio(accuracy: np.ndarray, latency_ms: np.ndarray, sigma: float, evals: int,
+                 worlds: int = 10) -> float:
+    """Median hypervolume ratio of asking the best ``evals`` archs by expected accuracy."""
+    layers = non_dominated_sort(np.c_[accuracy, latency_ms], SENSES)
+    asked = np.concatenate(layers)[:evals]
+    ratios = []
+    for world in range(worlds):
+        noisy = np.c_[accuracy + np.random.default_rng(world).normal(0, sigma, len(accuracy)),
+                      latency_ms]
+        true = noisy[pareto_front(noisy, SENSES)]
+        ref = default_reference(true, SENSES)
+        ratios.append(hypervolume(noisy[asked], SENSES, ref) / hypervolume(true, SENSES, ref))
+    return float(np.median(ratios))
+
+
+def bin_misses(predicted: np.ndarray, accuracy: np.ndarray, latency_ms: np.ndarray, bins: int,
+               top: int) -> list[float]:
+    """Per latency quantile bin: best accuracy in it minus the best among the model's top picks."""
+    edges = np.quantile(latency_ms, np.linspace(0, 1, bins + 1))
+    which = np.clip(np.searchsorted(edges, latency_ms, side="right") - 1, 0, bins - 1)
+    misses = []
+    for b in range(bins):
+        idx = np.flatnonzero(which == b)
+        if len(idx):
+            picks = idx[np.argsort(-predicted[idx], kind="stable")[:top]]
+            misses.append(float(accuracy[idx].max() - accuracy[picks].max()))
+    return misses
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seeds", type=int, default=4)
+    parser.add_argument("--train", type=int, default=100, help="archs the surrogate is fitted on")
+    parser.add_argument("--bins", type=int, default=20)
+    parser.add_argument("--top", type=int, default=3)
+    parser.add_argument("--data", type=Path, default=None)
+    args = parser.parse_args()
+    try:
+        pairs = read_pairs(args.data or default_data())
+    except HwnasError as exc:
+        fail(str(exc))
+    space = next(iter(pairs.values())).space
+    rows = all_rows(space)
+    feats = {kind: structure_encoding(space, rows, kind) for kind in ENCODINGS}
+    report = {"train_archs": args.train, "seeds": args.seeds, "bins": args.bins, "top": args.top,
+              "pairs": {}, "mean_miss": {}}
+    for name, pair in pairs.items():
+        acc = np.array([pair.accuracy[tuple(r)] for r in rows])
+        lat = np.array([pair.latency_ms[tuple(r)] for r in rows])
+        best = acc >= np.quantile(acc, 0.9)
+        entry = {}
+        for kind, x in feats.items():
+            misses, rho_all, rho_top = [], [], []
+            for seed in range(args.seeds):
+                train = np.random.default_rng(seed).choice(len(rows), args.train, replace=False)
+                mean, _ = Surrogate("ridge", seed).fit(x[train], acc[train]).predict(x)
+                misses += bin_misses(mean, acc, lat, args.bins, args.top)
+                rho_all.append(spearmanr(mean, acc)[0])
+                rho_top.append(spearmanr(mean[best], acc[best])[0])
+            entry[kind] = {"mean_miss_points": round(float(np.mean(misses)), 3),
+                           "spearman_all": round(float(np.mean(rho_all)), 3),
+                           "spearman_top10pct": round(float(np.mean(rho_top)), 3)}
+        sigma = seed_noise(rows, acc)
+        entry["noise_ceiling"] = {"seed_noise_points": round(sigma, 3), **{
+            f"oracle_hv_ratio@{n}": round(oracle_ratio(acc, lat, sigma, n), 4) for n in (100, 300)}}
+        report["pairs"][name] = entry
+        print(name, " ".join(f"{k} {entry[k]['mean_miss_points']:.2f}" for k in ENCODINGS),
+              entry["noise_ceiling"],
+              file=sys.stderr, flush=True)
+    for kind in ENCODINGS:
+        report["mean_miss"][kind] = round(float(np.mean(
+            [e[kind]["mean_miss_points"] for e in report["pairs"].values()])), 3)
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()
