@@ -395,3 +395,28 @@ def test_cli_strategy_help_comes_from_the_registry():
     assert set(strategy_names()) | {"proxyless"} == set(STRATEGIES)
     with pytest.raises(SearchError, match="encoding='onehot'"):
         make_strategy("structured", Problem(toy_space()), encoding="onehot")
+    with pytest.raises(SearchError, match="balance=-1"):
+        make_strategy("structured", Problem(toy_space()), balance=-1)
+
+
+@pytest.mark.parametrize("balance", [0, 4])
+def test_structured_with_balance_cycles_its_asks_through_the_latency_strata(balance):
+    from hwnas.space import get_space
+
+    ev = ToyEvaluator(get_space("nb201"), seed=5)
+    problem = Problem(ev.space, ("accuracy", "latency_ms"), None, ev.cost_model())
+    price = problem.cost.price_rows(all_rows(ev.space))
+    edges = np.quantile(price, np.linspace(0, 1, 5))
+    s = make_strategy("structured", problem, 1, local_after=None, balance=balance)
+    drive(s, ev, 6)
+    on_turn = 0
+    for _ in range(16):
+        turn = len(s.proposed) % 4
+        arch = s.ask()
+        stratum = min(int(np.searchsorted(edges, problem.cost.price(arch), side="right")) - 1, 3)
+        on_turn += stratum == turn
+        s.tell(Observation(arch, *ev.values(arch)))
+    if balance:  # every ask from its turn's quarter of the latency range (a gain is always there)
+        assert on_turn == 16
+    else:  # the largest gain alone goes where it is, whatever the turn
+        assert on_turn < 12
