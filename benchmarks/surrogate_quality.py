@@ -38,7 +38,8 @@ from strategies import default_data, fail  # noqa: E402
 
 from hwnas.errors import HwnasError  # noqa: E402
 from hwnas.pareto import default_reference, hypervolume, non_dominated_sort, pareto_front  # noqa: E402
-from hwnas.search.encodings import ENCODINGS, all_rows, cell_paths, structure_encoding  # noqa: E402
+from hwnas.search.encodings import ENCODINGS, all_rows, live_edges, structure_encoding  # noqa: E402
+from hwnas.search.structured import quantile_strata  # noqa: E402
 from hwnas.search.surrogate import Surrogate  # noqa: E402
 from hwnas.space.nb201 import NB201_EDGES, NB201_OPS  # noqa: E402
 from hwnas.testing.tabular import SENSES, read_pairs  # noqa: E402
@@ -47,9 +48,7 @@ from hwnas.testing.tabular import SENSES, read_pairs  # noqa: E402
 def seed_noise(rows: np.ndarray, accuracy: np.ndarray) -> float:
     """Spread of accuracy between cells computing the same function (unbiased, pooled)."""
     cut = NB201_OPS.index("none")
-    live = np.zeros(rows.shape, dtype=bool)
-    for path in cell_paths(NB201_EDGES):
-        live[:, list(path)] |= (rows[:, list(path)] != cut).all(axis=1)[:, None]
+    _, live = live_edges(rows, NB201_EDGES, cut)
     canon = np.where(live, rows, cut)
     alive = live.any(axis=1)  # dead cells all compute zero: chance accuracy, not seed noise
     _, group = np.unique(canon[alive], axis=0, return_inverse=True)
@@ -78,8 +77,7 @@ def oracle_ratio(accuracy: np.ndarray, latency_ms: np.ndarray, sigma: float, eva
 def bin_misses(predicted: np.ndarray, accuracy: np.ndarray, latency_ms: np.ndarray, bins: int,
                top: int) -> list[float]:
     """Per latency quantile bin: best accuracy in it minus the best among the model's top picks."""
-    edges = np.quantile(latency_ms, np.linspace(0, 1, bins + 1))
-    which = np.clip(np.searchsorted(edges, latency_ms, side="right") - 1, 0, bins - 1)
+    which = quantile_strata(latency_ms, bins)
     misses = []
     for b in range(bins):
         idx = np.flatnonzero(which == b)
@@ -87,6 +85,24 @@ def bin_misses(predicted: np.ndarray, accuracy: np.ndarray, latency_ms: np.ndarr
             picks = idx[np.argsort(-predicted[idx], kind="stable")[:top]]
             misses.append(float(accuracy[idx].max() - accuracy[picks].max()))
     return misses
+
+
+def _fit_all(rows: np.ndarray, feats: dict, acc: np.ndarray, seeds: int, train_archs: int) -> dict:
+    """Per encoding and seed, the ridge's predictions of every arch, their rank correlations, and
+    the accuracies' seed noise: all that depends on the accuracy alone."""
+    best = acc >= np.quantile(acc, 0.9)
+    predictions, spearman = {}, {}
+    for kind, x in feats.items():
+        means = []
+        for seed in range(seeds):
+            train = np.random.default_rng(seed).choice(len(acc), train_archs, replace=False)
+            means.append(Surrogate("ridge", seed).fit(x[train], acc[train]).predict(x)[0])
+        predictions[kind] = means
+        spearman[kind] = {
+            "spearman_all": round(float(np.mean([spearmanr(m, acc)[0] for m in means])), 3),
+            "spearman_top10pct": round(float(np.mean([spearmanr(m[best], acc[best])[0]
+                                                      for m in means])), 3)}
+    return {"predictions": predictions, "spearman": spearman, "sigma": seed_noise(rows, acc)}
 
 
 def main() -> None:
@@ -106,23 +122,19 @@ def main() -> None:
     feats = {kind: structure_encoding(space, rows, kind) for kind in ENCODINGS}
     report = {"train_archs": args.train, "seeds": args.seeds, "bins": args.bins, "top": args.top,
               "pairs": {}, "mean_miss": {}}
+    fitted: dict[str, dict] = {}  # per accuracy: the models' predictions do not depend on the device
     for name, pair in pairs.items():
         acc = np.array([pair.accuracy[tuple(r)] for r in rows])
         lat = np.array([pair.latency_ms[tuple(r)] for r in rows])
-        best = acc >= np.quantile(acc, 0.9)
+        accuracy_name = name.split("/")[0]
+        if accuracy_name not in fitted:
+            fitted[accuracy_name] = _fit_all(rows, feats, acc, args.seeds, args.train)
+        predictions, sigma = fitted[accuracy_name]["predictions"], fitted[accuracy_name]["sigma"]
         entry = {}
-        for kind, x in feats.items():
-            misses, rho_all, rho_top = [], [], []
-            for seed in range(args.seeds):
-                train = np.random.default_rng(seed).choice(len(rows), args.train, replace=False)
-                mean, _ = Surrogate("ridge", seed).fit(x[train], acc[train]).predict(x)
-                misses += bin_misses(mean, acc, lat, args.bins, args.top)
-                rho_all.append(spearmanr(mean, acc)[0])
-                rho_top.append(spearmanr(mean[best], acc[best])[0])
+        for kind, means in predictions.items():
+            misses = [m for mean in means for m in bin_misses(mean, acc, lat, args.bins, args.top)]
             entry[kind] = {"mean_miss_points": round(float(np.mean(misses)), 3),
-                           "spearman_all": round(float(np.mean(rho_all)), 3),
-                           "spearman_top10pct": round(float(np.mean(rho_top)), 3)}
-        sigma = seed_noise(rows, acc)
+                           **fitted[accuracy_name]["spearman"][kind]}
         entry["noise_ceiling"] = {"seed_noise_points": round(sigma, 3), **{
             f"oracle_hv_ratio@{n}": round(oracle_ratio(acc, lat, sigma, n), 4) for n in (100, 300)}}
         report["pairs"][name] = entry

@@ -64,6 +64,18 @@ def path_encoding(index_rows: np.ndarray, edges, num_ops: int, cut: int) -> np.n
     return np.concatenate(blocks, axis=1)
 
 
+def live_edges(index_rows: np.ndarray, edges, cut: int) -> tuple[np.ndarray, np.ndarray]:
+    """Which input-output paths survive (n, paths; in ``cell_paths`` order) and which edges are
+    live (n, edges): on a surviving path. An op on any other edge changes nothing."""
+    rows = np.asarray(index_rows, dtype=int)
+    paths = cell_paths(edges)
+    alive = np.stack([(rows[:, list(p)] != cut).all(axis=1) for p in paths], axis=1)
+    live = np.zeros(rows.shape, dtype=bool)
+    for j, path in enumerate(paths):
+        live[:, list(path)] |= alive[:, [j]]
+    return alive, live
+
+
 def cell_summary(index_rows: np.ndarray, edges, ops: tuple[str, ...], cut: int) -> np.ndarray:
     """A few counts of what a cell computes, unscaled: live paths, ops on live and on dead edges,
     the convolutions along the deepest live path, the squares of the op counts.
@@ -76,10 +88,7 @@ def cell_summary(index_rows: np.ndarray, edges, ops: tuple[str, ...], cut: int) 
     """
     rows = np.asarray(index_rows, dtype=int)
     paths = cell_paths(edges)
-    alive = np.stack([(rows[:, list(p)] != cut).all(axis=1) for p in paths], axis=1)
-    live = np.zeros(rows.shape, dtype=bool)
-    for j, path in enumerate(paths):
-        live[:, list(path)] |= alive[:, [j]]
+    alive, live = live_edges(rows, edges, cut)
     conv = np.array(["conv" in op for op in ops])
     kernels = [int(m.group(1)) if (m := re.search(r"(\d+)x\d+", op)) and "conv" in op else 0
                for op in ops]
@@ -103,13 +112,12 @@ def cell_summary(index_rows: np.ndarray, edges, ops: tuple[str, ...], cut: int) 
 _SUMMARY_SCALE: dict[str, np.ndarray] = {}
 
 
-def _nb201_summary(rows: np.ndarray) -> np.ndarray:
+def _nb201_summary(space: NB201Space, rows: np.ndarray) -> np.ndarray:
     """The summary of NB201 cells, each column divided by its spread over the whole space (a fixed
     scale, so a row's features never depend on which other rows are encoded with it)."""
     args = (NB201_EDGES, NB201_OPS, NB201_OPS.index("none"))
-    if "nb201" not in _SUMMARY_SCALE:
-        every = np.array(list(itertools.product(range(len(NB201_OPS)), repeat=len(NB201_EDGES))))
-        _SUMMARY_SCALE["nb201"] = cell_summary(every, *args).std(axis=0) + 1e-9
+    if "nb201" not in _SUMMARY_SCALE:  # every NB201 space has the same cells
+        _SUMMARY_SCALE["nb201"] = cell_summary(all_rows(space), *args).std(axis=0) + 1e-9
     return (cell_summary(rows, *args) / _SUMMARY_SCALE["nb201"]).astype(np.float32)
 
 
@@ -124,7 +132,7 @@ def structure_encoding(space: SearchSpace, index_rows: np.ndarray, kind: str = "
         blocks = [encode(space, rows),
                   path_encoding(rows, NB201_EDGES, len(NB201_OPS), NB201_OPS.index("none"))]
         if kind == "path+summary":
-            blocks.append(_nb201_summary(rows))
+            blocks.append(_nb201_summary(space, rows))
         return np.hstack(blocks)
     return encode(space, rows, pairs=True)
 

@@ -60,6 +60,12 @@ ENUMERATE_LIMIT = 20_000  # spaces up to this size are scored whole
 DESIGNS = ("random", "latency")  # initial archs: uniform, or one per latency stratum
 
 
+def quantile_strata(values: np.ndarray, count: int) -> np.ndarray:
+    """Each value's stratum 0..count-1 when the values are cut at their ``count``-quantiles."""
+    edges = np.quantile(values, np.linspace(0, 1, count + 1))
+    return np.clip(np.searchsorted(edges, values, side="right") - 1, 0, count - 1)
+
+
 class StructuredPredictor(Strategy):
     name = "structured"
 
@@ -143,9 +149,8 @@ class StructuredPredictor(Strategy):
             self._within = np.ones(len(self._rows), dtype=bool)
         self._stratum = None
         if self.balance and "latency_ms" in self.problem.objectives:
-            lat = self._mean[:, self.problem.objectives.index("latency_ms")]
-            edges = np.quantile(lat, np.linspace(0, 1, self.balance + 1))
-            self._stratum = np.clip(np.searchsorted(edges, lat, side="right") - 1, 0, self.balance - 1)
+            self._stratum = quantile_strata(self._mean[:, self.problem.objectives.index("latency_ms")],
+                                            self.balance)
 
     def _candidates(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """Candidate rows, their encodings and prices (a small space's are computed once)."""

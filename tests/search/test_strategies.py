@@ -289,13 +289,17 @@ def test_structured_takes_every_second_ask_from_the_trust_region_with_local_shar
     assert inside[True] == 10
 
 
-def test_structured_refuses_bad_trust_region_options():
+def test_structured_refuses_bad_options():
     with pytest.raises(SearchError, match="local_after=-1"):
         make_strategy("structured", Problem(toy_space()), local_after=-1)
     with pytest.raises(SearchError, match="radius=0"):
         make_strategy("structured", Problem(toy_space()), radius=0)
     with pytest.raises(SearchError, match="local_share=1.5"):
         make_strategy("structured", Problem(toy_space()), local_share=1.5)
+    with pytest.raises(SearchError, match="encoding='onehot'"):
+        make_strategy("structured", Problem(toy_space()), encoding="onehot")
+    with pytest.raises(SearchError, match="balance=-1"):
+        make_strategy("structured", Problem(toy_space()), balance=-1)
 
 
 def test_structured_first_asks_cover_every_latency_stratum():
@@ -393,10 +397,6 @@ def test_cli_strategy_help_comes_from_the_registry():
     from hwnas.cli.search_cmd import STRATEGIES
 
     assert set(strategy_names()) | {"proxyless"} == set(STRATEGIES)
-    with pytest.raises(SearchError, match="encoding='onehot'"):
-        make_strategy("structured", Problem(toy_space()), encoding="onehot")
-    with pytest.raises(SearchError, match="balance=-1"):
-        make_strategy("structured", Problem(toy_space()), balance=-1)
 
 
 @pytest.mark.parametrize("balance", [0, 4])
