@@ -6,7 +6,8 @@ uniformly drawn archs (seeded), predict all 15,625, cut the archs into ``--bins`
 quantiles, and in each bin take the model's top ``--top`` archs. The miss of a bin is the
 bin's best true accuracy minus the best true accuracy among those picks (accuracy points): what
 a search that trusts the model at that latency loses. Reported per encoding
-(``hwnas.search.encodings.ENCODINGS``): the mean miss over bins and seeds, and Spearman rho
+(``hwnas.search.encodings.ENCODINGS``) and surrogate (``--models``, the structured strategy's
+``model`` option; key ``ENCODING/MODEL``): the mean miss over bins and seeds, and Spearman rho
 over all archs and within the top 10 % by accuracy.
 
 It also prints each pair's noise ceiling: the seed noise of the accuracies, measured as the
@@ -22,6 +23,8 @@ Usage: ``python benchmarks/surrogate_quality.py [--seeds 4] [--train 100] [--dat
 from __future__ import annotations
 
 import argparse
+import inspect
+import itertools
 import json
 import os
 import sys
@@ -39,10 +42,12 @@ from strategies import default_data, fail  # noqa: E402
 from hwnas.errors import HwnasError  # noqa: E402
 from hwnas.pareto import default_reference, hypervolume, non_dominated_sort, pareto_front  # noqa: E402
 from hwnas.search.encodings import ENCODINGS, all_rows, live_edges, structure_encoding  # noqa: E402
-from hwnas.search.structured import quantile_strata  # noqa: E402
+from hwnas.search.structured import MODELS, TREE_FEATURES, StructuredPredictor, quantile_strata  # noqa: E402
 from hwnas.search.surrogate import Surrogate  # noqa: E402
 from hwnas.space.nb201 import NB201_EDGES, NB201_OPS  # noqa: E402
 from hwnas.testing.tabular import SENSES, read_pairs  # noqa: E402
+
+STRUCTURED_TREES = inspect.signature(StructuredPredictor).parameters["trees"].default
 
 
 def seed_noise(rows: np.ndarray, accuracy: np.ndarray) -> float:
@@ -62,16 +67,22 @@ def seed_noise(rows: np.ndarray, accuracy: np.ndarray) -> float:
 def oracle_ratio(accuracy: np.ndarray, latency_ms: np.ndarray, sigma: float, evals: int,
                  worlds: int = 10) -> float:
     """Median hypervolume ratio of asking the best ``evals`` archs by expected accuracy."""
-    layers = non_dominated_sort(np.c_[accuracy, latency_ms], SENSES)
-    asked = np.concatenate(layers)[:evals]
-    ratios = []
+    return oracle_ratios(accuracy, latency_ms, sigma, [evals], worlds)[evals]
+
+
+def oracle_ratios(accuracy: np.ndarray, latency_ms: np.ndarray, sigma: float, evals: list[int],
+                  worlds: int = 10) -> dict[int, float]:
+    """``oracle_ratio`` for several budgets, sorting the archs into layers once (the slow part)."""
+    order = np.concatenate(non_dominated_sort(np.c_[accuracy, latency_ms], SENSES))
+    ratios: dict[int, list[float]] = {n: [] for n in evals}
     for world in range(worlds):
         noisy = np.c_[accuracy + np.random.default_rng(world).normal(0, sigma, len(accuracy)),
                       latency_ms]
         true = noisy[pareto_front(noisy, SENSES)]
         ref = default_reference(true, SENSES)
-        ratios.append(hypervolume(noisy[asked], SENSES, ref) / hypervolume(true, SENSES, ref))
-    return float(np.median(ratios))
+        for n in evals:
+            ratios[n].append(hypervolume(noisy[order[:n]], SENSES, ref) / hypervolume(true, SENSES, ref))
+    return {n: float(np.median(r)) for n, r in ratios.items()}
 
 
 def bin_misses(predicted: np.ndarray, accuracy: np.ndarray, latency_ms: np.ndarray, bins: int,
@@ -87,16 +98,20 @@ def bin_misses(predicted: np.ndarray, accuracy: np.ndarray, latency_ms: np.ndarr
     return misses
 
 
-def _fit_all(rows: np.ndarray, feats: dict, acc: np.ndarray, seeds: int, train_archs: int) -> dict:
-    """Per encoding and seed, the ridge's predictions of every arch, their rank correlations, and
-    the accuracies' seed noise: all that depends on the accuracy alone."""
+def _fit_all(rows: np.ndarray, feats: dict, acc: np.ndarray, seeds: int, train_archs: int,
+             models: list[str]) -> dict:
+    """Per encoding, model and seed, the model's predictions of every arch, their rank
+    correlations, and the accuracies' seed noise: all that depends on the accuracy alone."""
     best = acc >= np.quantile(acc, 0.9)
     predictions, spearman = {}, {}
-    for kind, x in feats.items():
+    for (encoding, x), model in itertools.product(feats.items(), models):
+        kind = f"{encoding}/{model}"
         means = []
         for seed in range(seeds):
             train = np.random.default_rng(seed).choice(len(acc), train_archs, replace=False)
-            means.append(Surrogate("ridge", seed).fit(x[train], acc[train]).predict(x)[0])
+            # the structured strategy's settings (StructuredPredictor._refit)
+            fitted = Surrogate(model, seed, trees=STRUCTURED_TREES, max_features=TREE_FEATURES)
+            means.append(fitted.fit(x[train], acc[train]).predict(x)[0])
         predictions[kind] = means
         spearman[kind] = {
             "spearman_all": round(float(np.mean([spearmanr(m, acc)[0] for m in means])), 3),
@@ -112,6 +127,7 @@ def main() -> None:
     parser.add_argument("--bins", type=int, default=20)
     parser.add_argument("--top", type=int, default=3)
     parser.add_argument("--data", type=Path, default=None)
+    parser.add_argument("--models", nargs="+", default=["ridge", "extra-trees"], choices=MODELS)
     args = parser.parse_args()
     try:
         pairs = read_pairs(args.data or default_data())
@@ -128,7 +144,7 @@ def main() -> None:
         lat = np.array([pair.latency_ms[tuple(r)] for r in rows])
         accuracy_name = name.split("/")[0]
         if accuracy_name not in fitted:
-            fitted[accuracy_name] = _fit_all(rows, feats, acc, args.seeds, args.train)
+            fitted[accuracy_name] = _fit_all(rows, feats, acc, args.seeds, args.train, args.models)
         predictions, sigma = fitted[accuracy_name]["predictions"], fitted[accuracy_name]["sigma"]
         entry = {}
         for kind, means in predictions.items():
@@ -136,12 +152,13 @@ def main() -> None:
             entry[kind] = {"mean_miss_points": round(float(np.mean(misses)), 3),
                            **fitted[accuracy_name]["spearman"][kind]}
         entry["noise_ceiling"] = {"seed_noise_points": round(sigma, 3), **{
-            f"oracle_hv_ratio@{n}": round(oracle_ratio(acc, lat, sigma, n), 4) for n in (100, 300)}}
+            f"oracle_hv_ratio@{n}": round(r, 4)
+            for n, r in oracle_ratios(acc, lat, sigma, [100, 300]).items()}}
         report["pairs"][name] = entry
-        print(name, " ".join(f"{k} {entry[k]['mean_miss_points']:.2f}" for k in ENCODINGS),
+        print(name, " ".join(f"{k} {entry[k]['mean_miss_points']:.2f}" for k in predictions),
               entry["noise_ceiling"],
               file=sys.stderr, flush=True)
-    for kind in ENCODINGS:
+    for kind in next(iter(fitted.values()))["predictions"]:
         report["mean_miss"][kind] = round(float(np.mean(
             [e[kind]["mean_miss_points"] for e in report["pairs"].values()])), 3)
     print(json.dumps(report, indent=2))

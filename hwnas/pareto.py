@@ -19,6 +19,7 @@ front (``pareto_front`` keeps all copies, in input order).
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 
 import numpy as np
@@ -109,6 +110,8 @@ def pareto_front(points: np.ndarray, senses: Sequence[str]) -> np.ndarray:
 def non_dominated_sort(points: np.ndarray, senses: Sequence[str]) -> list[np.ndarray]:
     """Fronts of indices: front 0 is the Pareto front, front 1 the front once 0 is removed, ..."""
     pts = to_minimization(points, senses)
+    if pts.ndim == 2 and pts.shape[1] == 2:
+        return _layers_2d(pts)
     remaining = np.arange(pts.shape[0])
     fronts: list[np.ndarray] = []
     while remaining.size:
@@ -116,6 +119,28 @@ def non_dominated_sort(points: np.ndarray, senses: Sequence[str]) -> list[np.nda
         fronts.append(remaining[local])
         remaining = np.delete(remaining, local)
     return fronts
+
+
+def _layers_2d(pts: np.ndarray) -> list[np.ndarray]:
+    """``non_dominated_sort`` of two minimized columns in O(n log n) (peeling fronts one by one is
+    quadratic: 15,625 NB201 archs took minutes). In (x, y) order a point's dominators all come
+    before it, so it joins the first layer whose last point (the layer's lowest y) does not
+    dominate it; those last y's rise with the layer."""
+    tails_y: list[float] = []
+    tails_x: list[float] = []
+    layer = np.empty(len(pts), dtype=int)
+    for i in np.lexsort((pts[:, 1], pts[:, 0])):
+        x, y = float(pts[i, 0]), float(pts[i, 1])
+        k = bisect.bisect_left(tails_y, y)
+        while k < len(tails_y) and tails_y[k] == y and tails_x[k] != x:  # an equal y, smaller x
+            k += 1
+        if k == len(tails_y):
+            tails_y.append(y)
+            tails_x.append(x)
+        else:
+            tails_y[k], tails_x[k] = y, x
+        layer[i] = k
+    return [np.flatnonzero(layer == k) for k in range(len(tails_y))]
 
 
 def crowding_distance(points: np.ndarray) -> np.ndarray:

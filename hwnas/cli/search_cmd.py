@@ -126,7 +126,8 @@ def search(
     population: int = typer.Option(20, min=2, help="Evolution / NSGA-II population."),
     sample_size: int = typer.Option(5, min=1, help="Evolution tournament sample size."),
     reward: str = typer.Option("soft", help="RL reward: soft | hard."),
-    surrogate: str = typer.Option("ridge", help="predictor: ridge | ridge-pairs | forest."),
+    surrogate: str = typer.Option("ridge", help="predictor: ridge | ridge-pairs | forest; structured: "
+                                                   "ridge | forest | extra-trees."),
     arch_column: str = typer.Option("arch", help="table: CSV column holding arch strings."),
     accuracy_column: str = typer.Option("accuracy", help="table: accuracy column."),
     latency_column: str = typer.Option("latency_ms", help="table: latency column ('none': use --lut)."),

@@ -12,7 +12,8 @@ Surrogates, on one-hot encodings (``encode``):
 * ``ridge-pairs``: the same plus one-hot features of adjacent-position pairs (interactions
   between neighbouring layers).
 * ``forest``: scikit-learn's random forest (no additivity assumed; needs more samples); the
-  spread of its trees is the uncertainty.
+  spread of its trees is the uncertainty. ``extra-trees`` (the structured strategy's ``model``
+  option): randomized trees, split thresholds drawn at random, the same spread.
 """
 
 from __future__ import annotations
@@ -55,20 +56,24 @@ class Surrogate:
     uncertainty that shrinks as it is sampled, so a choice never tried stays uncertain.
     """
 
-    def __init__(self, kind: str, seed: int, saturating: bool = True):
-        if kind not in ("ridge", "forest"):
+    def __init__(self, kind: str, seed: int, saturating: bool = True, trees: int = 30,
+                 max_features: float = 1.0):
+        if kind not in ("ridge", "forest", "extra-trees"):
             raise ValueError(f"unknown surrogate {kind!r}")
         self.kind, self.seed, self.saturating = kind, seed, saturating
+        self.trees, self.max_features = trees, max_features
         self._forest = None
         self.ceiling: float | None = None
 
     def fit(self, x: np.ndarray, y: np.ndarray) -> Surrogate:
         y = np.asarray(y, dtype=float)
         x = np.asarray(x, dtype=float)
-        if self.kind == "forest":
-            from sklearn.ensemble import RandomForestRegressor
+        if self.kind in ("forest", "extra-trees"):
+            from sklearn.ensemble import ExtraTreesRegressor, RandomForestRegressor
 
-            self._forest = RandomForestRegressor(n_estimators=30, random_state=self.seed, n_jobs=1)
+            model = RandomForestRegressor if self.kind == "forest" else ExtraTreesRegressor
+            self._forest = model(n_estimators=self.trees, max_features=self.max_features,
+                                 random_state=self.seed, n_jobs=1)
             self._forest.fit(x, y)
             return self
         self._x_mean = x.mean(0)
@@ -105,11 +110,11 @@ class Surrogate:
 
     def mean_weights(self) -> np.ndarray | None:
         """Per-feature weights of the (monotone-transformed) linear model, or None (forest)."""
-        return None if self.kind == "forest" else self.weights
+        return None if self._forest is not None else self.weights
 
     def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         x = np.asarray(x, dtype=float)
-        if self.kind == "forest":
+        if self._forest is not None:
             per = np.stack([t.predict(x) for t in self._forest.estimators_])
             return per.mean(0), per.std(0)
         xc = x - self._x_mean

@@ -139,3 +139,16 @@ def test_error_unknown_surrogate_before_anything_is_written(nb201_csv, tmp_path)
     res = search([*base_args(nb201_csv, tmp_path / "r", "predictor"), "--surrogate", "gp"])
     one_line_error(res, "unknown surrogate 'gp'")
     assert not (tmp_path / "r").exists()
+
+
+def test_structured_takes_its_surrogate_from_the_cli_and_refuses_one_it_lacks(nb201_csv, tmp_path):
+    out = tmp_path / "trees"
+    res = search([*base_args(nb201_csv, out, "structured", 12), "--surrogate", "extra-trees"])
+    assert res.exit_code == 0, res.output
+    config = json.loads((out / "config.json").read_text())
+    assert config["options"]["model"] == "extra-trees"
+    bad = search([*base_args(nb201_csv, tmp_path / "bad", "structured", 12),
+                  "--surrogate", "ridge-pairs"])
+    assert bad.exit_code == 2
+    assert "model='ridge-pairs'" in bad.output and "--surrogate" in bad.output
+    assert "Traceback" not in bad.output and not (tmp_path / "bad" / "candidates.jsonl").exists()

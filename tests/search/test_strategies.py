@@ -300,6 +300,10 @@ def test_structured_refuses_bad_options():
         make_strategy("structured", Problem(toy_space()), encoding="onehot")
     with pytest.raises(SearchError, match="balance=-1"):
         make_strategy("structured", Problem(toy_space()), balance=-1)
+    with pytest.raises(SearchError, match="model='svm'"):
+        make_strategy("structured", Problem(toy_space()), model="svm")
+    with pytest.raises(SearchError, match="trees=0"):
+        make_strategy("structured", Problem(toy_space()), trees=0)
 
 
 def test_structured_first_asks_cover_every_latency_stratum():

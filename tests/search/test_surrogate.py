@@ -67,6 +67,22 @@ def test_inner_search_reaches_the_front_of_a_cheap_objective():
     assert on_front >= 0.8 * min(len(true), len(found))
 
 
+def test_tree_surrogates_model_an_interaction_a_ridge_cannot():
+    # y = x0 AND x1 (one conv silenced by a cut edge, in a cell): no additive model gets it
+    rng = np.random.default_rng(0)
+    x = rng.integers(0, 2, size=(200, 6)).astype(float)
+    y = x[:, 0] * x[:, 1] + rng.normal(0, 0.01, 200)
+    test = rng.integers(0, 2, size=(200, 6)).astype(float)
+    truth = test[:, 0] * test[:, 1]
+    err = {}
+    for kind in ("ridge", "extra-trees", "forest"):
+        model = Surrogate(kind, 0, saturating=False, trees=50, max_features=0.5).fit(x, y)
+        mean, spread = model.predict(test)
+        err[kind] = float(np.mean((mean - truth) ** 2))
+        assert spread.shape == mean.shape and np.all(spread >= 0)
+    assert err["extra-trees"] < 0.1 * err["ridge"] and err["forest"] < 0.1 * err["ridge"]
+
+
 @pytest.mark.parametrize("surrogate", ["ridge", "forest"])
 def test_predictor_beats_random_on_the_toy_front(surrogate):
     from hwnas.pareto import default_reference, hypervolume
