@@ -35,7 +35,7 @@ on the 6 held-out pairs (README, strategies), so it is not the default.
 ``model`` (option; ``hwnas search --surrogate``) swaps the ridge for ``trees`` randomized trees
 (``extra-trees``) or a random forest (``forest``), the spread over the trees as the uncertainty.
 Trees rank the best archs better than the ridge when fitted on random archs (over the 12 real
-pairs, mean miss per latency level 1.47 -> 0.72 points at 100 archs,
+pairs, mean miss per latency level 1.47 -> 0.88 points at 100 archs,
 ``benchmarks/surrogate_quality.py``), yet in the search extra-trees were worse on 3 of the 4
 phone pairs (README, strategies): the asks the model steers are not random archs. So the ridge
 stays the default.
