@@ -304,7 +304,10 @@ def test_validating_a_shipped_table_warns_once_and_writes_a_copy(tmp_path: Path,
     assert hashlib.sha256(shipped.read_bytes()).hexdigest() == before  # read-only
     warnings = [ln for ln in r.stderr.splitlines() if ln.startswith("warning:")]
     assert len(warnings) == 1, r.stderr
-    assert f"table {name} does not record which machine measured it" in warnings[0]
+    # the shipped table records its CPU model only: on a machine with that CPU it cannot tell
+    # more ("does not record"), on any other CPU it names the difference
+    assert (f"table {name} does not record which machine measured it" in warnings[0]
+            or f"table {name} was measured on another machine (cpu " in warnings[0]), warnings[0]
     assert " vs predicted " in warnings[0] and "(medians of 4 archs)" in warnings[0]
     assert "hwnas profile --space mbconv-small --runtime onnxruntime" in warnings[0]
 

@@ -115,6 +115,24 @@ def test_rl_controller_learns_toward_reward():
     assert late > early
 
 
+def test_rl_with_a_collapsed_policy_still_asks_new_archs():
+    # every head certain of choice 0: all 20 samples of an ask are the one arch already asked;
+    # the ask must move to an unasked neighbour, not re-ask it (a re-ask evaluates nothing)
+    import torch
+
+    ev = ToyEvaluator(toy_space())
+    s = make_strategy("rl", Problem(ev.space, budget_ms=100.0), 0, lr=1e-9)
+    with torch.no_grad():
+        for head in s.controller.heads:
+            head.weight.zero_()
+            head.bias.copy_(torch.tensor([50.0] + [0.0] * (head.bias.numel() - 1)))
+    asked = drive(s, ev, 12)
+    assert len(set(asked)) == 12
+    first = s.space.parse(asked[0])
+    assert all(sum(a != b for a, b in zip(s.space.parse(x).choices, first.choices)) == 1
+               for x in asked[1:])  # one edit from what the policy prefers
+
+
 def test_evolution_rejects_bad_sample_size():
     with pytest.raises(SearchError, match="sample size"):
         make_strategy("evolution", Problem(toy_space()), population=5, sample_size=9)
