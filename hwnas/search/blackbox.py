@@ -107,7 +107,9 @@ def strategy_options(config: BlackboxConfig) -> dict:
     return {"evolution": {"population": config.population, "sample_size": config.sample_size},
             "nsga2": {"population": config.population}, "rl": {"reward": config.reward},
             "predictor": {"initial": min(config.population, 10), "surrogate": config.surrogate},
-            "structured": {"model": config.surrogate},
+            # only when not the default: runs from before --surrogate reached structured
+            # recorded no options, and resuming one must still match
+            "structured": {} if config.surrogate == "ridge" else {"model": config.surrogate},
             "random": {}, "auto": {"max_evals": config.max_evals},
             }.get(config.strategy, {})  # an unknown name fails in make_strategy
 
