@@ -83,27 +83,28 @@ class StructuredPredictor(Strategy):
                  kappa: float = 0.5, pool: int = 200, local_after: int | None = 100,
                  radius: int = 1, design: str = "latency", local_share: float = 0.0,
                  encoding: str = "path+summary", balance: int = 0, model: str = "ridge",
-                 trees: int = 100):
+                 trees: int = 100, late_model: str | None = None):
         super().__init__(problem, seed)
         if initial < 2 or refit_every < 1 or pool < 1 or not np.isfinite(kappa) or kappa < 0 \
                 or radius < 1 or (local_after is not None and local_after < 0) \
                 or design not in DESIGNS or not 0.0 <= local_share <= 1.0 or encoding not in ENCODINGS \
-                or balance < 0 or model not in MODELS or trees < 1:
+                or balance < 0 or model not in MODELS or trees < 1 \
+                or (late_model is not None and late_model not in MODELS):
             raise SearchError(f"structured options initial={initial}, refit_every={refit_every}, "
                               f"kappa={kappa}, pool={pool}, local_after={local_after}, "
                               f"radius={radius}, design={design!r}, local_share={local_share}, "
                               f"encoding={encoding!r}, balance={balance}, model={model!r}, "
-                              f"trees={trees} "
+                              f"trees={trees}, late_model={late_model!r} "
                               "out of range",
                               "use initial >= 2, refit_every >= 1, kappa >= 0, pool >= 1, "
                               "local_after >= 0 (or None), radius >= 1, 0 <= local_share <= 1, balance >= 0, "
-                              "trees >= 1, model (--surrogate) " + " or ".join(MODELS) + ", "
+                              "trees >= 1, model (--surrogate) and late_model " + " or ".join(MODELS) + ", "
                               "design " + " or ".join(DESIGNS)
                               + ", encoding " + " or ".join(ENCODINGS))
         self.initial, self.refit_every, self.kappa, self.pool = initial, refit_every, kappa, pool
         self.local_after, self.radius = local_after, radius
         self.design, self.local_share, self.encoding = design, local_share, encoding
-        self.balance, self.model, self.trees = balance, model, trees
+        self.balance, self.model, self.trees, self.late_model = balance, model, trees, late_model
         self._stratum: np.ndarray | None = None  # each candidate's latency stratum (balance)
         self.fit_count = 0
         self._sizes = np.array([len(c) for c in self.space.choices()])
@@ -137,7 +138,7 @@ class StructuredPredictor(Strategy):
         data = self.history[: self.fit_count]
         x = structure_encoding(self.space, np.array([self.space.indices(o.arch) for o in data]),
                                self.encoding)
-        models = {name: Surrogate(self.model, self.seed * 1000 + k,
+        models = {name: Surrogate(self._model_now(), self.seed * 1000 + k,
                                   saturating=OBJECTIVE_SENSES[name] == "max", trees=self.trees,
                                   max_features=TREE_FEATURES)
                   .fit(x, np.array([o.value(name) for o in data]))
@@ -165,6 +166,12 @@ class StructuredPredictor(Strategy):
         if self.balance and "latency_ms" in self.problem.objectives:
             self._stratum = quantile_strata(self._mean[:, self.problem.objectives.index("latency_ms")],
                                             self.balance)
+
+    def _model_now(self) -> str:
+        """``late_model`` from the fit at ``local_after`` evaluations on, else ``model``."""
+        late = self.late_model is not None and self.local_after is not None \
+            and self.fit_count >= self.local_after
+        return self.late_model if late else self.model
 
     def _candidates(self) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         """Candidate rows, their encodings and prices (a small space's are computed once)."""

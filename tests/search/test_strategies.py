@@ -260,6 +260,19 @@ def test_structured_uses_the_known_latency_and_beats_random_on_a_front():
     assert ratio["structured"] > ratio["random"]
 
 
+def test_structured_switches_to_its_late_model_at_local_after():
+    ev = ToyEvaluator(toy_space(), seed=5)
+    problem = Problem(ev.space, ("accuracy", "latency_ms"), None, ev.cost_model())
+    runs = {}
+    for late in (None, "extra-trees"):
+        s = make_strategy("structured", problem, 1, local_after=15, late_model=late, trees=20)
+        runs[late] = drive(s, ev, 30)
+        assert s._model_now() == (late or "ridge")
+    # the same asks while the ridge decides, different ones once the trees do
+    assert runs[None][:15] == runs["extra-trees"][:15]
+    assert runs[None][15:] != runs["extra-trees"][15:]
+
+
 def test_structured_asks_within_one_edit_of_the_front_after_local_after():
     from hwnas.pareto import pareto_front
     from hwnas.search.encodings import neighbours
@@ -322,6 +335,8 @@ def test_structured_refuses_bad_options():
         make_strategy("structured", Problem(toy_space()), model="svm")
     with pytest.raises(SearchError, match="trees=0"):
         make_strategy("structured", Problem(toy_space()), trees=0)
+    with pytest.raises(SearchError, match="late_model='svm'"):
+        make_strategy("structured", Problem(toy_space()), late_model="svm")
 
 
 def test_structured_first_asks_cover_every_latency_stratum():
