@@ -23,7 +23,6 @@ Usage: ``python benchmarks/surrogate_quality.py [--seeds 4] [--train 100] [--dat
 from __future__ import annotations
 
 import argparse
-import inspect
 import itertools
 import json
 import os
@@ -42,12 +41,10 @@ from strategies import default_data, fail  # noqa: E402
 from hwnas.errors import HwnasError  # noqa: E402
 from hwnas.pareto import default_reference, hypervolume, non_dominated_sort, pareto_front  # noqa: E402
 from hwnas.search.encodings import ENCODINGS, all_rows, live_edges, structure_encoding  # noqa: E402
-from hwnas.search.structured import MODELS, TREE_FEATURES, StructuredPredictor, quantile_strata  # noqa: E402
+from hwnas.search.structured import MODELS, TREE_FEATURES, TREES, quantile_strata  # noqa: E402
 from hwnas.search.surrogate import Surrogate  # noqa: E402
 from hwnas.space.nb201 import NB201_EDGES, NB201_OPS  # noqa: E402
 from hwnas.testing.tabular import SENSES, read_pairs  # noqa: E402
-
-STRUCTURED_TREES = inspect.signature(StructuredPredictor).parameters["trees"].default
 
 
 def seed_noise(rows: np.ndarray, accuracy: np.ndarray) -> float:
@@ -110,7 +107,7 @@ def _fit_all(rows: np.ndarray, feats: dict, acc: np.ndarray, seeds: int, train_a
         for seed in range(seeds):
             train = np.random.default_rng(seed).choice(len(acc), train_archs, replace=False)
             # the structured strategy's settings (StructuredPredictor._refit)
-            fitted = Surrogate(model, seed, trees=STRUCTURED_TREES, max_features=TREE_FEATURES)
+            fitted = Surrogate(model, seed, trees=TREES, max_features=TREE_FEATURES)
             means.append(fitted.fit(x[train], acc[train]).predict(x)[0])
         predictions[kind] = means
         spearman[kind] = {

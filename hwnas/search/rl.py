@@ -139,7 +139,7 @@ class ReinforceSearch(Strategy):
             # evaluation but teaches nothing, and on the real NB201 pairs it left 100-154 distinct
             # archs in 900 asks. One-edit mutants of its samples stay near what it prefers.
             archs += [self.space.mutate(a, self.rng) for a in archs]
-        return self.pick(iter(archs), target)
+        return self.pick(archs, target)
 
     def _target_ms(self, level: int) -> float:
         """T of a level: the budget / target, else geometric between observed extremes."""

@@ -66,12 +66,13 @@ from hwnas.pareto import default_reference, hypervolume, pareto_front, to_minimi
 from hwnas.search.base import OBJECTIVE_SENSES, Problem, SearchError, Strategy
 from hwnas.search.encodings import ENCODINGS, all_rows, neighbours, structure_encoding
 from hwnas.search.predictor import _hvi_2d
-from hwnas.search.surrogate import Surrogate
+from hwnas.search.surrogate import KINDS, Surrogate
 from hwnas.space.arch import Arch
 
 ENUMERATE_LIMIT = 20_000  # spaces up to this size are scored whole
 DESIGNS = ("random", "latency")  # initial archs: uniform, or one per latency stratum
-MODELS = ("ridge", "forest", "extra-trees")  # the surrogate (hwnas.search.surrogate.Surrogate)
+MODELS = KINDS  # the surrogate (hwnas.search.surrogate.Surrogate)
+TREES = 100  # trees of a forest / extra-trees surrogate
 TREE_FEATURES = 0.5  # share of the features each tree split considers (forest, extra-trees)
 
 
@@ -88,7 +89,7 @@ class StructuredPredictor(Strategy):
                  kappa: float = 0.5, pool: int = 200, local_after: int | None = 100,
                  radius: int = 1, design: str = "latency", local_share: float = 0.0,
                  encoding: str = "path+summary", balance: int = 0, model: str = "ridge",
-                 trees: int = 100, late_model: str | None = "extra-trees"):
+                 trees: int = TREES, late_model: str | None = "extra-trees"):
         super().__init__(problem, seed)
         if initial < 2 or refit_every < 1 or pool < 1 or not np.isfinite(kappa) or kappa < 0 \
                 or radius < 1 or (local_after is not None and local_after < 0) \

@@ -26,6 +26,7 @@ from hwnas.search.nsga2 import dominance_ranks, survivors
 from hwnas.space.base import SearchSpace
 
 SURROGATES = ("ridge", "ridge-pairs", "forest")
+KINDS = ("ridge", "forest", "extra-trees")  # what a Surrogate fits
 
 
 def encode(space: SearchSpace, index_rows: np.ndarray, pairs: bool = False) -> np.ndarray:
@@ -58,7 +59,7 @@ class Surrogate:
 
     def __init__(self, kind: str, seed: int, saturating: bool = True, trees: int = 30,
                  max_features: float = 1.0):
-        if kind not in ("ridge", "forest", "extra-trees"):
+        if kind not in KINDS:
             raise ValueError(f"unknown surrogate {kind!r}")
         self.kind, self.seed, self.saturating = kind, seed, saturating
         self.trees, self.max_features = trees, max_features
