@@ -121,18 +121,23 @@ def _nb201_summary(space: NB201Space, rows: np.ndarray) -> np.ndarray:
     return (cell_summary(rows, *args) / _SUMMARY_SCALE["nb201"]).astype(np.float32)
 
 
-ENCODINGS = ("path", "path+summary")
+ENCODINGS = ("path", "path+summary", "path+summary+pairs")
 
 
 def structure_encoding(space: SearchSpace, index_rows: np.ndarray, kind: str = "path") -> np.ndarray:
     """One-hot choices plus path features for a cell space (``path+summary``: and the cell
-    summary), plus adjacent pairs otherwise."""
+    summary; ``path+summary+pairs``: and the ops of every two edges, one-hot), plus adjacent
+    pairs otherwise."""
     rows = np.asarray(index_rows, dtype=int).reshape(-1, space.num_positions)
     if isinstance(space, NB201Space):
         blocks = [encode(space, rows),
                   path_encoding(rows, NB201_EDGES, len(NB201_OPS), NB201_OPS.index("none"))]
-        if kind == "path+summary":
+        if kind.startswith("path+summary"):
             blocks.append(_nb201_summary(space, rows))
+        if kind.endswith("+pairs"):  # every two edges' ops together: interactions
+            k = len(NB201_OPS)
+            blocks += [np.eye(k * k, dtype=np.float32)[rows[:, i] * k + rows[:, j]]
+                       for i, j in itertools.combinations(range(rows.shape[1]), 2)]
         return np.hstack(blocks)
     return encode(space, rows, pairs=True)
 

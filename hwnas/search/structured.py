@@ -32,6 +32,15 @@ imagenet16/pixel2 14-27 asks per 1-ms level at 14-20 ms, 4-7 at 7-12 ms, where t
 were). k=12 raised the 100-evaluation median on all 6 pairs it was developed on but was mixed
 on the 6 held-out pairs (README, strategies), so it is not the default.
 
+``encoding="path+summary+pairs"`` (option, not the default) adds the ops of every two edges,
+one-hot (375 columns), for the ridge only: interactions an additive model misses, such as a skip
+from input to output being worth most when the other edges convolve. On cifar100/samsung_a50 one
+seed asked 5 archs with that skip in 100, all poor for other reasons, and never found the best
+archs, which the ridge then predicted 4-10 points too low. Over the 12 real NB201 pairs, 10
+seeds, it raised the 100-evaluation median by 0.005 on average (cifar100/samsung_a50 0.922 ->
+0.965; imagenet16/samsung_a50 0.937 -> 0.932) and left 300 unchanged on average (goal 0.99 met
+on 8 pairs instead of 9), at 3-4x the ridge's time, so it is an option.
+
 ``model`` (option; ``hwnas search --surrogate``) swaps the ridge for ``trees`` randomized trees
 (``extra-trees``) or a random forest (``forest``), the spread over the trees as the uncertainty.
 Trees rank the best archs better than the ridge when fitted on random archs (over the 12 real
@@ -144,12 +153,18 @@ class StructuredPredictor(Strategy):
         data = self.history[: self.fit_count]
         x = structure_encoding(self.space, np.array([self.space.indices(o.arch) for o in data]),
                                self.encoding)
-        models = {name: Surrogate(self._model_now(), self.seed * 1000 + k,
+        rows, feats, price = self._candidates()
+        kind = self._model_now()
+        if kind != "ridge" and self.encoding.endswith("+pairs"):
+            # pair features are interactions for the additive ridge; trees find their own
+            # splits, and 375 more columns would slow every split without adding a signal
+            width = structure_encoding(self.space, rows[:1], self.encoding[:-len("+pairs")]).shape[1]
+            x, feats = x[:, :width], feats[:, :width]
+        models = {name: Surrogate(kind, self.seed * 1000 + k,
                                   saturating=OBJECTIVE_SENSES[name] == "max", trees=self.trees,
                                   max_features=TREE_FEATURES)
                   .fit(x, np.array([o.value(name) for o in data]))
                   for k, name in enumerate(self._modelled())}
-        rows, feats, price = self._candidates()
         means, opts = [], []
         for name, sense in zip(self.problem.objectives, self.problem.senses):
             if name in models:

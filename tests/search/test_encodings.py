@@ -97,3 +97,32 @@ def test_summary_encoding_does_not_depend_on_the_other_rows():
     for i, row in enumerate(rows):
         assert np.array_equal(structure_encoding(NB201, row[None], "path+summary")[0], together[i])
     assert np.array_equal(together[:, :130], structure_encoding(NB201, rows))
+
+
+def test_pair_features_one_hot_every_two_edges_after_the_summary():
+    rows = np.array([[C3] * 6, [NONE, SKIP, C1, C3, POOL, C3]])
+    base = structure_encoding(NB201, rows, "path+summary")
+    full = structure_encoding(NB201, rows, "path+summary+pairs")
+    assert full.shape == (2, base.shape[1] + 15 * 25)
+    assert np.array_equal(full[:, :base.shape[1]], base)
+    pairs = full[:, base.shape[1]:].reshape(2, 15, 25)
+    assert np.all(pairs.sum(axis=2) == 1)  # one op pair per two edges
+    assert pairs[0, 0].argmax() == C3 * 5 + C3
+    assert pairs[1, 0].argmax() == NONE * 5 + SKIP  # edges 1<-0 and 2<-0
+
+
+def test_a_ridge_on_pair_features_learns_an_interaction_the_summary_cannot():
+    from hwnas.search.surrogate import Surrogate
+
+    # accuracy up only when 1<-0 is a 1x1 conv AND 2<-0 is a pool: parallel edges, no path
+    # or count holds both
+    rng = np.random.default_rng(0)
+    rows, test = rng.integers(0, 5, size=(400, 6)), rng.integers(0, 5, size=(1000, 6))
+    both = lambda r: ((r[:, 0] == C1) & (r[:, 1] == POOL)).astype(float)  # noqa: E731
+    err = {}
+    for kind in ("path+summary", "path+summary+pairs"):
+        model = Surrogate("ridge", 0, saturating=False).fit(
+            structure_encoding(NB201, rows, kind), both(rows) + rng.normal(0, 0.01, 400))
+        mean, _ = model.predict(structure_encoding(NB201, test, kind))
+        err[kind] = float(np.mean((mean - both(test)) ** 2))
+    assert err["path+summary+pairs"] < 0.2 * err["path+summary"]

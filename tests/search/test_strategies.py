@@ -273,6 +273,27 @@ def test_structured_switches_to_its_late_model_at_local_after():
     assert runs[None][15:] != runs["extra-trees"][15:]
 
 
+def test_structured_fits_pair_features_for_the_ridge_and_not_for_its_trees(monkeypatch):
+    import hwnas.search.structured as structured
+    from hwnas.space import get_space
+
+    widths = []
+
+    class Recording(structured.Surrogate):
+        def fit(self, x, y):
+            widths.append((self.kind, x.shape[1]))
+            return super().fit(x, y)
+
+    monkeypatch.setattr(structured, "Surrogate", Recording)
+    ev = ToyEvaluator(get_space("nb201"), seed=5)
+    problem = Problem(ev.space, ("accuracy", "latency_ms"), None, ev.cost_model())
+    s = make_strategy("structured", problem, 1, local_after=8, encoding="path+summary+pairs", trees=5)
+    drive(s, ev, 12)  # fits at 6 (the ridge) and 11 (the trees)
+    base = 130 + 24  # one-hot, paths, summary
+    assert ("ridge", base + 15 * 25) in widths and ("extra-trees", base) in widths
+    assert {w for k, w in widths if k == "extra-trees"} == {base}
+
+
 def test_structured_asks_within_one_edit_of_the_front_after_local_after():
     from hwnas.pareto import pareto_front
     from hwnas.search.encodings import neighbours
