@@ -128,6 +128,10 @@ def search(
     reward: str = typer.Option("soft", help="RL reward: soft | hard."),
     surrogate: str = typer.Option("ridge", help="predictor: ridge | ridge-pairs | forest; structured: "
                                                    "ridge | forest | extra-trees."),
+    option: list[str] = typer.Option(None, "--option", help="A strategy's own option KEY=VALUE, "
+                                     "repeatable (VALUE read as JSON when it parses: 1, 0.5, null), "
+                                     "e.g. --option kappa=1 --option encoding=path+summary+pairs; "
+                                     "an unknown KEY is refused with the strategy's options."),
     arch_column: str = typer.Option("arch", help="table: CSV column holding arch strings."),
     accuracy_column: str = typer.Option("accuracy", help="table: accuracy column."),
     latency_column: str = typer.Option("latency_ms", help="table: latency column ('none': use --lut)."),
@@ -161,6 +165,7 @@ def search(
     from hwnas.errors import HwnasError
     from hwnas.evaluation.quantized import check_accuracy_of
     from hwnas.search import SearchRequest, run
+    from hwnas.search.registry import strategy_option
     from hwnas.train.runtime import apply_threads
 
     accuracy_of = check_accuracy_of(accuracy_of)
@@ -181,7 +186,8 @@ def search(
         accuracy_column=accuracy_column, latency_column=latency_column,
         energy_column=energy_column, loss=loss, relaxation=relaxation, data=data, epochs=epochs,
         train_derived=not no_train_derived, force=force, threads=threads_used, device=device,
-        precision=precision, nproc=nproc, accuracy_of=accuracy_of)
+        precision=precision, nproc=nproc, accuracy_of=accuracy_of,
+        options=tuple(strategy_option(o) for o in option or ()))
     try:
         res = run(request, progress=not json_out)
     finally:

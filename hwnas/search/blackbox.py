@@ -46,6 +46,7 @@ class BlackboxConfig:
     threads: int = 0                # recorded, not set: the caller sets torch's thread count
     device: str = "cpu"             # where the oneshot / scratch evaluators train and score
     accuracy_of: str = "fp32"       # int8: evaluators score the quantized net (hwnas.evaluation.quantized)
+    options: tuple[tuple[str, object], ...] = ()  # --option: the strategy's own, over the flags'
 
     @classmethod
     def from_request(cls, req) -> BlackboxConfig:
@@ -64,7 +65,7 @@ class BlackboxConfig:
                    tuple(o.name for o in objectives), req.population, req.sample_size, req.reward,
                    req.data, req.epochs, req.arch_column, req.accuracy_column,
                    req.latency_column, req.energy_column, req.surrogate,
-                   accuracy_of=req.accuracy_of, device=req.device)
+                   accuracy_of=req.accuracy_of, device=req.device, options=tuple(req.options))
 
 
 def make_evaluator(spec: str, space, lut: str | None, data: str, epochs: int | None, seed: int,
@@ -104,6 +105,17 @@ def make_evaluator(spec: str, space, lut: str | None, data: str, epochs: int | N
 
 
 def strategy_options(config: BlackboxConfig) -> dict:
+    """The strategy's constructor options: from the shared flags, then ``--option`` over them."""
+    from hwnas.search.base import SearchError
+
+    keys = [key for key, _ in config.options]
+    twice = sorted({key for key in keys if keys.count(key) > 1})
+    if twice:
+        raise SearchError(f"--option {', '.join(twice)} given more than once", "pass each option once")
+    return {**_flag_options(config), **dict(config.options)}
+
+
+def _flag_options(config: BlackboxConfig) -> dict:
     return {"evolution": {"population": config.population, "sample_size": config.sample_size},
             "nsga2": {"population": config.population}, "rl": {"reward": config.reward},
             "predictor": {"initial": min(config.population, 10), "surrogate": config.surrogate},

@@ -55,6 +55,25 @@ class SearchRequest:
     precision: str = "fp32"         # proxyless: fp32 | bf16 | fp16
     nproc: int = 1                  # proxyless: local ranks (torch.distributed)
     accuracy_of: str = "fp32"       # fp32 | int8 (black-box oneshot / scratch evaluators only)
+    options: tuple[tuple[str, object], ...] = ()  # --option KEY=VALUE: a black-box strategy's own
+
+
+def strategy_option(text: str) -> tuple[str, object]:
+    """``KEY=VALUE`` from ``--option``: VALUE as JSON when it parses (``1``, ``0.5``, ``null``,
+    ``true``), else as text (``path+summary+pairs``)."""
+    import json
+
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip().isidentifier():
+        raise SearchError(f"--option {text!r} is not KEY=VALUE",
+                          "pass e.g. --option kappa=1 (one option per --option)")
+    try:
+        parsed = json.loads(value)
+    except ValueError:
+        parsed = value
+    if isinstance(parsed, (list, dict)):  # options are scalars; a list would not be recorded as given
+        parsed = value
+    return key.strip(), parsed
 
 
 def _blackbox(request: SearchRequest, progress: bool) -> RunResult:
@@ -71,6 +90,9 @@ def _gradient(request: SearchRequest, progress: bool) -> RunResult:
         raise SearchError(f"--accuracy-of {request.accuracy_of} scores candidates of a black-box search; "
                           "proxyless trains one derived arch", "drop --accuracy-of, and get the derived "
                           "arch's int8 accuracy with `hwnas export RUN --quantize int8`")
+    if request.options:
+        raise SearchError("--option sets a black-box strategy's options; proxyless has none",
+                          "drop --option (proxyless takes --loss, --relaxation and the training flags)")
     config = GradientSearchConfig.from_request(request)
     return run_gradient_search(replace(config, force=request.force, threads=request.threads), progress,
                                nproc=request.nproc)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 from hwnas.search.base import Problem, SearchError, Strategy
 
 
@@ -23,6 +25,21 @@ def strategy_names() -> list[str]:
     return list(_classes())
 
 
+def strategy_option_names(cls: type[Strategy]) -> list[str]:
+    """The keyword options a strategy class takes (``--option`` names)."""
+    params = inspect.signature(cls.__init__).parameters
+    return [p for p, par in params.items() if p not in ("self", "problem", "seed", "factory")
+            and par.kind in (par.POSITIONAL_OR_KEYWORD, par.KEYWORD_ONLY)]
+
+
+def _check_options(name: str, cls: type[Strategy], options: dict) -> None:
+    known = strategy_option_names(cls)
+    for key in options:
+        if key not in known:
+            raise SearchError(f"strategy {name} has no option {key!r}",
+                              f"its options: {', '.join(known) or 'none'}")
+
+
 def make_strategy(name: str, problem: Problem, seed: int = 0, **options) -> Strategy:
     """A strategy by name; ``options`` are its constructor's keyword arguments.
 
@@ -35,6 +52,7 @@ def make_strategy(name: str, problem: Problem, seed: int = 0, **options) -> Stra
     if name not in classes:
         raise SearchError(f"unknown strategy {name!r}",
                           f"choose one of {', '.join([*classes, 'proxyless'])}")
+    _check_options(name, classes[name], options)
     if name == "auto":  # auto builds the strategy it picks through this registry
         options = {**options, "factory": make_strategy}
     try:

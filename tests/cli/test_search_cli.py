@@ -96,10 +96,10 @@ def test_existing_run_needs_resume(nb201_csv, tmp_path):
     assert res.exit_code == 2 and "--resume" in res.stderr
 
 
-def one_line_error(res, pattern):
+def one_line_error(res, *patterns):
     assert res.exit_code == 2, res.output
     assert len(res.stderr.strip().splitlines()) == 1, res.stderr
-    assert pattern in res.stderr, res.stderr
+    assert all(p in res.stderr for p in patterns), res.stderr
 
 
 def test_error_missing_column(nb201_csv, tmp_path):
@@ -152,3 +152,44 @@ def test_structured_takes_its_surrogate_from_the_cli_and_refuses_one_it_lacks(nb
     assert bad.exit_code == 2
     assert "model='ridge-pairs'" in bad.output and "--surrogate" in bad.output
     assert "Traceback" not in bad.output and not (tmp_path / "bad" / "candidates.jsonl").exists()
+
+
+def test_option_sets_a_strategys_own_options_and_is_recorded(nb201_csv, tmp_path):
+    out = tmp_path / "opt"
+    args = [*base_args(nb201_csv, out, "structured", 12), "--option", "kappa=1",
+            "--option", "encoding=path+summary+pairs", "--option", "late_model=null"]
+    res = search(args)
+    assert res.exit_code == 0, res.output
+    options = json.loads((out / "config.json").read_text())["options"]
+    assert options == {"kappa": 1, "encoding": "path+summary+pairs", "late_model": None}
+    # the options reach the strategy: another kappa asks otherwise
+    other = tmp_path / "other"
+    assert search([*base_args(nb201_csv, other, "structured", 12), "--option", "kappa=0",
+                   "--option", "encoding=path+summary+pairs"]).exit_code == 0
+    archs = [[c["arch"] for c in read_jsonl(d / "candidates.jsonl")] for d in (out, other)]
+    assert archs[0][:6] == archs[1][:6] and archs[0] != archs[1]  # same starts, then the model
+    # a resume must pass the same options
+    changed = search([*args[:-2], "--resume"])
+    assert changed.exit_code == 2 and "Traceback" not in changed.output
+
+
+@pytest.mark.parametrize("option, needles", [
+    ("kapa=1", ("strategy structured has no option 'kapa'", "its options: initial")),
+    ("kappa", ("--option 'kappa' is not KEY=VALUE",)),
+    ("encoding=dense", ("encoding='dense'", "out of range")),
+])
+def test_a_bad_option_is_one_line_before_anything_is_written(nb201_csv, tmp_path, option, needles):
+    res = search([*base_args(nb201_csv, tmp_path / "r", "structured", 12), "--option", option])
+    one_line_error(res, *needles)
+    assert not (tmp_path / "r").exists()
+
+
+def test_an_option_given_twice_or_to_proxyless_is_refused(nb201_csv, tmp_path):
+    twice = search([*base_args(nb201_csv, tmp_path / "r", "structured", 12),
+                    "--option", "kappa=1", "--option", "kappa=2"])
+    one_line_error(twice, "--option kappa given more than once")
+    proxyless = search(["--strategy", "proxyless", "--space", "mbconv-small", "--lut",
+                        "cpu-1t/onnxruntime-mbconv-small", "--budget-ms", "1", "--option", "kappa=1",
+                        "--out", str(tmp_path / "p")])
+    one_line_error(proxyless, "--option sets a black-box strategy's options")
+    assert not (tmp_path / "r").exists() and not (tmp_path / "p").exists()
