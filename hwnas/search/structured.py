@@ -156,8 +156,8 @@ class StructuredPredictor(Strategy):
         rows, feats, price = self._candidates()
         kind = self._model_now()
         if kind != "ridge" and self.encoding.endswith("+pairs"):
-            # pair features are interactions for the additive ridge; trees find their own
-            # splits, and 375 more columns would slow every split without adding a signal
+            # pair features are interactions for the additive ridge; trees split on
+            # interactions themselves, and 375 more columns would slow every split
             width = structure_encoding(self.space, rows[:1], self.encoding[:-len("+pairs")]).shape[1]
             x, feats = x[:, :width], feats[:, :width]
         models = {name: Surrogate(kind, self.seed * 1000 + k,
