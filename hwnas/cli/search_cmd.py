@@ -130,7 +130,7 @@ def search(
                                                    "ridge | forest | extra-trees."),
     option: list[str] = typer.Option(None, "--option", help="A strategy's own option KEY=VALUE, "
                                      "repeatable (VALUE read as JSON when it parses: 1, 0.5, null), "
-                                     "e.g. --option kappa=1 --option encoding=path+summary+pairs; "
+                                     "e.g. --option kappa=1 --option balance=0; "
                                      "an unknown KEY is refused with the strategy's options."),
     arch_column: str = typer.Option("arch", help="table: CSV column holding arch strings."),
     accuracy_column: str = typer.Option("accuracy", help="table: accuracy column."),

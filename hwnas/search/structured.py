@@ -7,11 +7,12 @@ them, a Bayesian ridge surrogate (``hwnas.search.surrogate.Surrogate``:
 saturating transform, leave-one-out model selection, posterior spread) is fitted every
 ``refit_every`` tells on :func:`hwnas.search.encodings.structure_encoding` - one-hot choices
 plus, for a cell space, BANANAS path features, so a ``none`` edge that disconnects a conv is
-modelled, unlike with one-hot features alone, and (``encoding="path+summary"``, the default) a
-few counts of what the cell computes (``cell_summary``: live paths, ops on live and on dead
-edges, convolutions along the deepest live path). With 100 evaluations the counts are what the
-ridge can learn from: over the 12 real NB201 pairs they cut its mean miss per latency level
-from 2.5 to 1.5 accuracy points (``benchmarks/surrogate_quality.py``). Latency comes from
+modelled, unlike with one-hot features alone, and (``encoding="path+summary"``) a few counts of
+what the cell computes (``cell_summary``: live paths, ops on live and on dead edges,
+convolutions along the deepest live path). With 100 evaluations the counts are what the ridge
+can learn from: over the 12 real NB201 pairs they cut its mean miss per latency level from 2.5
+to 1.5 accuracy points (``benchmarks/surrogate_quality.py``). The default,
+``encoding="path+summary+pairs"``, adds the ops of every two edges (below). Latency comes from
 ``problem.cost`` when given (a table's cost model or a benchmark's per-arch lookup), else from
 its own surrogate.
 
@@ -25,21 +26,24 @@ two-edit neighbours of the evaluated front (with a budget: of the best feasible 
   where asked-but-untold archs count as their predicted means (parallel asks spread out); in
   more than two objectives, only the candidates on the predicted non-dominated front are scored.
 
-With ``balance`` = k > 0 (option, default 0), ask number n is taken from latency stratum n mod
+With ``balance`` = k > 0 (default 12; 0 turns it off), ask number n is taken from latency stratum n mod
 k (the scored candidates cut into k equal-count parts by latency) whenever an arch there
 promises a gain: the largest gain alone crowds the asks where the model is surest of gains (on
 imagenet16/pixel2 14-27 asks per 1-ms level at 14-20 ms, 4-7 at 7-12 ms, where the misses
-were). k=12 raised the 100-evaluation median on all 6 pairs it was developed on but was mixed
-on the 6 held-out pairs (README, strategies), so it is not the default.
+were). Alone, k=12 raised the 100-evaluation median on all 6 pairs it was developed on but was
+mixed on the 6 held-out pairs (README, strategies).
 
-``encoding="path+summary+pairs"`` (option, not the default) adds the ops of every two edges,
-one-hot (375 columns), for the ridge only: interactions an additive model misses, such as a skip
-from input to output being worth most when the other edges convolve. On cifar100/samsung_a50 one
-seed asked 5 archs with that skip in 100, all poor for other reasons, and never found the best
-archs, which the ridge then predicted 4-10 points too low. Over the 12 real NB201 pairs, 10
-seeds, it raised the 100-evaluation median by 0.005 on average (cifar100/samsung_a50 0.922 ->
-0.965; imagenet16/samsung_a50 0.937 -> 0.932) and left 300 unchanged on average (goal 0.99 met
-on 8 pairs instead of 9), at 3-4x the ridge's time, so it is an option.
+``encoding="path+summary+pairs"`` adds the ops of every two edges, one-hot (375 columns), for
+the ridge only: interactions an additive model misses, such as a skip from input to output
+being worth most when the other edges convolve. On cifar100/samsung_a50 one seed asked 5 archs
+with that skip in 100, all poor for other reasons, and never found the best archs, which the
+ridge then predicted 4-10 points too low. Alone it raised the 100-evaluation median over the
+12 real NB201 pairs by 0.005 on average and left 300 unchanged. Together with ``balance=12``
+(both the default since 2026-12-07; before: ``path+summary``, no balance), 10 seeds: the mean
+median over the 12 pairs 0.968 -> 0.977 at 100 and 0.994 -> 0.994 at 300, the worst pair
+0.922 -> 0.947 and 0.984 -> 0.985, 0.97 at 100 met on 9 pairs instead of 8, 0.99 at 300 on 9 as
+before (imagenet16/samsung_a50 0.990 -> 0.992, cifar100/samsung_a50 0.991 -> 0.989). The ridge
+phase costs 3-4x the time (7 s against 2 s per 100 evaluations on NB201 here).
 
 ``model`` (option; ``hwnas search --surrogate``) swaps the ridge for ``trees`` randomized trees
 (``extra-trees``) or a random forest (``forest``), the spread over the trees as the uncertainty.
@@ -97,7 +101,7 @@ class StructuredPredictor(Strategy):
     def __init__(self, problem: Problem, seed: int = 0, initial: int = 6, refit_every: int = 5,
                  kappa: float = 0.5, pool: int = 200, local_after: int | None = 100,
                  radius: int = 1, design: str = "latency", local_share: float = 0.0,
-                 encoding: str = "path+summary", balance: int = 0, model: str = "ridge",
+                 encoding: str = "path+summary+pairs", balance: int = 12, model: str = "ridge",
                  trees: int = TREES, late_model: str | None = "extra-trees"):
         super().__init__(problem, seed)
         if initial < 2 or refit_every < 1 or pool < 1 or not np.isfinite(kappa) or kappa < 0 \

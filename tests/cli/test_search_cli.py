@@ -157,15 +157,15 @@ def test_structured_takes_its_surrogate_from_the_cli_and_refuses_one_it_lacks(nb
 def test_option_sets_a_strategys_own_options_and_is_recorded(nb201_csv, tmp_path):
     out = tmp_path / "opt"
     args = [*base_args(nb201_csv, out, "structured", 12), "--option", "kappa=1",
-            "--option", "encoding=path+summary+pairs", "--option", "late_model=null"]
+            "--option", "balance=0", "--option", "late_model=null"]
     res = search(args)
     assert res.exit_code == 0, res.output
     options = json.loads((out / "config.json").read_text())["options"]
-    assert options == {"kappa": 1, "encoding": "path+summary+pairs", "late_model": None}
+    assert options == {"kappa": 1, "balance": 0, "late_model": None}
     # the options reach the strategy: another kappa asks otherwise
     other = tmp_path / "other"
     assert search([*base_args(nb201_csv, other, "structured", 12), "--option", "kappa=0",
-                   "--option", "encoding=path+summary+pairs"]).exit_code == 0
+                   "--option", "balance=0"]).exit_code == 0
     archs = [[c["arch"] for c in read_jsonl(d / "candidates.jsonl")] for d in (out, other)]
     assert archs[0][:6] == archs[1][:6] and archs[0] != archs[1]  # same starts, then the model
     # a resume must pass the same options
