@@ -71,7 +71,8 @@ def strategy_option(text: str) -> tuple[str, object]:
         parsed = json.loads(value)
     except ValueError:
         parsed = value
-    if isinstance(parsed, (list, dict)):  # options are scalars; a list would not be recorded as given
+    if isinstance(parsed, (list, dict)):  # every option is a scalar: pass the text, and let the
+        # strategy's check name the option
         parsed = value
     return key.strip(), parsed
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import inspect
+import math
+import numbers
 
 from hwnas.search.base import Problem, SearchError, Strategy
 
@@ -33,11 +35,23 @@ def strategy_option_names(cls: type[Strategy]) -> list[str]:
 
 
 def _check_options(name: str, cls: type[Strategy], options: dict) -> None:
+    """Unknown keys, and numbers of the wrong kind: the default's type says what an option takes
+    (a count given 2.5 would pass the strategy's range check and fail asks later, mid-run)."""
     known = strategy_option_names(cls)
-    for key in options:
+    defaults = {p: par.default for p, par in inspect.signature(cls.__init__).parameters.items()}
+    for key, value in options.items():
         if key not in known:
             raise SearchError(f"strategy {name} has no option {key!r}",
                               f"its options: {', '.join(known) or 'none'}")
+        default = defaults[key]
+        whole = isinstance(default, int) and not isinstance(default, bool)
+        if value is None or isinstance(value, bool) or not (whole or isinstance(default, float)):
+            continue
+        if not isinstance(value, numbers.Real) or (whole and not isinstance(value, numbers.Integral)) \
+                or not math.isfinite(value):
+            kind = "a whole number" if whole else "a finite number"
+            raise SearchError(f"strategy {name} option {key} takes {kind}, got {value!r}",
+                              f"pass e.g. {key}={default}")
 
 
 def make_strategy(name: str, problem: Problem, seed: int = 0, **options) -> Strategy:

@@ -166,3 +166,27 @@ def test_import_hwnasbench_refuses_a_non_empty_out_without_force(tmp_path, hwnas
     res = runner.invoke(app, ["lut", "import-hwnasbench", str(hwnasbench_lut), "-o", str(out)])
     assert res.exit_code == 2 and "not empty" in res.stderr and "--force" in res.stderr
     assert [p.name for p in out.iterdir()] == ["mine.txt"]
+
+
+def test_main_turns_an_abort_into_exit_130_and_lets_other_errors_through(monkeypatch, capsys):
+    import importlib
+
+    import hwnas.cli as cli
+
+    click = importlib.import_module(typer.BadParameter.__module__)
+    abort = getattr(click, "Abort", None) or importlib.import_module("typer.exceptions").Abort
+
+    def aborting(**_):
+        raise abort()
+
+    monkeypatch.setattr(cli, "app", aborting)
+    with pytest.raises(SystemExit) as stop:
+        cli.main()
+    assert stop.value.code == 130 and "interrupted" in capsys.readouterr().err
+
+    def failing(**_):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(cli, "app", failing)
+    with pytest.raises(RuntimeError, match="a bug"):  # not an error raised by main's own handler
+        cli.main()

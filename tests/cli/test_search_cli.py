@@ -171,12 +171,17 @@ def test_option_sets_a_strategys_own_options_and_is_recorded(nb201_csv, tmp_path
     # a resume must pass the same options
     changed = search([*args[:-2], "--resume"])
     assert changed.exit_code == 2 and "Traceback" not in changed.output
+    assert "differs in options" in changed.stderr
+    same = search([*args, "--resume"])  # the recorded options round-trip
+    assert same.exit_code == 0, same.output
 
 
 @pytest.mark.parametrize("option, needles", [
     ("kapa=1", ("strategy structured has no option 'kapa'", "its options: initial")),
     ("kappa", ("--option 'kappa' is not KEY=VALUE",)),
     ("encoding=dense", ("encoding='dense'", "out of range")),
+    ("balance=2.5", ("option balance takes a whole number, got 2.5", "balance=12")),
+    ("kappa=Infinity", ("option kappa takes a finite number",)),
 ])
 def test_a_bad_option_is_one_line_before_anything_is_written(nb201_csv, tmp_path, option, needles):
     res = search([*base_args(nb201_csv, tmp_path / "r", "structured", 12), "--option", option])
