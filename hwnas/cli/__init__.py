@@ -29,11 +29,10 @@ def main() -> None:
 
     import typer
 
-    # typer ships its own copy of click; its exception classes live beside the public BadParameter,
-    # except Abort, which typer keeps in typer.exceptions (a missing name in an except clause
-    # would turn every unexpected error into an AttributeError)
+    # typer ships its own copy of click; its exception classes live beside the public BadParameter
+    # (Abort is not among them: typer exports it, and a missing name in an except clause would
+    # turn every unexpected error into an AttributeError)
     click = importlib.import_module(typer.BadParameter.__module__)
-    abort = getattr(click, "Abort", None) or importlib.import_module("typer.exceptions").Abort
     try:
         code = app(standalone_mode=False)
     except click.UsageError as exc:
@@ -43,7 +42,7 @@ def main() -> None:
     except click.ClickException as exc:
         print(f"error: {exc.format_message()}", file=sys.stderr)
         sys.exit(exc.exit_code)
-    except abort:  # Ctrl-C outside a command's own interrupt handling
+    except typer.Abort:  # Ctrl-C outside a command's own interrupt handling
         print("interrupted", file=sys.stderr)
         sys.exit(130)
     sys.exit(code if isinstance(code, int) else 0)

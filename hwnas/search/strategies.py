@@ -27,18 +27,19 @@ def strategy_names() -> list[str]:
     return list(_classes())
 
 
-def strategy_option_names(cls: type[Strategy]) -> list[str]:
-    """The keyword options a strategy class takes (``--option`` names)."""
+def strategy_option_defaults(cls: type[Strategy]) -> dict[str, object]:
+    """The keyword options a strategy class takes (``--option`` names), with their defaults."""
     params = inspect.signature(cls.__init__).parameters
-    return [p for p, par in params.items() if p not in ("self", "problem", "seed", "factory")
-            and par.kind in (par.POSITIONAL_OR_KEYWORD, par.KEYWORD_ONLY)]
+    return {p: par.default for p, par in params.items()
+            if p not in ("self", "problem", "seed", "factory")
+            and par.kind in (par.POSITIONAL_OR_KEYWORD, par.KEYWORD_ONLY)}
 
 
 def _check_options(name: str, cls: type[Strategy], options: dict) -> None:
     """Unknown keys, and numbers of the wrong kind: the default's type says what an option takes
     (a count given 2.5 would pass the strategy's range check and fail asks later, mid-run)."""
-    known = strategy_option_names(cls)
-    defaults = {p: par.default for p, par in inspect.signature(cls.__init__).parameters.items()}
+    defaults = strategy_option_defaults(cls)
+    known = list(defaults)
     for key, value in options.items():
         if key not in known:
             raise SearchError(f"strategy {name} has no option {key!r}",
