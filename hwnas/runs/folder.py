@@ -39,7 +39,7 @@ LOGS = {"history": "history.jsonl", "arch_probs": "arch_probs.jsonl"}
 
 # Config keys that may change between an interrupted run and its resumption.
 RESUME_FREE = ("resume", "json", "ray_address", "executor", "progress", "stop_after_epoch",
-               "format_version", "force", "threads", "device")
+               "format_version", "force", "threads", "device", "strategy_defaults")
 # Options added after runs were already written: a saved config without one ran with its default,
 # so an older run folder resumes under today's options (also inside the evaluator description).
 ADDED_DEFAULTS = {"accuracy_of": "fp32", "precision": "fp32"}

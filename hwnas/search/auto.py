@@ -41,8 +41,10 @@ class AutoStrategy(Strategy):
     name = "auto"
 
     def __init__(self, problem: Problem, seed: int = 0, max_evals: int = 100, quiet: bool = False,
+                 inner_options: dict | None = None,
                  factory: Callable[..., Strategy] | None = None):
-        """``factory`` is ``make_strategy`` (the registry passes it in: no import cycle)."""
+        """``factory`` is ``make_strategy`` (the registry passes it in: no import cycle);
+        ``inner_options`` go to the picked strategy over the rule's (a resumed run's defaults)."""
         super().__init__(problem, seed)
         if isinstance(max_evals, bool) or not isinstance(max_evals, int) or max_evals < 1:
             raise SearchError(f"auto needs the evaluation budget, got max_evals={max_evals}",
@@ -57,8 +59,11 @@ class AutoStrategy(Strategy):
             options["population"] = max(2, min(options["population"], max_evals // 2))
             options["sample_size"] = max(1, min(options.get("sample_size", 1),
                                                 options["population"] // 2))
+        if inner_options is not None and not isinstance(inner_options, dict):
+            raise SearchError(f"auto's inner_options must be a JSON object, got {inner_options!r}",
+                              'pass e.g. inner_options={"balance": 8}')
         self.picked_options = options
-        self.inner = factory(self.picked, problem, seed, **options)
+        self.inner = factory(self.picked, problem, seed, **{**options, **(inner_options or {})})
         if not quiet:
             print(f"auto: picked {self.picked} {options} for {max_evals} evaluations "
                   "(README, Benchmarks: strategies)", file=sys.stderr)

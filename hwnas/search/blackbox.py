@@ -148,7 +148,9 @@ def run_blackbox(config: BlackboxConfig, progress: bool = True) -> RunResult:
     problem = Problem(space, tuple(objectives), budget_ms, evaluator.cost_model())
     problem.check_reachable()
     options = strategy_options(config)
-    strat = make_strategy(strategy, problem, config.seed, **options)
+    began, kept = _began_defaults(config, options)
+    strat = make_strategy(strategy, problem, config.seed, **options,
+                          **({"inner_options": kept} if strategy == "auto" and kept else kept))
     if strategy == "auto":  # the run config records what auto picked
         options = {**options, "picked": strat.picked, "picked_options": strat.picked_options}
     max_evals = _clamped_evals(config.max_evals, space, evaluator)
@@ -165,7 +167,8 @@ def run_blackbox(config: BlackboxConfig, progress: bool = True) -> RunResult:
                   "space_fingerprint": space.fingerprint(), "lut": lut, "budget_ms": budget_ms,
                   "max_evals": max_evals, "objectives": list(objectives), "seed": config.seed,
                   "workers": config.workers, "executor": config.executor,
-                  "ray_address": config.ray_address, "options": options, "threads": config.threads}
+                  "ray_address": config.ray_address, "options": options, "threads": config.threads,
+                  "strategy_defaults": began}
     if config.executor == "ray":
         exe.start()  # an unreachable address fails here, before the run folder is touched
     run = RunFolder(config.out)
@@ -177,6 +180,30 @@ def run_blackbox(config: BlackboxConfig, progress: bool = True) -> RunResult:
         if not resumed:  # a start that failed before any evaluation leaves no run behind
             run.abandon()
         raise
+
+
+def _began_defaults(config: BlackboxConfig, options: dict) -> tuple[dict, dict]:
+    """The strategy defaults to record for this run, and the options to add so that a resumed
+    run keeps the defaults it began with when an upgrade changed them (noted on stderr)."""
+    from hwnas.runs import RunFolder
+    from hwnas.search.strategies import defaults_in_force, resumed_defaults
+
+    now = defaults_in_force(config.strategy, options)
+    run = RunFolder(config.out)
+    if not (config.resume and run.started()):
+        return now, {}
+    began = run.config().get("strategy_defaults")
+    if not isinstance(began, dict):  # written before defaults were recorded
+        if now:
+            print(f"note: {config.out} did not record its strategy's defaults (written before "
+                  "hwnas recorded them); it resumes under today's", file=sys.stderr)
+        return now, {}
+    kept = resumed_defaults(config.strategy, options, began)
+    if kept:
+        print("note: resuming with the defaults this run began with: "
+              + ", ".join(f"{k}={v!r} (today {now[k]!r})" for k, v in sorted(kept.items())),
+              file=sys.stderr)
+    return began, kept
 
 
 def _clamped_evals(max_evals: int, space, evaluator) -> int:

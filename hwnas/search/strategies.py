@@ -35,6 +35,44 @@ def strategy_option_defaults(cls: type[Strategy]) -> dict[str, object]:
             and par.kind in (par.POSITIONAL_OR_KEYWORD, par.KEYWORD_ONLY)}
 
 
+def defaults_in_force(name: str, options: dict) -> dict[str, object]:
+    """The defaults a run of strategy ``name`` uses for the options not given (for ``auto``: of
+    the strategy it picks for ``options["max_evals"]``), plain JSON values only.
+
+    Recorded in a run's config: a run resumed after an upgrade that changed a default carries on
+    with the value it began with (``resumed_defaults``), not today's."""
+    classes = _classes()
+    cls, given = classes.get(name), options
+    if name == "auto":
+        from hwnas.search.auto import pick
+
+        picked, given = pick(int(options.get("max_evals", 100)))
+        cls = classes[picked]
+    if cls is None:
+        return {}
+    return {k: v for k, v in strategy_option_defaults(cls).items()
+            if k not in given and _plain(v)}
+
+
+def resumed_defaults(name: str, options: dict, began: dict) -> dict[str, object]:
+    """The options a resumed run must be given so its strategy uses the defaults it began with
+    (``began``, as ``defaults_in_force`` recorded them): those that differ today.
+
+    Raises SearchError when the run began with an option this hwnas no longer has."""
+    now = defaults_in_force(name, options)
+    gone = sorted(k for k in began if k not in now and k not in options)
+    if gone:
+        raise SearchError(f"this run began with strategy {name} option(s) {', '.join(gone)}, "
+                          "which this hwnas no longer has, so it cannot continue as it began",
+                          "start a new run with another --out (reports still read this one)")
+    return {k: v for k, v in began.items() if k in now and now[k] != v}
+
+
+def _plain(value: object) -> bool:
+    return value is None or isinstance(value, (bool, int, str)) \
+        or (isinstance(value, float) and math.isfinite(value))
+
+
 def _check_options(name: str, cls: type[Strategy], options: dict) -> None:
     """Unknown keys, and numbers of the wrong kind: the default's type says what an option takes
     (a count given 2.5 would pass the strategy's range check and fail asks later, mid-run)."""

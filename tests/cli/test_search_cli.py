@@ -198,3 +198,53 @@ def test_an_option_given_twice_or_to_proxyless_is_refused(nb201_csv, tmp_path):
                         "--out", str(tmp_path / "p")])
     one_line_error(proxyless, "--option sets a black-box strategy's options")
     assert not (tmp_path / "r").exists() and not (tmp_path / "p").exists()
+
+
+def test_a_resumed_run_keeps_the_defaults_it_began_with(nb201_csv, tmp_path):
+    """An upgrade that changes a strategy default must not change a run half way: the run's
+    config records the defaults in force, and a resume passes on those that differ today."""
+    from hwnas.runs import RunFolder
+    from hwnas.search import Problem, make_strategy
+    from hwnas.search.blackbox import make_evaluator
+    from hwnas.search.runner import run_search
+
+    began_with = search([*base_args(nb201_csv, tmp_path / "k0", "structured", 14),
+                         "--option", "kappa=0"])
+    assert began_with.exit_code == 0, began_with.output
+    today = search(base_args(nb201_csv, tmp_path / "today", "structured", 14))
+    assert today.exit_code == 0, today.output
+    config = json.loads((tmp_path / "today" / "config.json").read_text())
+    assert config["strategy_defaults"]["kappa"] == 0.5 and config["strategy_defaults"]["balance"] == 12
+    assert "kappa" not in json.loads((tmp_path / "k0" / "config.json").read_text())["strategy_defaults"]
+
+    def interrupted(name: str, began: dict | None):
+        """A run whose config says it began under ``began``, stopped after 8 evaluations."""
+        space = get_space("nb201")
+        ev = make_evaluator(f"table:{nb201_csv}", space, None, "digits", 1, 0, "arch", "acc",
+                            "latency_ms", None)
+        ev.prepare()
+        saved = {k: v for k, v in config.items() if k != "strategy_defaults"}
+        if began is not None:
+            saved["strategy_defaults"] = began
+        run = RunFolder(tmp_path / name)
+        run.create(saved, resume=False)
+        strat = make_strategy("structured", Problem(space, cost=ev.cost_model()), 0,
+                              kappa=0.0 if began and began.get("kappa") == 0.0 else 0.5)
+        run_search(strat, ev, 14, run=run, stop_after=8)
+        return [*base_args(nb201_csv, tmp_path / name, "structured", 14), "--resume"]
+
+    def archs(name: str) -> list[str]:
+        return [c["arch"] for c in read_jsonl(tmp_path / name / "candidates.jsonl")]
+
+    resumed = search(interrupted("old", {**config["strategy_defaults"], "kappa": 0.0}))
+    assert resumed.exit_code == 0, resumed.output
+    assert "resuming with the defaults this run began with: kappa=0.0 (today 0.5)" in resumed.stderr
+    assert archs("old") == archs("k0") != archs("today")
+    # a run written before defaults were recorded resumes under today's, and says so
+    unrecorded = search(interrupted("unrecorded", None))
+    assert unrecorded.exit_code == 0 and "did not record its strategy's defaults" in unrecorded.stderr
+    assert archs("unrecorded") == archs("today")
+    # a default that no longer exists cannot be kept: one line, nothing lost
+    gone = search(interrupted("gone", {**config["strategy_defaults"], "old_knob": 3}))
+    one_line_error(gone, "option(s) old_knob, which this hwnas no longer has")
+    assert len(archs("gone")) == 8
