@@ -9,9 +9,10 @@ saturating transform, leave-one-out model selection, posterior spread) is fitted
 plus, for a cell space, BANANAS path features, so a ``none`` edge that disconnects a conv is
 modelled, unlike with one-hot features alone, and (``encoding="path+summary"``) a few counts of
 what the cell computes (``cell_summary``: live paths, ops on live and on dead edges,
-convolutions along the deepest live path). With 100 evaluations the counts are what the ridge
-can learn from: over the 12 real NB201 pairs they cut its mean miss per latency level from 2.5
-to 1.5 accuracy points (``benchmarks/surrogate_quality.py``). The default,
+convolutions along the deepest live path, the depth of a residual - an all-skip input-output
+path beside convolutions). With 100 evaluations the counts are what the ridge can learn from:
+over the 12 real NB201 pairs they cut its mean miss per latency level from 2.5 to 0.94 accuracy
+points (``benchmarks/surrogate_quality.py``; 1.5 before the residual's depth was counted). The default,
 ``encoding="path+summary+pairs"``, adds the ops of every two edges (below). Latency comes from
 ``problem.cost`` when given (a table's cost model or a benchmark's per-arch lookup), else from
 its own surrogate.

@@ -68,7 +68,7 @@ def summary_of(row):
 
 # cell_summary columns: live paths, any live path, (live, dead) count per non-none op in op order
 # (skip, conv1x1, conv3x3, pool), deepest live conv count, deepest live 3x3 count, ...
-LIVE_C3, DEAD_C3, DEEPEST_CONV, DEEPEST_C3 = 6, 7, 10, 11
+LIVE_C3, DEAD_C3, DEEPEST_CONV, DEEPEST_C3, RESIDUAL = 6, 7, 10, 11, 16
 
 
 def test_summary_counts_live_paths_and_deep_convolutions():
@@ -78,6 +78,34 @@ def test_summary_counts_live_paths_and_deep_convolutions():
     assert (s[DEEPEST_CONV], s[DEEPEST_C3]) == (3, 3)  # the path 0 -> 1 -> 2 -> 3
     mixed = summary_of([C1, NONE, C3, NONE, NONE, C3])  # one path: c1 -> c3 -> c3
     assert (mixed[0], mixed[DEEPEST_CONV], mixed[DEEPEST_C3]) == (1, 3, 2)
+
+
+def test_summary_sees_a_residual_an_identity_path_beside_a_deep_conv_path():
+    resnet = [C3, C3, C3, SKIP, C3, C3]  # skip 3<-0 beside the conv chain 0 -> 1 -> 2 -> 3
+    assert summary_of(resnet)[RESIDUAL] == 3
+    assert summary_of([C3, C3, C3, C3, C3, C3])[RESIDUAL] == 0  # no identity path
+    assert summary_of([NONE, NONE, NONE, SKIP, NONE, NONE])[RESIDUAL] == 0  # nothing beside it
+    # an identity path of two skips (0 -> 1 -> 3) beside the convs 0 -> 2 -> 3
+    assert summary_of([SKIP, C1, NONE, NONE, SKIP, C3])[RESIDUAL] == 2
+
+
+def test_a_ridge_with_the_residual_column_learns_a_residual_bonus():
+    from hwnas.search.surrogate import Surrogate
+
+    # the skip 3<-0 is worth more the deeper the convolutions beside it (in NB201 it costs on
+    # its own and is in each of the 50 best CIFAR-100 cells)
+    rng = np.random.default_rng(0)
+    rows, test = rng.integers(0, 5, size=(150, 6)), rng.integers(0, 5, size=(2000, 6))
+    deepest = lambda r: np.array([summary_of(x)[DEEPEST_CONV] for x in r])  # noqa: E731
+    bonus = lambda r: np.where(r[:, 3] == SKIP, deepest(r) - 1.5, 0.0)  # noqa: E731
+    col = 130 + RESIDUAL
+    err = {}
+    for name, keep in (("with", slice(None)), ("without", np.r_[0:col, col + 1:155])):
+        model = Surrogate("ridge", 0, saturating=False).fit(
+            structure_encoding(NB201, rows, "path+summary")[:, keep], bonus(rows))
+        mean, _ = model.predict(structure_encoding(NB201, test, "path+summary")[:, keep])
+        err[name] = float(np.mean((mean - bonus(test)) ** 2))
+    assert err["with"] < 0.5 * err["without"], err
 
 
 def test_an_op_on_a_dead_edge_changes_only_the_dead_counts():
@@ -93,7 +121,7 @@ def test_an_op_on_a_dead_edge_changes_only_the_dead_counts():
 def test_summary_encoding_does_not_depend_on_the_other_rows():
     rows = np.array([[C3] * 6, [NONE] * 6, [SKIP, C1, C3, POOL, NONE, C3]])
     together = structure_encoding(NB201, rows, "path+summary")
-    assert together.shape == (3, 130 + 24)
+    assert together.shape == (3, 130 + 25)
     for i, row in enumerate(rows):
         assert np.array_equal(structure_encoding(NB201, row[None], "path+summary")[0], together[i])
     assert np.array_equal(together[:, :130], structure_encoding(NB201, rows))

@@ -289,7 +289,7 @@ def test_structured_fits_pair_features_for_the_ridge_and_not_for_its_trees(monke
     problem = Problem(ev.space, ("accuracy", "latency_ms"), None, ev.cost_model())
     s = make_strategy("structured", problem, 1, local_after=8, encoding="path+summary+pairs", trees=5)
     drive(s, ev, 12)  # fits at 6 (the ridge) and 11 (the trees)
-    base = 130 + 24  # one-hot, paths, summary
+    base = 130 + 25  # one-hot, paths, summary
     assert ("ridge", base + 15 * 25) in widths and ("extra-trees", base) in widths
     assert {w for k, w in widths if k == "extra-trees"} == {base}
 
