@@ -45,7 +45,8 @@ class AutoStrategy(Strategy):
                  inner_options: dict | None = None,
                  factory: Callable[..., Strategy] | None = None):
         """``factory`` is ``make_strategy`` (the registry passes it in: no import cycle);
-        ``inner_options`` go to the picked strategy over the rule's (a resumed run's defaults)."""
+        ``inner_options`` go to the picked strategy over the rule's (the registry passes a resumed
+        run's recorded defaults; not an ``--option``)."""
         super().__init__(problem, seed)
         if isinstance(max_evals, bool) or not isinstance(max_evals, int) or max_evals < 1:
             raise SearchError(f"auto needs the evaluation budget, got max_evals={max_evals}",
@@ -60,9 +61,9 @@ class AutoStrategy(Strategy):
             options["population"] = max(2, min(options["population"], max_evals // 2))
             options["sample_size"] = max(1, min(options.get("sample_size", 1),
                                                 options["population"] // 2))
-        if inner_options is not None and not isinstance(inner_options, dict):
-            raise SearchError(f"auto's inner_options must be a JSON object, got {inner_options!r}",
-                              'pass e.g. inner_options={"balance": 8}')
+        if inner_options is not None and not isinstance(inner_options, dict):  # not a CLI option
+            raise SearchError(f"auto's inner_options must be a dict, got {inner_options!r}",
+                              "pass the picked strategy's options as a dict")
         self.picked_options = options
         self.inner = factory(self.picked, problem, seed, **{**options, **(inner_options or {})})
         if not quiet:

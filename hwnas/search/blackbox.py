@@ -132,7 +132,7 @@ def run_blackbox(config: BlackboxConfig, progress: bool = True) -> RunResult:
     from hwnas.runs import RunFolder
     from hwnas.search.base import Problem
     from hwnas.search.runner import run_search
-    from hwnas.search.strategies import make_strategy
+    from hwnas.search.strategies import defaults_in_force, make_strategy
     from hwnas.space import get_space
 
     if config.reward not in ("soft", "hard"):
@@ -147,10 +147,9 @@ def run_blackbox(config: BlackboxConfig, progress: bool = True) -> RunResult:
         evaluator.prepare()  # bad CSV -> error before anything is written
     problem = Problem(space, tuple(objectives), budget_ms, evaluator.cost_model())
     problem.check_reachable()
-    options = strategy_options(config)
-    began, kept = _began_defaults(config, options)
-    strat = make_strategy(strategy, problem, config.seed, **options,
-                          **({"inner_options": kept} if strategy == "auto" and kept else kept))
+    given = options = strategy_options(config)
+    strat = make_strategy(strategy, problem, config.seed, **options)
+    began = defaults_in_force(strat, given)
     if strategy == "auto":  # the run config records what auto picked
         options = {**options, "picked": strat.picked, "picked_options": strat.picked_options}
     max_evals = _clamped_evals(config.max_evals, space, evaluator)
@@ -173,6 +172,8 @@ def run_blackbox(config: BlackboxConfig, progress: bool = True) -> RunResult:
         exe.start()  # an unreachable address fails here, before the run folder is touched
     run = RunFolder(config.out)
     resumed = run.create(run_config, config.resume, config.force)
+    if resumed:  # only once the resume is accepted: a refused one says only why
+        strat = _as_it_began(run, strat, given, problem, config)
     try:
         return run_search(strat, evaluator, max_evals, exe, run, batch=config.workers,
                           progress=progress, lut=lut)
@@ -182,28 +183,27 @@ def run_blackbox(config: BlackboxConfig, progress: bool = True) -> RunResult:
         raise
 
 
-def _began_defaults(config: BlackboxConfig, options: dict) -> tuple[dict, dict]:
-    """The strategy defaults to record for this run, and the options to add so that a resumed
-    run keeps the defaults it began with when an upgrade changed them (noted on stderr)."""
-    from hwnas.runs import RunFolder
-    from hwnas.search.strategies import defaults_in_force, resumed_defaults
+def _as_it_began(run, strat, given: dict, problem, config: BlackboxConfig):
+    """The strategy of a resumed run, built with the defaults the run began with where an
+    upgrade changed them (noted on stderr)."""
+    from hwnas.search.strategies import defaults_in_force, make_strategy, resumed_defaults
 
-    now = defaults_in_force(config.strategy, options)
-    run = RunFolder(config.out)
-    if not (config.resume and run.started()):
-        return now, {}
     began = run.config().get("strategy_defaults")
     if not isinstance(began, dict):  # written before defaults were recorded
-        if now:
+        if defaults_in_force(strat, given):
             print(f"note: {config.out} did not record its strategy's defaults (written before "
                   "hwnas recorded them); it resumes under today's", file=sys.stderr)
-        return now, {}
-    kept = resumed_defaults(config.strategy, options, began)
-    if kept:
-        print("note: resuming with the defaults this run began with: "
-              + ", ".join(f"{k}={v!r} (today {now[k]!r})" for k, v in sorted(kept.items())),
-              file=sys.stderr)
-    return began, kept
+        return strat
+    kept = resumed_defaults(strat, given, began)
+    if not kept:
+        return strat
+    now = defaults_in_force(strat, given)
+    print("note: resuming with the defaults this run began with: "
+          + ", ".join(f"{k}={v!r} (today {now[k]!r})" for k, v in sorted(kept.items())),
+          file=sys.stderr)
+    quiet = {"quiet": True} if config.strategy == "auto" else {}  # it said what it picked
+    return make_strategy(config.strategy, problem, config.seed, kept_defaults=kept,
+                         **{**given, **quiet})
 
 
 def _clamped_evals(max_evals: int, space, evaluator) -> int:

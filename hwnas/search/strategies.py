@@ -31,39 +31,37 @@ def strategy_option_defaults(cls: type[Strategy]) -> dict[str, object]:
     """The keyword options a strategy class takes (``--option`` names), with their defaults."""
     params = inspect.signature(cls.__init__).parameters
     return {p: par.default for p, par in params.items()
-            if p not in ("self", "problem", "seed", "factory")
+            if p not in ("self", "problem", "seed", "factory", "inner_options")
             and par.kind in (par.POSITIONAL_OR_KEYWORD, par.KEYWORD_ONLY)}
 
 
-def defaults_in_force(name: str, options: dict) -> dict[str, object]:
-    """The defaults a run of strategy ``name`` uses for the options not given (for ``auto``: of
-    the strategy it picks for ``options["max_evals"]``), plain JSON values only.
+def defaults_in_force(strategy: Strategy, given: dict) -> dict[str, object]:
+    """The defaults a built strategy uses for the options not ``given`` (for ``auto``: those of
+    the strategy it picked, beside its rule's options), plain JSON values only.
 
     Recorded in a run's config: a run resumed after an upgrade that changed a default carries on
     with the value it began with (``resumed_defaults``), not today's."""
-    classes = _classes()
-    cls, given = classes.get(name), options
-    if name == "auto":
-        from hwnas.search.auto import pick
-
-        picked, given = pick(int(options.get("max_evals", 100)))
-        cls = classes[picked]
-    if cls is None:
-        return {}
-    return {k: v for k, v in strategy_option_defaults(cls).items()
+    inner = getattr(strategy, "inner", None)  # auto delegates to the strategy it picked
+    if inner is not None:
+        strategy, given = inner, strategy.picked_options
+    return {k: v for k, v in strategy_option_defaults(type(strategy)).items()
             if k not in given and _plain(v)}
 
 
-def resumed_defaults(name: str, options: dict, began: dict) -> dict[str, object]:
-    """The options a resumed run must be given so its strategy uses the defaults it began with
-    (``began``, as ``defaults_in_force`` recorded them): those that differ today.
+def resumed_defaults(strategy: Strategy, given: dict, began: dict) -> dict[str, object]:
+    """What a resumed run's strategy must be given (``make_strategy(..., kept_defaults=)``) to
+    use the defaults it began with (``began``, as ``defaults_in_force`` recorded them): those
+    that differ today.
 
     Raises SearchError when the run began with an option this hwnas no longer has."""
-    now = defaults_in_force(name, options)
-    gone = sorted(k for k in began if k not in now and k not in options)
+    now = defaults_in_force(strategy, given)
+    inner = getattr(strategy, "inner", None)
+    known = strategy_option_defaults(type(inner if inner is not None else strategy))
+    gone = sorted(k for k in began if k not in known)
     if gone:
-        raise SearchError(f"this run began with strategy {name} option(s) {', '.join(gone)}, "
-                          "which this hwnas no longer has, so it cannot continue as it began",
+        raise SearchError(f"this run began with strategy {strategy.name} option(s) "
+                          f"{', '.join(gone)}, which this hwnas no longer has, so it cannot "
+                          "continue as it began",
                           "start a new run with another --out (reports still read this one)")
     return {k: v for k, v in began.items() if k in now and now[k] != v}
 
@@ -93,8 +91,10 @@ def _check_options(name: str, cls: type[Strategy], options: dict) -> None:
                               f"pass e.g. {key}={default}")
 
 
-def make_strategy(name: str, problem: Problem, seed: int = 0, **options) -> Strategy:
-    """A strategy by name; ``options`` are its constructor's keyword arguments.
+def make_strategy(name: str, problem: Problem, seed: int = 0, *, kept_defaults: dict | None = None,
+                  **options) -> Strategy:
+    """A strategy by name; ``options`` are its constructor's keyword arguments; ``kept_defaults``
+    (from ``resumed_defaults``) go over the defaults - for ``auto``, its pick's.
 
     Example:
         >>> from hwnas.testing import tiny_space
@@ -108,6 +108,11 @@ def make_strategy(name: str, problem: Problem, seed: int = 0, **options) -> Stra
     _check_options(name, classes[name], options)
     if name == "auto":  # auto builds the strategy it picks through this registry
         options = {**options, "factory": make_strategy}
+        if kept_defaults:
+            options["inner_options"] = kept_defaults
+    elif kept_defaults:
+        _check_options(name, classes[name], kept_defaults)
+        options = {**kept_defaults, **options}
     try:
         return classes[name](problem, seed, **options)
     except TypeError as exc:

@@ -12,8 +12,8 @@ what the cell computes (``cell_summary``: live paths, ops on live and on dead ed
 convolutions along the deepest live path, the depth of a residual - an all-skip input-output
 path beside convolutions). With 100 evaluations the counts are what the ridge can learn from:
 over the 12 real NB201 pairs they cut its mean miss per latency level from 2.5 to 0.94 accuracy
-points (``benchmarks/surrogate_quality.py``; 1.5 before the residual's depth was counted). The default,
-``encoding="path+summary+pairs"``, adds the ops of every two edges (below). Latency comes from
+points (``benchmarks/surrogate_quality.py``; 1.5 before the residual's depth was counted). The
+default, ``encoding="path+summary+pairs"``, adds the ops of every two edges (below). Latency comes from
 ``problem.cost`` when given (a table's cost model or a benchmark's per-arch lookup), else from
 its own surrogate.
 

@@ -217,7 +217,7 @@ def test_a_resumed_run_keeps_the_defaults_it_began_with(nb201_csv, tmp_path):
     assert config["strategy_defaults"]["kappa"] == 0.5 and config["strategy_defaults"]["balance"] == 12
     assert "kappa" not in json.loads((tmp_path / "k0" / "config.json").read_text())["strategy_defaults"]
 
-    def interrupted(name: str, began: dict | None):
+    def interrupted(name: str, began: dict | None, strategy: str = "structured"):
         """A run whose config says it began under ``began``, stopped after 8 evaluations."""
         space = get_space("nb201")
         ev = make_evaluator(f"table:{nb201_csv}", space, None, "digits", 1, 0, "arch", "acc",
@@ -226,12 +226,19 @@ def test_a_resumed_run_keeps_the_defaults_it_began_with(nb201_csv, tmp_path):
         saved = {k: v for k, v in config.items() if k != "strategy_defaults"}
         if began is not None:
             saved["strategy_defaults"] = began
+        kappa = 0.0 if began and began.get("kappa") == 0.0 else 0.5
+        problem = Problem(space, cost=ev.cost_model())
+        if strategy == "auto":
+            strat = make_strategy("auto", problem, 0, max_evals=14, quiet=True,
+                                  kept_defaults={"kappa": kappa})
+            saved.update(strategy="auto", options={"max_evals": 14, "picked": strat.picked,
+                                                   "picked_options": strat.picked_options})
+        else:
+            strat = make_strategy("structured", problem, 0, kappa=kappa)
         run = RunFolder(tmp_path / name)
         run.create(saved, resume=False)
-        strat = make_strategy("structured", Problem(space, cost=ev.cost_model()), 0,
-                              kappa=0.0 if began and began.get("kappa") == 0.0 else 0.5)
         run_search(strat, ev, 14, run=run, stop_after=8)
-        return [*base_args(nb201_csv, tmp_path / name, "structured", 14), "--resume"]
+        return [*base_args(nb201_csv, tmp_path / name, strategy, 14), "--resume"]
 
     def archs(name: str) -> list[str]:
         return [c["arch"] for c in read_jsonl(tmp_path / name / "candidates.jsonl")]
@@ -248,3 +255,18 @@ def test_a_resumed_run_keeps_the_defaults_it_began_with(nb201_csv, tmp_path):
     gone = search(interrupted("gone", {**config["strategy_defaults"], "old_knob": 3}))
     one_line_error(gone, "option(s) old_knob, which this hwnas no longer has")
     assert len(archs("gone")) == 8
+    # a resume refused for another reason says only that reason (no note before it)
+    other = search([*base_args(nb201_csv, tmp_path / "unrecorded", "nsga2", 14), "--resume"])
+    one_line_error(other, "the config differs in", "strategy")
+    assert "note:" not in other.stderr and "no longer has" not in other.stderr
+    # auto keeps the defaults of the strategy it picked (structured with 6 starts)
+    auto = interrupted("auto", {**config["strategy_defaults"], "kappa": 0.0}, "auto")
+    resumed = search(auto)
+    assert resumed.exit_code == 0, resumed.output
+    assert "kappa=0.0 (today 0.5)" in resumed.stderr and archs("auto") == archs("k0")
+
+
+def test_auto_refuses_a_bad_budget_option_in_one_line(nb201_csv, tmp_path):
+    res = search([*base_args(nb201_csv, tmp_path / "r", "auto", 12), "--option", "max_evals=abc"])
+    one_line_error(res, "option max_evals takes a whole number")
+    assert not (tmp_path / "r").exists()

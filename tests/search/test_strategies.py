@@ -484,18 +484,22 @@ def test_recorded_defaults_are_those_not_given_and_auto_records_its_picks():
     from hwnas.search.auto import pick
     from hwnas.search.strategies import defaults_in_force, resumed_defaults
 
-    began = defaults_in_force("structured", {"kappa": 1.0})
+    problem = Problem(toy_space())
+    structured = make_strategy("structured", problem, 0, kappa=1.0)
+    began = defaults_in_force(structured, {"kappa": 1.0})
     assert "kappa" not in began and began["balance"] == 12 and began["late_model"] == "extra-trees"
     picked, rule = pick(100)
-    assert set(defaults_in_force("auto", {"max_evals": 100})) == \
-        set(defaults_in_force(picked, {})) - set(rule)
-    assert resumed_defaults("structured", {}, defaults_in_force("structured", {})) == {}
-    assert resumed_defaults("structured", {}, {**began, "balance": 3}) == {"balance": 3}
+    auto = make_strategy("auto", problem, 0, max_evals=100, quiet=True)
+    assert set(defaults_in_force(auto, {"max_evals": 100})) == \
+        set(defaults_in_force(make_strategy(picked, problem, 0), {})) - set(rule)
+    assert resumed_defaults(structured, {"kappa": 1.0}, began) == {}
+    assert resumed_defaults(structured, {"kappa": 1.0}, {**began, "balance": 3}) == {"balance": 3}
     with pytest.raises(SearchError, match="no longer has"):
-        resumed_defaults("structured", {}, {"knob": 1})
+        resumed_defaults(structured, {}, {"knob": 1})
     # auto hands a resumed run's defaults to the strategy it picks, and records only its rule's
-    problem = Problem(toy_space())
-    auto = make_strategy("auto", problem, 0, max_evals=100, quiet=True, inner_options={"balance": 3})
-    assert auto.inner.balance == 3 and auto.picked_options == rule
-    with pytest.raises(SearchError, match="JSON object"):
-        make_strategy("auto", problem, 0, quiet=True, inner_options=3)
+    kept = make_strategy("auto", problem, 0, max_evals=100, quiet=True, kept_defaults={"balance": 3})
+    assert kept.inner.balance == 3 and kept.picked_options == rule
+    assert make_strategy("structured", problem, 0, kept_defaults={"balance": 3}).balance == 3
+    # not a user option: --option inner_options is an unknown key
+    with pytest.raises(SearchError, match="has no option 'inner_options'"):
+        make_strategy("auto", problem, 0, quiet=True, inner_options={"balance": 3})
