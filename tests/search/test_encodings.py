@@ -90,13 +90,14 @@ def test_summary_sees_a_residual_an_identity_path_beside_a_deep_conv_path():
 
 
 def test_a_ridge_with_the_residual_column_learns_a_residual_bonus():
+    from hwnas.search.encodings import cell_summary
     from hwnas.search.surrogate import Surrogate
 
     # the skip 3<-0 is worth more the deeper the convolutions beside it (in NB201 it costs on
     # its own and is in each of the 50 best CIFAR-100 cells)
     rng = np.random.default_rng(0)
     rows, test = rng.integers(0, 5, size=(150, 6)), rng.integers(0, 5, size=(2000, 6))
-    deepest = lambda r: np.array([summary_of(x)[DEEPEST_CONV] for x in r])  # noqa: E731
+    deepest = lambda r: cell_summary(r, NB201_EDGES, NB201_OPS, NONE)[:, DEEPEST_CONV]  # noqa: E731
     bonus = lambda r: np.where(r[:, 3] == SKIP, deepest(r) - 1.5, 0.0)  # noqa: E731
     col = 130 + RESIDUAL
     err = {}
