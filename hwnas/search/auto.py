@@ -21,10 +21,9 @@ from hwnas.space.arch import Arch
 # starts, the cell summary (with a residual's depth) and edge-pair features, asks cycled through
 # 12 latency strata, and trees from its trust-region phase on, at both: at 100 its worst pair is
 # 0.971 (evolution 0.899, predictor 0.879); at 300 0.988 (local 0.965, evolution 0.956, predictor
-# 0.955). At 100,
-# local_share 0.5 (every 2nd ask from that trust region) raised 5 of the 6 pairs but lowered
-# the worst, imagenet16/samsung_a50 (measured before the pair features and strata), so by this
-# rule it is not taken.
+# 0.955). At 100, local_share 0.5 (every 2nd ask from that trust region) raised 5 of the 6 pairs
+# but lowered the worst, imagenet16/samsung_a50 (measured before the pair features and strata),
+# so by this rule it is not taken.
 RULES: tuple[tuple[float, str, dict], ...] = (
     (float("inf"), "structured", {"initial": 6}),
 )

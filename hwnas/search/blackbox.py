@@ -173,7 +173,7 @@ def run_blackbox(config: BlackboxConfig, progress: bool = True) -> RunResult:
     run = RunFolder(config.out)
     resumed = run.create(run_config, config.resume, config.force)
     if resumed:  # only once the resume is accepted: a refused one says only why
-        strat = _as_it_began(run, strat, given, problem, config)
+        strat = _as_it_began(run, strat, given, began, problem, config)
     try:
         return run_search(strat, evaluator, max_evals, exe, run, batch=config.workers,
                           progress=progress, lut=lut)
@@ -183,23 +183,22 @@ def run_blackbox(config: BlackboxConfig, progress: bool = True) -> RunResult:
         raise
 
 
-def _as_it_began(run, strat, given: dict, problem, config: BlackboxConfig):
+def _as_it_began(run, strat, given: dict, today: dict, problem, config: BlackboxConfig):
     """The strategy of a resumed run, built with the defaults the run began with where an
-    upgrade changed them (noted on stderr)."""
-    from hwnas.search.strategies import defaults_in_force, make_strategy, resumed_defaults
+    upgrade changed them from ``today``'s (noted on stderr)."""
+    from hwnas.search.strategies import make_strategy, resumed_defaults
 
     began = run.config().get("strategy_defaults")
     if not isinstance(began, dict):  # written before defaults were recorded
-        if defaults_in_force(strat, given):
+        if today:
             print(f"note: {config.out} did not record its strategy's defaults (written before "
                   "hwnas recorded them); it resumes under today's", file=sys.stderr)
         return strat
-    kept = resumed_defaults(strat, given, began)
+    kept = resumed_defaults(strat, today, began)
     if not kept:
         return strat
-    now = defaults_in_force(strat, given)
     print("note: resuming with the defaults this run began with: "
-          + ", ".join(f"{k}={v!r} (today {now[k]!r})" for k, v in sorted(kept.items())),
+          + ", ".join(f"{k}={v!r} (today {today[k]!r})" for k, v in sorted(kept.items())),
           file=sys.stderr)
     quiet = {"quiet": True} if config.strategy == "auto" else {}  # it said what it picked
     return make_strategy(config.strategy, problem, config.seed, kept_defaults=kept,

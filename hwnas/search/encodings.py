@@ -109,9 +109,8 @@ def cell_summary(index_rows: np.ndarray, edges, ops: tuple[str, ...], cut: int) 
     deep = along(conv)
     wide = along(np.arange(len(ops)) == widest) if widest is not None else deep * 0
     pool = along(np.array(["pool" in op for op in ops]))
-    skip = np.array(["skip" in op for op in ops])
-    identity = np.stack([alive[:, j] & skip[rows[:, list(p)]].all(axis=1)
-                         for j, p in enumerate(paths)], axis=1).any(axis=1)
+    # an identity path: a live path whose every op is a skip
+    identity = (along(np.array(["skip" in op for op in ops])) == [len(p) for p in paths]).any(axis=1)
     feats = [alive.sum(axis=1), alive.any(axis=1), *counts, deep.max(axis=1), wide.max(axis=1),
              deep.sum(axis=1), wide.sum(axis=1), pool.sum(axis=1), (alive & (deep == 0)).sum(axis=1),
              identity * deep.max(axis=1)]

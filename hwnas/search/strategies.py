@@ -41,29 +41,32 @@ def defaults_in_force(strategy: Strategy, given: dict) -> dict[str, object]:
 
     Recorded in a run's config: a run resumed after an upgrade that changed a default carries on
     with the value it began with (``resumed_defaults``), not today's."""
-    inner = getattr(strategy, "inner", None)  # auto delegates to the strategy it picked
-    if inner is not None:
-        strategy, given = inner, strategy.picked_options
-    return {k: v for k, v in strategy_option_defaults(type(strategy)).items()
+    target, given = _delegate(strategy, given)
+    return {k: v for k, v in strategy_option_defaults(type(target)).items()
             if k not in given and _plain(v)}
 
 
-def resumed_defaults(strategy: Strategy, given: dict, began: dict) -> dict[str, object]:
+def resumed_defaults(strategy: Strategy, today: dict, began: dict) -> dict[str, object]:
     """What a resumed run's strategy must be given (``make_strategy(..., kept_defaults=)``) to
-    use the defaults it began with (``began``, as ``defaults_in_force`` recorded them): those
-    that differ today.
+    use the defaults it began with (``began``, as ``defaults_in_force`` recorded them) where
+    they differ from ``today``'s (``defaults_in_force`` of the strategy built now).
 
     Raises SearchError when the run began with an option this hwnas no longer has."""
-    now = defaults_in_force(strategy, given)
-    inner = getattr(strategy, "inner", None)
-    known = strategy_option_defaults(type(inner if inner is not None else strategy))
+    known = strategy_option_defaults(type(_delegate(strategy, {})[0]))
     gone = sorted(k for k in began if k not in known)
     if gone:
         raise SearchError(f"this run began with strategy {strategy.name} option(s) "
                           f"{', '.join(gone)}, which this hwnas no longer has, so it cannot "
                           "continue as it began",
                           "start a new run with another --out (reports still read this one)")
-    return {k: v for k, v in began.items() if k in now and now[k] != v}
+    return {k: v for k, v in began.items() if k in today and today[k] != v}
+
+
+def _delegate(strategy: Strategy, given: dict) -> tuple[Strategy, dict]:
+    """The strategy whose options decide, and the options it was given: for ``auto``, the
+    strategy it picked and its rule's options."""
+    inner = getattr(strategy, "inner", None)
+    return (inner, strategy.picked_options) if inner is not None else (strategy, given)
 
 
 def _plain(value: object) -> bool:

@@ -492,10 +492,10 @@ def test_recorded_defaults_are_those_not_given_and_auto_records_its_picks():
     auto = make_strategy("auto", problem, 0, max_evals=100, quiet=True)
     assert set(defaults_in_force(auto, {"max_evals": 100})) == \
         set(defaults_in_force(make_strategy(picked, problem, 0), {})) - set(rule)
-    assert resumed_defaults(structured, {"kappa": 1.0}, began) == {}
-    assert resumed_defaults(structured, {"kappa": 1.0}, {**began, "balance": 3}) == {"balance": 3}
+    assert resumed_defaults(structured, began, began) == {}
+    assert resumed_defaults(structured, began, {**began, "balance": 3}) == {"balance": 3}
     with pytest.raises(SearchError, match="no longer has"):
-        resumed_defaults(structured, {}, {"knob": 1})
+        resumed_defaults(structured, began, {"knob": 1})
     # auto hands a resumed run's defaults to the strategy it picks, and records only its rule's
     kept = make_strategy("auto", problem, 0, max_evals=100, quiet=True, kept_defaults={"balance": 3})
     assert kept.inner.balance == 3 and kept.picked_options == rule
